@@ -1,0 +1,220 @@
+"""The plan: one immutable, fully resolved description of an emulation.
+
+Everything below the topology layer (build, kernel, agent, CLI) works from a
+Plan and never from YAML.  A Plan is pure data: every pod already has its node,
+address, namespace name and interface name, so building is a mechanical walk
+and the same file always yields the same Plan.  Plans round-trip through JSON
+so the state directory can hold the exact plan an emulation was built from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+PLAN_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Subnet:
+    """A VPC subnet: one bridge in the VPC router namespace, gateway = router."""
+
+    name: str
+    cidr: str
+    zone: str
+    gateway: str  # router address on the bridge (first host, as in a VPC)
+    bridge: str  # bridge interface name in the router namespace (<= 15 bytes)
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node: a network namespace whose eth0 sits on its subnet's bridge."""
+
+    name: str
+    zone: str
+    subnet: str
+    ip: str  # eth0 address inside the subnet
+    prefixlen: int  # subnet prefix length for eth0
+    gateway: str  # default route for the node (subnet gateway)
+    netns: str
+    router_iface: str  # the router-side end of the node's eth0 veth
+    labels: dict[str, str] = field(default_factory=dict)
+    pod_cidr: str | None = None  # overlay mode only: this node's pod range
+    vtep_ip: str | None = None  # overlay mode only: address of vxlan0 (pod_cidr network address)
+
+
+@dataclass(frozen=True)
+class ContainerPort:
+    """A declared container port and the built-in responder that serves it."""
+
+    port: int
+    protocol: str  # "TCP" | "UDP"
+    name: str | None
+    responder: str  # "http" | "tcp-echo" | "udp-echo"
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    ports: tuple[ContainerPort, ...] = ()
+    command: tuple[str, ...] = ()  # command + args; empty = built-in responders only
+
+
+@dataclass(frozen=True)
+class Pod:
+    """A pod: its own network namespace, eth0 veth'd to its node."""
+
+    namespace: str
+    name: str
+    node: str
+    zone: str
+    ip: str
+    netns: str
+    host_iface: str  # node-side end of the pod's veth
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    service_account: str = "default"
+    owner: str | None = None  # "Deployment/<name>" when generated from a Deployment
+    containers: tuple[Container, ...] = ()
+    ready: bool = True
+    terminating: bool = False
+    hostname: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def ports(self) -> tuple[ContainerPort, ...]:
+        return tuple(p for c in self.containers for p in c.ports)
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    port: int
+    protocol: str  # "TCP" | "UDP"
+    name: str | None = None
+    target_port: int | str | None = None  # number, or a container port name
+    node_port: int | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    """A Service as parsed and validated; programmed by the kubeproxy layer."""
+
+    namespace: str
+    name: str
+    type: str  # ClusterIP | NodePort | LoadBalancer | ExternalName
+    cluster_ip: str | None  # None for headless and ExternalName
+    ports: tuple[ServicePort, ...] = ()
+    selector: dict[str, str] = field(default_factory=dict)
+    headless: bool = False
+    external_name: str | None = None
+    external_ips: tuple[str, ...] = ()
+    load_balancer_source_ranges: tuple[str, ...] = ()
+    external_traffic_policy: str = "Cluster"
+    internal_traffic_policy: str = "Cluster"
+    session_affinity: str = "None"
+    session_affinity_timeout: int = 10800
+    publish_not_ready_addresses: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Namespace:
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The whole emulation, resolved."""
+
+    name: str
+    source: str  # path of the topology file it came from
+    cni: str  # "vpc" | "overlay"
+    prefix: str  # every kernel object name of this emulation starts with this
+    vpc_cidr: str
+    service_cidr: str
+    cluster_domain: str
+    dns_ip: str
+    router_netns: str
+    subnets: tuple[Subnet, ...]
+    nodes: tuple[Node, ...]
+    namespaces: tuple[Namespace, ...]
+    pods: tuple[Pod, ...]
+    services: tuple[Service, ...] = ()
+    pod_cidr: str | None = None  # overlay mode only: cluster pod range
+    warnings: tuple[str, ...] = ()
+    version: int = PLAN_VERSION
+
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    def pod(self, namespace: str, name: str) -> Pod:
+        for pod in self.pods:
+            if pod.namespace == namespace and pod.name == name:
+                return pod
+        raise KeyError(f"{namespace}/{name}")
+
+    def subnet(self, name: str) -> Subnet:
+        for subnet in self.subnets:
+            if subnet.name == name:
+                return subnet
+        raise KeyError(name)
+
+    def pods_on(self, node: str) -> tuple[Pod, ...]:
+        return tuple(p for p in self.pods if p.node == node)
+
+    def all_netns(self) -> tuple[str, ...]:
+        """Every namespace the plan creates, infrastructure first."""
+        return (self.router_netns, *(n.netns for n in self.nodes), *(p.netns for p in self.pods))
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Plan":
+        return _plan_from_dict(json.loads(text))
+
+
+def _plan_from_dict(raw: dict[str, Any]) -> Plan:
+    def ports(items: list[dict[str, Any]]) -> tuple[ContainerPort, ...]:
+        return tuple(ContainerPort(**p) for p in items)
+
+    def containers(items: list[dict[str, Any]]) -> tuple[Container, ...]:
+        return tuple(
+            Container(name=c["name"], ports=ports(c["ports"]), command=tuple(c["command"])) for c in items
+        )
+
+    pods = tuple(Pod(**{**p, "containers": containers(p["containers"])}) for p in raw["pods"])
+    services = tuple(
+        Service(
+            **{
+                **s,
+                "ports": tuple(ServicePort(**sp) for sp in s["ports"]),
+                "external_ips": tuple(s["external_ips"]),
+                "load_balancer_source_ranges": tuple(s["load_balancer_source_ranges"]),
+            }
+        )
+        for s in raw["services"]
+    )
+    return Plan(
+        **{
+            **raw,
+            "subnets": tuple(Subnet(**s) for s in raw["subnets"]),
+            "nodes": tuple(Node(**n) for n in raw["nodes"]),
+            "namespaces": tuple(Namespace(**n) for n in raw["namespaces"]),
+            "pods": pods,
+            "services": services,
+            "warnings": tuple(raw["warnings"]),
+        }
+    )
