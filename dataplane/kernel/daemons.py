@@ -1,0 +1,111 @@
+"""Finding and stopping every process of an emulation.
+
+``down`` must work after ``kill -9`` and without a state directory, so it
+never relies on a pid file: it looks for every process with a thread inside
+one of the emulation's namespaces, and for processes whose command line names
+the emulation's state directory (the node agents).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterable
+
+from dataplane.kernel import netns
+
+
+def _pids() -> Iterable[int]:
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            yield int(entry)
+
+
+def processes_in(netns_names: Iterable[str]) -> set[int]:
+    """Pids with any thread inside one of the given namespaces."""
+    inodes = set()
+    for name in netns_names:
+        try:
+            inodes.add(netns.inode(name))
+        except FileNotFoundError:
+            continue
+    if not inodes:
+        return set()
+    me = os.getpid()
+    found = set()
+    for pid in _pids():
+        if pid == me:
+            continue
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        for tid in tids:
+            if netns.netns_cookie_inode(pid, int(tid)) in inodes:
+                found.add(pid)
+                break
+    return found
+
+
+def processes_naming(marker: str) -> set[int]:
+    """Pids whose command line has an argument equal to ``marker``."""
+    wanted = marker.encode()
+    me = os.getpid()
+    found = set()
+    for pid in _pids():
+        if pid == me:
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                args = handle.read().split(b"\0")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if wanted in args:
+            found.add(pid)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
+
+
+def terminate(pids: Iterable[int], grace: float = 3.0) -> None:
+    """SIGTERM, then SIGKILL whatever is still running after ``grace`` seconds."""
+    pending = {p for p in pids if alive(p)}
+    for pid in pending:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    while pending and time.monotonic() < deadline:
+        _reap(pending)
+        pending = {p for p in pending if alive(p)}
+        if pending:
+            time.sleep(0.02)
+    for pid in pending:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 2.0
+    while pending and time.monotonic() < deadline:
+        _reap(pending)
+        pending = {p for p in pending if alive(p)}
+        if pending:
+            time.sleep(0.02)
+
+
+def _reap(pids: set[int]) -> None:
+    """Collect our own exited children so they do not linger as zombies."""
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
