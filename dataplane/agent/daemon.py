@@ -1,0 +1,166 @@
+"""The per-node agent: every pod of one node, served from one event loop.
+
+The agent keeps the node's pods in step with ``<state-dir>/plan.json``: at
+start-up and on every SIGHUP it opens the pods that are new, closes the ones
+that are gone and leaves the rest untouched, then rewrites its ready file.
+SIGTERM or SIGINT closes everything, stops the commands and exits 0.
+
+Signals only set flags; the main coroutine acts on them one at a time, so a
+reload never overlaps another reload or the shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+
+from dataplane.agent import ready, workloads
+from dataplane.agent.pods import PodService
+from dataplane.errors import DpctlError
+from dataplane.kernel import process
+from dataplane.topology.plan import Container, Plan, Pod
+
+log = logging.getLogger(__name__)
+
+PLAN_FILE = "plan.json"
+LOGS_DIR = "logs"
+# What a missing, unreadable, truncated or mis-shaped plan.json raises.
+_PLAN_ERRORS = (OSError, ValueError, KeyError, TypeError)
+# What a pod that cannot be served raises: no namespace, port taken, command
+# not startable (OSError), or a responder that does not exist (ValueError).
+_POD_ERRORS = (OSError, ValueError)
+
+
+class AgentError(DpctlError):
+    """The agent cannot start: no readable plan, or the node is not in it."""
+
+
+def _served_shape(pod: Pod | None) -> tuple[str, str, tuple[Container, ...]] | None:
+    """What the agent serves of a pod; a pod whose shape changed is reopened.
+
+    Labels, annotations and readiness are not part of it: they change while
+    the pod keeps its sockets (``mesh enroll`` relabels live pods).
+    """
+    return None if pod is None else (pod.netns, pod.ip, pod.containers)
+
+
+class Agent:
+    def __init__(self, state_dir: Path, node: str):
+        self._state_dir = state_dir
+        self._node = node
+        self._log_dir = state_dir / LOGS_DIR
+        self._pods: dict[str, PodService] = {}
+        self._generation = -1
+        self._plan_digest = ""
+        self._wake = asyncio.Event()
+        self._reload_pending = False
+        self._stopping = False
+
+    async def run(self) -> int:
+        """Serve until SIGTERM/SIGINT; the exit code of the agent."""
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, self._on_hup)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_term)
+        try:
+            digest, plan = self._read_plan()
+        except _PLAN_ERRORS as exc:
+            raise AgentError(f"cannot read {self._state_dir / PLAN_FILE}: {exc}") from exc
+        if self._node not in {n.name for n in plan.nodes}:
+            raise AgentError(f"node {self._node!r} is not in plan {plan.name!r}")
+        files = process.raise_open_files_limit()
+        log.info("agent for node %s started (pid %d, up to %d open files)", self._node, os.getpid(), files)
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        await self._reconcile(digest, plan)
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                break
+            if self._reload_pending:
+                self._reload_pending = False
+                await self._reload()
+        await self._shutdown()
+        return 0
+
+    def _on_hup(self) -> None:
+        self._reload_pending = True
+        self._wake.set()
+
+    def _on_term(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    def _read_plan(self) -> tuple[str, Plan]:
+        text = (self._state_dir / PLAN_FILE).read_bytes()
+        return ready.plan_digest(text), Plan.from_json(text.decode())
+
+    async def _reload(self) -> None:
+        log.info("reload requested")
+        try:
+            digest, plan = self._read_plan()
+        except _PLAN_ERRORS as exc:  # a bad plan must not take the node's pods down
+            log.error("reload: cannot read %s, keeping the current pods: %s", PLAN_FILE, exc)
+            self._publish([f"{PLAN_FILE}: {exc}"])
+            return
+        await self._reconcile(digest, plan)
+
+    async def _reconcile(self, digest: str, plan: Plan) -> None:
+        wanted = {pod.key: pod for pod in plan.pods_on(self._node)}
+        gone = [svc for key, svc in self._pods.items() if _served_shape(wanted.get(key)) != _served_shape(svc.pod)]
+        await self._close([svc.pod.key for svc in gone])
+        errors = []
+        for key, pod in wanted.items():
+            if key in self._pods:
+                continue
+            service = PodService(pod, self._log_dir)
+            try:
+                await service.open()
+            except _POD_ERRORS as exc:  # one broken pod must not stop the others being served
+                log.error("cannot serve %s: %s", key, exc)
+                errors.append(f"{key}: {exc}")
+                continue
+            self._pods[key] = service
+            log.info("serving %s: %d sockets, %d commands", key, service.sockets, len(service.workloads))
+        self._plan_digest = digest
+        self._publish(errors)
+
+    async def _close(self, keys: list[str]) -> None:
+        """Close these pods' sockets, then stop their commands, all together."""
+        services = [self._pods.pop(key) for key in keys]
+        stopping = [w for svc in services for w in svc.close()]
+        await asyncio.sleep(0)  # aborted transports close their sockets in callbacks: let those run
+        await workloads.stop(stopping)
+        for svc in services:
+            log.info("closed %s", svc.pod.key)
+
+    def _publish(self, errors: list[str]) -> None:
+        """Write the ready file as a new generation."""
+        self._generation += 1
+        state = ready.Ready(
+            pid=os.getpid(),
+            node=self._node,
+            generation=self._generation,
+            plan=self._plan_digest,
+            pods=sorted(self._pods),
+            sockets=sum(svc.sockets for svc in self._pods.values()),
+            workloads={w.key: w.proc.pid for svc in self._pods.values() for w in svc.workloads},
+            errors=errors,
+        )
+        ready.write(self._state_dir, state)
+        log.info(
+            "ready (generation %d): %d pods, %d sockets, %d errors",
+            state.generation,
+            len(state.pods),
+            state.sockets,
+            len(errors),
+        )
+
+    async def _shutdown(self) -> None:
+        log.info("stopping")
+        await self._close(list(self._pods))
+        ready.remove(self._state_dir, self._node)
+        log.info("stopped")

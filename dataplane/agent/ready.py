@@ -1,0 +1,60 @@
+"""The agent's ready file: how a builder learns that a node's pods are served.
+
+``<state-dir>/agents/<node>.ready`` holds one JSON object (see ``Ready``).  It
+is replaced atomically, so a reader never sees half a file; it is written when
+every pod of the node has been opened (or has failed, see ``errors``) and again
+after each reload, and removed when the agent stops.  After sending SIGHUP, a
+builder waits for ``generation`` to grow, or for ``plan`` to equal the digest
+of the plan.json it wrote.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+AGENTS_DIR = "agents"
+
+
+@dataclass(frozen=True)
+class Ready:
+    pid: int
+    node: str
+    generation: int  # 0 after start-up, +1 per reload
+    plan: str  # plan_digest() of the plan.json this state was reconciled from
+    pods: list[str]  # "<namespace>/<name>" of every pod being served, sorted
+    sockets: int  # listening sockets (TCP and UDP) open in all those pods
+    workloads: dict[str, int] = field(default_factory=dict)  # "<ns>/<pod>/<container>" -> pid
+    errors: list[str] = field(default_factory=list)  # pods that could not be served, and why
+
+
+def plan_digest(text: bytes) -> str:
+    return hashlib.sha256(text).hexdigest()
+
+
+def path(state_dir: Path, node: str) -> Path:
+    return state_dir / AGENTS_DIR / f"{node}.ready"
+
+
+def write(state_dir: Path, ready: Ready) -> None:
+    target = path(state_dir, ready.node)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = target.with_name(f".{target.name}.{os.getpid()}")
+    scratch.write_text(json.dumps(dataclasses.asdict(ready), indent=1, sort_keys=True) + "\n")
+    os.replace(scratch, target)
+
+
+def read(state_dir: Path, node: str) -> Ready | None:
+    """The node's ready file, or None while there is none."""
+    try:
+        return Ready(**json.loads(path(state_dir, node).read_text()))
+    except FileNotFoundError:
+        return None
+
+
+def remove(state_dir: Path, node: str) -> None:
+    path(state_dir, node).unlink(missing_ok=True)

@@ -1,0 +1,253 @@
+"""The built-in workloads a container port is served by.
+
+* ``http``: HTTP/1.1 (h11) answering every request with JSON that says which
+  pod answered and what it saw (client address, Host, path), so a test can
+  tell exactly where a request landed and whether its source was rewritten.
+* ``tcp-echo``: every byte back; the client's EOF closes our side once all is
+  echoed.
+* ``udp-echo``: every datagram back to its sender.
+
+TCP responders register their transport with the pod's ``Connections`` while
+the connection is open, so removing a pod can close its accepted connections
+too: a socket left open would keep the pod's network namespace alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import json
+import logging
+from collections.abc import Callable
+from typing import cast
+
+import h11
+
+from dataplane.topology.plan import Pod
+
+log = logging.getLogger(__name__)
+
+SERVER_NAME = b"dpctl-agent"
+_NO_BODY_STATUSES = frozenset({204, 304})
+
+
+def _response(status: int, headers: list[tuple[bytes, bytes]]) -> h11.Response:
+    """A response with its standard reason phrase (none for codes without one)."""
+    try:
+        reason = http.HTTPStatus(status).phrase.encode()
+    except ValueError:
+        reason = b""
+    return h11.Response(status_code=status, headers=headers, reason=reason)
+
+
+def _address(peer: tuple[str, int]) -> str:
+    return f"{peer[0]}:{peer[1]}"
+
+
+class Connections:
+    """The open TCP connections of one pod.
+
+    Once closed it aborts any connection that still arrives: asyncio creates
+    an accepted connection's transport a loop iteration after the accept, so
+    one can appear after its listening socket was closed.
+    """
+
+    def __init__(self) -> None:
+        self._open: set[asyncio.Transport] = set()
+        self._closed = False
+
+    def add(self, transport: asyncio.Transport) -> None:
+        if self._closed:
+            transport.abort()
+        else:
+            self._open.add(transport)
+
+    def discard(self, transport: asyncio.Transport) -> None:
+        self._open.discard(transport)
+
+    def close(self) -> None:
+        self._closed = True
+        for transport in list(self._open):
+            transport.abort()
+
+
+class _Connection(asyncio.Protocol):
+    """One accepted TCP connection: tracked while open, and flow-controlled.
+
+    When the peer does not read what we write, the transport's buffer fills
+    and asyncio calls ``pause_writing``; we stop reading until it drains, so a
+    fast sender with a slow reader never makes the agent buffer without bound.
+    """
+
+    transport: asyncio.Transport
+
+    def __init__(self, connections: Connections):
+        self._connections = connections
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self._connections.add(self.transport)
+        log.debug("connection from %s to port %s", self.peer, self.local_port)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._connections.discard(self.transport)
+
+    def pause_writing(self) -> None:
+        self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.transport.resume_reading()
+
+    @property
+    def peer(self) -> tuple[str, int]:
+        return cast(tuple[str, int], self.transport.get_extra_info("peername"))
+
+    @property
+    def local_port(self) -> int:
+        return cast(int, self.transport.get_extra_info("sockname")[1])
+
+
+class TcpEcho(_Connection):
+    """Writes back everything it reads."""
+
+    def data_received(self, data: bytes) -> None:
+        self.transport.write(data)
+
+    def eof_received(self) -> bool:
+        """The client half-closed: returning False closes our side after the
+        buffer has drained, so the client reads every echoed byte, then EOF."""
+        return False
+
+
+class HttpResponder(_Connection):
+    """HTTP/1.1 with keep-alive; every request gets a JSON report of itself.
+
+    ``/status/<code>`` answers with that code, so a test can provoke errors.
+    A request that is not valid HTTP gets 400 (or h11's better hint) and the
+    connection is closed.
+    """
+
+    def __init__(self, pod: Pod, connections: Connections):
+        super().__init__(connections)
+        self._pod = pod
+        self._http = h11.Connection(h11.SERVER)
+        self._request: h11.Request | None = None
+        self._body_bytes = 0
+
+    def data_received(self, data: bytes) -> None:
+        self._http.receive_data(data)
+        self._handle_events()
+
+    def eof_received(self) -> bool:
+        """Answer a request that was complete before the EOF, then close."""
+        self._http.receive_data(b"")
+        self._handle_events()
+        return False
+
+    def _handle_events(self) -> None:
+        while not self.transport.is_closing():
+            try:
+                event = self._http.next_event()
+            except h11.RemoteProtocolError as exc:
+                self._reject(exc.error_status_hint)
+                return
+            if event is h11.NEED_DATA or event is h11.PAUSED:
+                return
+            if isinstance(event, h11.Request):
+                self._request, self._body_bytes = event, 0
+                if self._http.they_are_waiting_for_100_continue:
+                    self._send(h11.InformationalResponse(status_code=100, headers=[]))
+            elif isinstance(event, h11.Data):
+                self._body_bytes += len(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                self._respond()
+                self._next_cycle()
+            elif isinstance(event, h11.ConnectionClosed):
+                self.transport.close()
+
+    def _send(self, event: h11.Event) -> None:
+        data = self._http.send(event)
+        if data:
+            self.transport.write(data)
+
+    def _next_cycle(self) -> None:
+        if self._http.our_state is h11.DONE and self._http.their_state is h11.DONE:
+            self._http.start_next_cycle()
+        else:
+            self.transport.close()
+
+    def _respond(self) -> None:
+        request = cast(h11.Request, self._request)
+        target = request.target.decode("latin-1")
+        status = _requested_status(target)
+        body = json.dumps(self._report(request, target)).encode() + b"\n"
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"server", SERVER_NAME),
+        ]
+        if status in _NO_BODY_STATUSES:
+            headers, body = [(b"server", SERVER_NAME)], b""
+        self._send(_response(status, headers))
+        if body and request.method != b"HEAD":
+            self._send(h11.Data(data=body))
+        self._send(h11.EndOfMessage())
+
+    def _report(self, request: h11.Request, target: str) -> dict[str, object]:
+        host = next((v for k, v in request.headers if k == b"host"), b"")
+        return {
+            "pod": self._pod.name,
+            "namespace": self._pod.namespace,
+            "node": self._pod.node,
+            "podIP": self._pod.ip,
+            "client": _address(self.peer),
+            "method": request.method.decode("latin-1"),
+            "path": target,
+            "host": host.decode("latin-1"),
+            "port": self.local_port,
+            "bodyBytes": self._body_bytes,
+        }
+
+    def _reject(self, status: int) -> None:
+        if self._http.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            headers = [(b"content-length", b"0"), (b"connection", b"close"), (b"server", SERVER_NAME)]
+            self._send(_response(status, headers))
+            self._send(h11.EndOfMessage())
+        self.transport.close()
+
+
+def _requested_status(target: str) -> int:
+    """200, or ``<code>`` for ``/status/<code>`` (400 if that is no final status)."""
+    path = target.split("?", 1)[0]
+    if not path.startswith("/status/"):
+        return 200
+    code = path.removeprefix("/status/")
+    return int(code) if code.isdigit() and 200 <= int(code) <= 599 else 400
+
+
+class UdpEcho(asyncio.DatagramProtocol):
+    """Sends each datagram back to where it came from."""
+
+    transport: asyncio.DatagramTransport
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.transport.sendto(data, addr)
+
+
+def stream_factory(responder: str, pod: Pod, connections: Connections) -> Callable[[], _Connection]:
+    """The protocol factory for a TCP port served by ``responder``."""
+    if responder == "http":
+        return lambda: HttpResponder(pod, connections)
+    if responder == "tcp-echo":
+        return lambda: TcpEcho(connections)
+    raise ValueError(f"no TCP responder called {responder!r}")
+
+
+def datagram_factory(responder: str) -> Callable[[], asyncio.DatagramProtocol]:
+    """The protocol factory for a UDP port served by ``responder``."""
+    if responder == "udp-echo":
+        return UdpEcho
+    raise ValueError(f"no UDP responder called {responder!r}")
