@@ -1,0 +1,1 @@
+"""Applies a plan to the kernel and removes it again (needs root)."""

@@ -1,0 +1,91 @@
+"""Bringing an emulation up from a Plan, all or nothing.
+
+Steps run in order (router, nodes, overlay, pods, pod files, agents).  If any
+step fails -- or the user interrupts -- everything made so far is torn down
+before the error is reported, so a failed ``up`` leaves the host as it was.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from collections.abc import Callable, Iterator
+
+from dataplane.build import fabric, podfiles
+from dataplane.build.state import StateDir
+from dataplane.build.teardown import teardown
+from dataplane.errors import BuildError, StateError
+from dataplane.agent import ready
+from dataplane.kernel import etcnetns, netns, process
+from dataplane.topology.plan import Plan
+
+AGENT_READY_TIMEOUT = 20.0
+Progress = Callable[[str, int, int], None]
+
+
+def agent_argv(state: StateDir, node: str) -> list[str]:
+    return [sys.executable, "-m", "dataplane.agent", "--state-dir", state.path, "--node", node]
+
+
+def _start_agents(plan: Plan, state: StateDir) -> None:
+    """One agent per node; returns once every agent serves all its pods."""
+    agents = {
+        node.name: process.spawn_in_netns(node.netns, agent_argv(state, node.name), state.agent_log_path(node.name))
+        for node in plan.nodes
+    }
+    deadline = time.monotonic() + AGENT_READY_TIMEOUT
+    waiting = set(agents)
+    while waiting:
+        for node in sorted(waiting):
+            status = ready.read(Path(state.path), node)
+            if status is not None:
+                if status.errors:
+                    raise RuntimeError(f"agent of node {node} cannot serve: {'; '.join(status.errors)}")
+                waiting.discard(node)
+            elif agents[node].poll() is not None:
+                raise RuntimeError(f"agent of node {node} exited; see {state.agent_log_path(node)}")
+        if waiting and time.monotonic() > deadline:
+            raise RuntimeError(f"agents not ready after {AGENT_READY_TIMEOUT:.0f} s: {', '.join(sorted(waiting))}")
+        if waiting:
+            time.sleep(0.02)
+
+
+def _write_pod_files(plan: Plan) -> None:
+    for pod in plan.pods:
+        etcnetns.write(pod.netns, podfiles.files_for(plan, pod))
+
+
+def _steps(plan: Plan, state: StateDir) -> Iterator[tuple[str, Callable[[], None]]]:
+    yield from fabric.steps(plan)
+    yield ("pod files", lambda: _write_pod_files(plan))
+    yield ("agents", lambda: _start_agents(plan, state))
+
+
+def step_count(plan: Plan) -> int:
+    return sum(1 for _ in _steps(plan, StateDir(plan.name)))
+
+
+def up(plan: Plan, progress: Progress | None = None) -> None:
+    """Build ``plan``; on any failure remove everything and raise BuildError."""
+    state = StateDir(plan.name)
+    if state.exists() or netns.list_names(plan.prefix):
+        raise StateError(
+            f"emulation {plan.name!r} is already up (or left over); run 'dpctl down {plan.name}' first"
+        )
+    total = step_count(plan)
+    label = "state directory"
+    try:
+        state.create(plan)
+        for done, (label, step) in enumerate(_steps(plan, state)):
+            if progress:
+                progress(label, done, total)
+            step()
+        state.set_phase("up")
+        if progress:
+            progress("done", total, total)
+    except BaseException as exc:
+        teardown(plan.name)
+        if isinstance(exc, KeyboardInterrupt):
+            raise BuildError(f"interrupted while building {label}; everything built was removed") from exc
+        raise BuildError(f"building {label} failed: {exc}; everything built was removed") from exc
