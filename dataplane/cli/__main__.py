@@ -1,0 +1,5 @@
+"""``python -m dataplane.cli`` is ``dpctl``."""
+
+from dataplane.cli import main
+
+main()

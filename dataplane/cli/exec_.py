@@ -1,0 +1,42 @@
+"""``dpctl exec NAMESPACE/POD -- CMD...``: run a command inside a pod.
+
+``ip netns exec`` is used on purpose: it bind-mounts the pod's
+``/etc/netns/<netns>/resolv.conf`` and ``hosts`` over ``/etc``, so the command
+resolves names the way the pod does.  dpctl replaces itself with it, so the
+command's exit code is dpctl's exit code.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from dataplane.cli.context import require_root, running_plan, topology_option
+from dataplane.errors import StateError
+from dataplane.topology.plan import Plan
+
+
+def resolve_netns(plan: Plan, target: str) -> str:
+    """``NAMESPACE/POD`` or ``node/NODE`` to a namespace name."""
+    kind, sep, name = target.partition("/")
+    if not sep or not kind or not name:
+        raise StateError(f"{target!r}: expected NAMESPACE/POD or node/NODE")
+    if kind == "node" and any(n.name == name for n in plan.nodes):
+        return plan.node(name).netns
+    try:
+        return plan.pod(kind, name).netns
+    except KeyError:
+        pods = ", ".join(p.key for p in plan.pods[:8])
+        raise StateError(f"no pod {target} in {plan.name} (pods: {pods}{', ...' if len(plan.pods) > 8 else ''})") from None
+
+
+@click.command("exec", context_settings={"ignore_unknown_options": True})
+@topology_option
+@click.argument("target", metavar="NAMESPACE/POD|node/NODE")
+@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
+def command(topology: str | None, target: str, cmd: tuple[str, ...]) -> None:
+    """Run CMD inside a pod (or node) namespace; its exit code is passed through."""
+    require_root("dpctl exec")
+    netns_name = resolve_netns(running_plan(topology), target)
+    os.execvp("ip", ["ip", "netns", "exec", netns_name, *cmd])

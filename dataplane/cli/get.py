@@ -1,0 +1,138 @@
+"""``dpctl get nodes|pods|services``: what the emulation is made of."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from dataplane.cli.context import output_option, print_json, print_table, running_plan, topology_option
+from dataplane.topology.plan import Plan, Pod, Service
+
+
+def pod_record(pod: Pod) -> dict[str, Any]:
+    return {
+        "name": pod.name,
+        "namespace": pod.namespace,
+        "node": pod.node,
+        "zone": pod.zone,
+        "ip": pod.ip,
+        "netns": pod.netns,
+        "hostIface": pod.host_iface,
+        "ready": pod.ready,
+        "terminating": pod.terminating,
+        "serviceAccount": pod.service_account,
+        "owner": pod.owner,
+        "labels": pod.labels,
+        "ports": [
+            {"port": p.port, "protocol": p.protocol, "name": p.name, "responder": p.responder} for p in pod.ports
+        ],
+    }
+
+
+def node_record(plan: Plan, name: str) -> dict[str, Any]:
+    node = plan.node(name)
+    return {
+        "name": node.name,
+        "zone": node.zone,
+        "subnet": node.subnet,
+        "ip": node.ip,
+        "netns": node.netns,
+        "podCIDR": node.pod_cidr,
+        "pods": len(plan.pods_on(node.name)),
+        "labels": node.labels,
+    }
+
+
+def service_ports(service: Service) -> str:
+    parts = []
+    for port in service.ports:
+        text = f"{port.port}"
+        if port.node_port:
+            text += f":{port.node_port}"
+        parts.append(f"{text}/{port.protocol}")
+    return ",".join(parts) or "<none>"
+
+
+def service_record(service: Service) -> dict[str, Any]:
+    return {
+        "name": service.name,
+        "namespace": service.namespace,
+        "type": service.type,
+        "clusterIP": service.cluster_ip if not service.headless else "None",
+        "externalIPs": list(service.external_ips),
+        "externalName": service.external_name,
+        "selector": service.selector,
+        "ports": [
+            {
+                "name": p.name,
+                "port": p.port,
+                "protocol": p.protocol,
+                "targetPort": p.target_port,
+                "nodePort": p.node_port,
+            }
+            for p in service.ports
+        ],
+    }
+
+
+def _pod_status(pod: Pod) -> str:
+    if pod.terminating:
+        return "Terminating"
+    return "Running"
+
+
+@click.command("get")
+@topology_option
+@click.argument("resource", type=click.Choice(["nodes", "pods", "services", "node", "pod", "svc", "service"]))
+@click.option("-n", "--namespace", help="Only this Kubernetes namespace.")
+@output_option
+def command(topology: str | None, resource: str, namespace: str | None, output: str) -> None:
+    """List nodes, pods or services of the running emulation."""
+    plan = running_plan(topology)
+    if resource in ("nodes", "node"):
+        records = [node_record(plan, n.name) for n in plan.nodes]
+        if output == "json":
+            print_json(records)
+            return
+        columns = ["NAME", "ZONE", "SUBNET", "IP", "PODS"]
+        rows = [[r["name"], r["zone"], r["subnet"], r["ip"], r["pods"]] for r in records]
+        if output == "wide":
+            columns += ["POD-CIDR", "NETNS"]
+            for row, record in zip(rows, records):
+                row += [record["podCIDR"] or "-", record["netns"]]
+        print_table(columns, rows)
+    elif resource in ("pods", "pod"):
+        pods = [p for p in plan.pods if namespace in (None, p.namespace)]
+        if output == "json":
+            print_json([pod_record(p) for p in pods])
+            return
+        columns = ["NAMESPACE", "NAME", "READY", "STATUS", "IP", "NODE"]
+        rows = [[p.namespace, p.name, "1/1" if p.ready else "0/1", _pod_status(p), p.ip, p.node] for p in pods]
+        if output == "wide":
+            columns += ["ZONE", "NETNS", "HOST-IFACE"]
+            for row, pod in zip(rows, pods):
+                row += [pod.zone, pod.netns, pod.host_iface]
+        print_table(columns, rows)
+    else:
+        services = [s for s in plan.services if namespace in (None, s.namespace)]
+        if output == "json":
+            print_json([service_record(s) for s in services])
+            return
+        columns = ["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)"]
+        rows = [
+            [
+                s.namespace,
+                s.name,
+                s.type,
+                "None" if s.headless else (s.cluster_ip or "<none>"),
+                s.external_name or ",".join(s.external_ips) or "<none>",
+                service_ports(s),
+            ]
+            for s in services
+        ]
+        if output == "wide":
+            columns.append("SELECTOR")
+            for row, service in zip(rows, services):
+                row.append(",".join(f"{k}={v}" for k, v in sorted(service.selector.items())) or "<none>")
+        print_table(columns, rows)

@@ -1,0 +1,41 @@
+"""``dpctl up FILE``: validate a topology file and build it."""
+
+from __future__ import annotations
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from dataplane.build.up import up
+from dataplane.cli.context import require_root
+from dataplane.topology import load_plan
+
+
+@click.command("up")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def command(file: str, quiet: bool) -> None:
+    """Build the data plane described by FILE (rolled back if anything fails)."""
+    plan = load_plan(file)  # validation needs no root: report bad input first
+    require_root("dpctl up")
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if quiet:
+        up(plan)
+    else:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"building {plan.name}", total=None)
+
+            def report(label: str, done: int, total: int) -> None:
+                bar.update(task, description=f"{plan.name}: {label}", completed=done, total=total)
+
+            up(plan, progress=report)
+    click.echo(
+        f"{plan.name} is up: {len(plan.nodes)} nodes, {len(plan.pods)} pods "
+        f"({plan.cni} CNI); try 'dpctl get pods -o wide'"
+    )
