@@ -59,4 +59,5 @@ def print_table(columns: list[str], rows: list[list[Any]]) -> None:
         table.add_column(column, no_wrap=True)
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
-    Console(soft_wrap=True).print(table)
+    # Never truncate cells (kubectl does not): long rows wrap in the terminal.
+    Console(width=4096, soft_wrap=True).print(table)

@@ -1,0 +1,70 @@
+"""Topology files → Plans.
+
+The pipeline, one module per step:
+
+1. ``yamlsource``  YAML text → documents, with the line of every field
+2. ``parse``       each document on its own: kind, schema (``kinds``), names, addresses
+3. ``validate``    across documents: duplicates, references, overlapping CIDRs
+4. ``placement``   a node for every pod
+5. ``ipam``/``vips`` node and pod addresses; ClusterIPs and NodePorts
+6. ``build_plan``  the immutable ``Plan``
+
+Every step runs on whatever the earlier ones could read, and all problems are
+raised together in one ``TopologyError``, so a file is fixed in one pass.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import Problem, TopologyError
+from .build_plan import build_plan
+from .ipam import allocate
+from .parse import parse
+from .placement import place
+from .plan import Plan
+from .validate import check_network, check_objects
+from .vips import allocate_services
+
+__all__ = ["Plan", "load_plan", "plan_from_text"]
+
+
+def load_plan(path: str | os.PathLike[str], previous: Plan | None = None) -> Plan:
+    """The Plan of the topology file at ``path`` (named in messages as given).
+
+    With ``previous`` (the plan of the running emulation), pods, nodes and
+    Services that still exist keep their node, addresses and ports.
+    """
+    file = os.fspath(path)
+    try:
+        with open(file, encoding="utf-8") as stream:
+            text = stream.read()
+    except OSError as exc:
+        raise TopologyError([Problem(file, f"cannot read the file: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError:
+        raise TopologyError([Problem(file, "cannot read the file: it is not UTF-8 text")]) from None
+    return plan_from_text(text, file, previous)
+
+
+def plan_from_text(text: str, filename: str, previous: Plan | None = None) -> Plan:
+    """The Plan of a topology given as text; ``filename`` is used in messages and as ``Plan.source``."""
+    problems: list[Problem] = []
+    manifest = parse(text, filename, problems)
+    if manifest.complete:
+        check_objects(manifest)
+    topology = manifest.topology if manifest.complete else None
+    if topology is None:  # parse has said why: no Topology document, or a YAML error
+        raise TopologyError(_in_file_order(problems))
+    layout = check_network(topology)
+    declared = {n.name for n in topology.nodes if n.name}
+    placed = place(manifest.pods, layout.nodes, declared, previous)
+    addresses = allocate(topology, layout, manifest.pods, placed, previous)
+    services = allocate_services(manifest.services, topology.service_cidr, previous)
+    if problems:
+        raise TopologyError(_in_file_order(problems))
+    return build_plan(manifest, topology, layout, placed, addresses, services)
+
+
+def _in_file_order(problems: list[Problem]) -> list[Problem]:
+    """Problems by document and line (file-wide ones first), each once."""
+    return sorted(dict.fromkeys(problems), key=lambda p: (p.document or 0, p.line or 0))

@@ -1,0 +1,161 @@
+"""Assemble the Plan from a manifest that passed every check.
+
+Nothing is decided here any more: placement, addresses and names were chosen
+by the earlier steps (or by ``naming``); this step only writes them into the
+immutable Plan dataclasses, plus warnings about things Kubernetes allows but
+a user probably did not mean (a Service that selects no pod).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from . import naming
+from .ipam import Addresses, gateway
+from .model import Layout, Manifest, NodeSite, PodSpec, ServiceSpec, TopologySpec
+from .plan import Namespace, Node, Plan, Pod, Service, ServicePort, Subnet
+from .vips import ServiceAddresses, dns_address
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def build_plan(
+    manifest: Manifest,
+    topology: TopologySpec,
+    layout: Layout,
+    placed: dict[str, NodeSite],
+    addresses: Addresses,
+    services: ServiceAddresses,
+) -> Plan:
+    name = topology.name
+    assert name is not None and topology.vpc_cidr is not None and topology.service_cidr is not None
+    return Plan(
+        name=name,
+        source=manifest.file,
+        cni=topology.cni,
+        prefix=naming.prefix(name),
+        vpc_cidr=str(topology.vpc_cidr),
+        service_cidr=str(topology.service_cidr),
+        cluster_domain=topology.cluster_domain,
+        dns_ip=str(dns_address(topology.service_cidr)),
+        router_netns=naming.infra_netns(name, naming.ROUTER),
+        subnets=tuple(
+            Subnet(
+                name=s.name,
+                cidr=str(s.network),
+                zone=s.zone,
+                gateway=str(gateway(s.network)),
+                bridge=naming.subnet_bridge(s.name),
+            )
+            for s in layout.subnets
+        ),
+        nodes=tuple(_node(name, n, addresses) for n in layout.nodes),
+        namespaces=_namespaces(manifest),
+        pods=tuple(_pod(name, p, placed[p.key], addresses) for p in manifest.pods),
+        services=tuple(_service(s, services) for s in manifest.services),
+        pod_cidr=str(topology.pod_cidr) if topology.pod_cidr else None,
+        warnings=tuple(_warnings(manifest)),
+    )
+
+
+def _node(topology: str, node: NodeSite, addresses: Addresses) -> Node:
+    network = node.subnet.network
+    block = addresses.blocks.get(node.name)
+    return Node(
+        name=node.name,
+        zone=node.zone,
+        subnet=node.subnet.name,
+        ip=str(addresses.nodes[node.name]),
+        prefixlen=network.prefixlen,
+        gateway=str(gateway(network)),
+        netns=naming.node_netns(topology, node.name),
+        router_iface=naming.node_router_iface(node.name),
+        labels=node.labels,
+        pod_cidr=str(block) if block else None,
+        vtep_ip=str(block.network_address) if block else None,
+    )
+
+
+def _namespaces(manifest: Manifest) -> tuple[Namespace, ...]:
+    """``default`` first (declared or not), then the declared ones in file order."""
+    declared = {ns.name: ns.labels for ns in manifest.namespaces}
+    names = ["default", *(n for n in declared if n != "default")]
+    return tuple(Namespace(n, {**declared.get(n, {}), NAMESPACE_NAME_LABEL: n}) for n in names)
+
+
+def _pod(topology: str, pod: PodSpec, node: NodeSite, addresses: Addresses) -> Pod:
+    return Pod(
+        namespace=pod.namespace,
+        name=pod.name,
+        node=node.name,
+        zone=node.zone,
+        ip=str(addresses.pods[pod.key]),
+        netns=naming.pod_netns(topology, pod.namespace, pod.name),
+        host_iface=naming.pod_host_iface(pod.namespace, pod.name),
+        labels=pod.labels,
+        annotations=pod.annotations,
+        service_account=pod.service_account,
+        owner=None if pod.owner.startswith("Pod/") else pod.owner,
+        containers=pod.containers,
+        ready=pod.ready,
+        terminating=pod.terminating,
+        hostname=pod.hostname,
+    )
+
+
+def _service(service: ServiceSpec, addresses: ServiceAddresses) -> Service:
+    address = addresses.cluster_ips.get(service.key)
+    return Service(
+        namespace=service.namespace,
+        name=service.name,
+        type=service.type,
+        cluster_ip=str(address) if address else None,
+        ports=tuple(
+            ServicePort(
+                port=p.port,
+                protocol=p.protocol,
+                name=p.name,
+                target_port=p.target_port,
+                node_port=addresses.node_ports.get((service.key, i)),
+            )
+            for i, p in enumerate(service.ports)
+        ),
+        selector=service.selector,
+        headless=service.headless,
+        external_name=service.external_name,
+        external_ips=service.external_ips,
+        load_balancer_source_ranges=service.load_balancer_source_ranges,
+        external_traffic_policy=service.external_traffic_policy,
+        internal_traffic_policy=service.internal_traffic_policy,
+        session_affinity=service.session_affinity,
+        session_affinity_timeout=service.session_affinity_timeout,
+        publish_not_ready_addresses=service.publish_not_ready_addresses,
+    )
+
+
+def _warnings(manifest: Manifest) -> list[str]:
+    """Services that will have no endpoints, or name a target port no selected pod has."""
+    warnings = []
+    by_label: dict[tuple[str, str, str], list[PodSpec]] = defaultdict(list)  # (namespace, key, value) → pods
+    for pod in manifest.pods:
+        for key, value in pod.labels.items():
+            by_label[pod.namespace, key, value].append(pod)
+    for service in manifest.services:
+        if not service.selector:
+            continue
+        first = next(iter(service.selector.items()))
+        selected = [
+            p
+            for p in by_label[(service.namespace, *first)]
+            if all(p.labels.get(k) == v for k, v in service.selector.items())
+        ]
+        if not selected:
+            warnings.append(f"Service {service.key} selects no pods: it has no endpoints")
+            continue
+        names = {port.name for p in selected for c in p.containers for port in c.ports}
+        for port in service.ports:
+            if isinstance(port.target_port, str) and port.target_port not in names:
+                warnings.append(
+                    f"Service {service.key} port {port.port}: no selected pod has a port named '{port.target_port}'"
+                )
+    return warnings

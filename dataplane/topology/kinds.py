@@ -1,0 +1,287 @@
+"""The document kinds a topology file may hold, and the fields each accepts.
+
+This is the public file format in one place: a field missing here is refused
+as unknown, a field marked ``Ignored`` is accepted so that manifests copied
+from a real cluster (``kubectl get -o yaml``) load without editing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .schema import (
+    Bool,
+    Enum,
+    Field,
+    Ignored,
+    Int,
+    IntOrStr,
+    ListOf,
+    Obj,
+    Str,
+    StrMap,
+    Timestamp,
+    Unsupported,
+)
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    api_version: str
+    namespaced: bool
+    schema: Field
+
+
+def _ignored(*names: str) -> dict[str, Field]:
+    return {name: Ignored() for name in names}
+
+
+_SERVER_METADATA = _ignored(
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "ownerReferences",
+    "finalizers",
+    "selfLink",
+    "generateName",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
+
+
+def _metadata(namespaced: bool, **extra: Field) -> Obj:
+    """Object metadata; a namespace on a cluster-scoped object is ignored, as Kubernetes does."""
+    fields: dict[str, Field] = {
+        "name": Str(),
+        "namespace": Str() if namespaced else Ignored(),
+        "labels": StrMap(),
+        "annotations": StrMap(),
+    }
+    return Obj(fields | _SERVER_METADATA | extra, required=("name",))
+
+
+def _document(metadata: Obj, fields: dict[str, Field], required: tuple[str, ...] = ("metadata",)) -> Obj:
+    base: dict[str, Field] = {"apiVersion": Str(), "kind": Str(), "metadata": metadata}
+    return Obj(base | fields, required=("apiVersion", "kind", *required))
+
+
+PROTOCOL = Enum(("TCP", "UDP"), unsupported=("SCTP",))
+
+_CONTAINER_PORT = Obj(
+    {"containerPort": Int(), "protocol": PROTOCOL, "name": Str(), **_ignored("hostPort", "hostIP")},
+    required=("containerPort",),
+)
+
+_CONTAINER = Obj(
+    {
+        "name": Str(),
+        "ports": ListOf(_CONTAINER_PORT),
+        "command": ListOf(Str()),
+        "args": ListOf(Str()),
+        **_ignored(
+            "image",
+            "imagePullPolicy",
+            "resources",
+            "env",
+            "envFrom",
+            "livenessProbe",
+            "readinessProbe",
+            "startupProbe",
+            "volumeMounts",
+            "volumeDevices",
+            "securityContext",
+            "workingDir",
+            "lifecycle",
+            "terminationMessagePath",
+            "terminationMessagePolicy",
+            "stdin",
+            "stdinOnce",
+            "tty",
+            "resizePolicy",
+            "restartPolicy",
+        ),
+    },
+    required=("name",),
+)
+
+_POD_SPEC = Obj(
+    {
+        "containers": ListOf(_CONTAINER, min_items=1),
+        "nodeName": Str(),
+        "nodeSelector": StrMap(),
+        "serviceAccountName": Str(),
+        "serviceAccount": Str(),
+        "hostname": Str(),
+        "hostNetwork": Unsupported("every pod gets its own network namespace"),
+        **_ignored(
+            "volumes",
+            "affinity",
+            "tolerations",
+            "restartPolicy",
+            "terminationGracePeriodSeconds",
+            "activeDeadlineSeconds",
+            "dnsPolicy",
+            "dnsConfig",
+            "priorityClassName",
+            "priority",
+            "preemptionPolicy",
+            "topologySpreadConstraints",
+            "initContainers",
+            "ephemeralContainers",
+            "imagePullSecrets",
+            "automountServiceAccountToken",
+            "enableServiceLinks",
+            "securityContext",
+            "schedulerName",
+            "runtimeClassName",
+            "overhead",
+            "hostAliases",
+            "hostIPC",
+            "hostPID",
+            "hostUsers",
+            "shareProcessNamespace",
+            "setHostnameAsFQDN",
+            "subdomain",
+            "os",
+            "readinessGates",
+            "schedulingGates",
+            "resourceClaims",
+        ),
+    },
+    required=("containers",),
+)
+
+_POD_STATUS = Obj(
+    {"conditions": ListOf(Obj({"type": Str(), "status": Str()}, open=True))},
+    open=True,  # status is written by the cluster; only the Ready condition matters here
+)
+
+_DEPLOYMENT_SPEC = Obj(
+    {
+        "replicas": Int(),
+        "selector": Obj(
+            {"matchLabels": StrMap(), "matchExpressions": Unsupported("use matchLabels")},
+            required=("matchLabels",),
+        ),
+        "template": Obj(
+            {
+                "metadata": Obj(
+                    {"labels": StrMap(), "annotations": StrMap(), **_ignored("name", "namespace"), **_SERVER_METADATA}
+                ),
+                "spec": _POD_SPEC,
+            },
+            required=("spec",),
+        ),
+        **_ignored("strategy", "revisionHistoryLimit", "minReadySeconds", "progressDeadlineSeconds", "paused"),
+    },
+    required=("selector", "template"),
+)
+
+_SERVICE_PORT = Obj(
+    {
+        "name": Str(),
+        "port": Int(),
+        "targetPort": IntOrStr(),
+        "protocol": PROTOCOL,
+        "nodePort": Int(),
+        "appProtocol": Ignored(),
+    },
+    required=("port",),
+)
+
+_SERVICE_SPEC = Obj(
+    {
+        "type": Enum(("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")),
+        "clusterIP": Str(),
+        "ports": ListOf(_SERVICE_PORT),
+        "selector": StrMap(),
+        "externalName": Str(),
+        "externalIPs": ListOf(Str()),
+        "loadBalancerSourceRanges": ListOf(Str()),
+        "externalTrafficPolicy": Enum(("Cluster", "Local")),
+        "internalTrafficPolicy": Enum(("Cluster", "Local")),
+        "sessionAffinity": Enum(("None", "ClientIP")),
+        "sessionAffinityConfig": Obj({"clientIP": Obj({"timeoutSeconds": Int()})}),
+        "publishNotReadyAddresses": Bool(),
+        **_ignored(
+            "clusterIPs",
+            "ipFamilies",
+            "ipFamilyPolicy",
+            "allocateLoadBalancerNodePorts",
+            "loadBalancerClass",
+            "loadBalancerIP",
+            "healthCheckNodePort",
+            "trafficDistribution",
+        ),
+    }
+)
+
+_TOPOLOGY_SPEC = Obj(
+    {
+        "cni": Enum(("vpc", "overlay")),
+        "serviceCIDR": Str(),
+        "clusterDomain": Str(),
+        "podCIDR": Str(),
+        "nodeCIDRMaskSize": Int(),
+        "vpc": Obj(
+            {
+                "cidr": Str(),
+                "subnets": ListOf(
+                    Obj({"name": Str(), "cidr": Str(), "zone": Str()}, required=("name", "cidr", "zone")),
+                    min_items=1,
+                ),
+            },
+            required=("cidr", "subnets"),
+        ),
+        "nodes": ListOf(
+            Obj({"name": Str(), "subnet": Str(), "labels": StrMap(), "ip": Str()}, required=("name", "subnet")),
+            min_items=1,
+        ),
+    },
+    required=("vpc", "nodes"),
+)
+
+_WITH_SPEC = ("metadata", "spec")
+
+TOPOLOGY = Kind(
+    "Topology",
+    "dpctl.dev/v1",
+    False,
+    _document(
+        Obj({"name": Str(), **_ignored("labels", "annotations")}, required=("name",)),
+        {"spec": _TOPOLOGY_SPEC},
+        _WITH_SPEC,
+    ),
+)
+NAMESPACE = Kind("Namespace", "v1", False, _document(_metadata(False), _ignored("spec", "status")))
+SERVICE_ACCOUNT = Kind(
+    "ServiceAccount",
+    "v1",
+    True,
+    _document(_metadata(True), _ignored("secrets", "imagePullSecrets", "automountServiceAccountToken")),
+)
+POD = Kind(
+    "Pod",
+    "v1",
+    True,
+    _document(_metadata(True, deletionTimestamp=Timestamp()), {"spec": _POD_SPEC, "status": _POD_STATUS}, _WITH_SPEC),
+)
+DEPLOYMENT = Kind(
+    "Deployment",
+    "apps/v1",
+    True,
+    _document(_metadata(True), {"spec": _DEPLOYMENT_SPEC, **_ignored("status")}, _WITH_SPEC),
+)
+SERVICE = Kind(
+    "Service", "v1", True, _document(_metadata(True), {"spec": _SERVICE_SPEC, **_ignored("status")}, _WITH_SPEC)
+)
+
+KINDS: dict[str, Kind] = {k.name: k for k in (TOPOLOGY, NAMESPACE, SERVICE_ACCOUNT, POD, DEPLOYMENT, SERVICE)}
+
+
+def supported() -> str:
+    """The supported kinds for a message: ``Topology (dpctl.dev/v1), Namespace (v1), ...``."""
+    return ", ".join(f"{k.name} ({k.api_version})" for k in KINDS.values())

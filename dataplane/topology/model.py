@@ -1,0 +1,220 @@
+"""The parsed topology file: typed objects between the YAML and the Plan.
+
+Parsing checks each object on its own; later steps (cross-object checks,
+placement, address allocation) work on these objects.  Every object keeps its
+``Origin`` so that a problem found late (a nodeSelector matching no node, a
+subnet too small) still points at the document, field and line to fix.
+A value that failed its own check is ``None`` here, and later steps skip what
+depends on it rather than report follow-on noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+
+from ..errors import Problem
+from .plan import Container
+from .yamlsource import Document
+
+
+@dataclass
+class Origin:
+    """Where an object came from; ``report`` files a Problem located in it."""
+
+    file: str
+    document: Document
+    kind: str | None
+    name: str | None  # "namespace/name" for namespaced kinds
+    problems: list[Problem]
+
+    def report(self, path: str | None, message: str, *, at: str | None = None, line: int | None = None) -> None:
+        """File a problem about ``path``, on the line of ``at`` (default: ``path``) or ``line``."""
+        self.problems.append(
+            Problem(
+                file=self.file,
+                message=message,
+                document=self.document.index,
+                kind=self.kind,
+                name=self.name,
+                path=path or None,
+                line=line or self.document.line_of(at or path),
+            )
+        )
+
+    def line(self, path: str) -> int:
+        return self.document.line_of(path)
+
+
+def report_duplicates(entries: Iterable[tuple[object, Origin, str, str]]) -> None:
+    """Report each entry whose key was seen before; entries are (key, origin, path, label)."""
+    first: dict[object, tuple[Origin, str]] = {}
+    for key, origin, path, label in entries:
+        if key in first:
+            earlier, earlier_path = first[key]
+            origin.report(path, f"duplicate {label} (first at line {earlier.line(earlier_path)})")
+        else:
+            first[key] = (origin, path)
+
+
+@dataclass
+class SubnetSpec:
+    name: str | None
+    network: IPv4Network | None
+    zone: str | None
+    path: str  # e.g. "spec.vpc.subnets[1]"
+
+
+@dataclass
+class NodeSpec:
+    name: str | None
+    subnet: str | None
+    labels: dict[str, str]
+    ip: IPv4Address | None  # explicit eth0 address, if given
+    path: str
+
+
+@dataclass
+class TopologySpec:
+    origin: Origin
+    name: str | None
+    cni: str
+    service_cidr: IPv4Network | None
+    cluster_domain: str
+    pod_cidr: IPv4Network | None  # overlay only
+    node_mask: int | None  # overlay only: prefix length of each node's pod block
+    vpc_cidr: IPv4Network | None
+    subnets: list[SubnetSpec]
+    nodes: list[NodeSpec]
+
+
+@dataclass
+class NamespaceSpec:
+    origin: Origin
+    name: str
+    labels: dict[str, str]
+
+
+@dataclass
+class ObjectRef:
+    """A declared namespaced object: its name must be unique, its namespace declared."""
+
+    origin: Origin
+    kind: str
+    namespace: str
+    name: str
+
+
+@dataclass
+class PodSpec:
+    """A pod to create: a Pod document, or one replica of a Deployment."""
+
+    origin: Origin
+    spec_path: str  # where the PodSpec sits: "spec" or "spec.template.spec"
+    namespace: str
+    name: str
+    owner: str  # "Deployment/<name>" or "Pod/<name>": pods of one owner are spread apart
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    node_name: str | None
+    node_selector: dict[str, str]
+    service_account: str
+    hostname: str
+    containers: tuple[Container, ...]
+    ready: bool = True
+    terminating: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass
+class ServicePortSpec:
+    path: str
+    port: int
+    protocol: str
+    name: str | None
+    target_port: int | str | None
+    node_port: int | None
+
+
+@dataclass
+class ServiceSpec:
+    origin: Origin
+    namespace: str
+    name: str
+    type: str
+    cluster_ip: IPv4Address | None  # an explicit address (not "None", not empty)
+    headless: bool
+    ports: list[ServicePortSpec]
+    selector: dict[str, str]
+    external_name: str | None
+    external_ips: tuple[str, ...]
+    load_balancer_source_ranges: tuple[str, ...]
+    external_traffic_policy: str
+    internal_traffic_policy: str
+    session_affinity: str
+    session_affinity_timeout: int
+    publish_not_ready_addresses: bool
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def wants_cluster_ip(self) -> bool:
+        return self.type != "ExternalName" and not self.headless
+
+    @property
+    def wants_node_ports(self) -> bool:
+        return self.type in ("NodePort", "LoadBalancer")
+
+
+@dataclass(frozen=True)
+class SubnetSite:
+    """A subnet with a name, CIDR and zone: one that nodes can be on."""
+
+    spec: SubnetSpec
+    name: str
+    network: IPv4Network
+    zone: str
+
+
+@dataclass(frozen=True)
+class NodeSite:
+    """A node on a usable subnet: one that pods can go to."""
+
+    spec: NodeSpec
+    name: str
+    subnet: SubnetSite
+    labels: dict[str, str]  # declared labels plus the hostname and zone labels
+
+    @property
+    def zone(self) -> str:
+        return self.subnet.zone
+
+
+@dataclass
+class Layout:
+    """The usable part of the Topology: the first subnet and node of each name, if complete."""
+
+    subnets: list[SubnetSite]
+    nodes: list[NodeSite]
+
+
+@dataclass
+class Manifest:
+    """Everything the file declared, in file order."""
+
+    file: str
+    topology: TopologySpec | None = None
+    namespaces: list[NamespaceSpec] = field(default_factory=list)
+    objects: list[ObjectRef] = field(default_factory=list)  # every namespaced object, by kind
+    pods: list[PodSpec] = field(default_factory=list)
+    services: list[ServiceSpec] = field(default_factory=list)
+    complete: bool = True  # False when a YAML error cut the file short
+
+    def service_accounts(self) -> set[tuple[str, str]]:
+        return {(o.namespace, o.name) for o in self.objects if o.kind == "ServiceAccount"}

@@ -1,0 +1,194 @@
+"""Documents → Manifest: pick each document's kind, check its schema, convert it.
+
+This step judges every document on its own (types, names, addresses); what
+needs two objects at once (duplicates, references, overlaps) waits for
+``validate``.  The Topology, Namespace and ServiceAccount kinds are converted
+here; workloads and Services, which have more rules, have modules of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from ipaddress import IPv4Network
+from typing import Any
+
+from ..errors import Problem
+from . import parse_pods, parse_services
+from .kinds import KINDS, supported
+from .model import Manifest, NamespaceSpec, NodeSpec, ObjectRef, Origin, SubnetSpec, TopologySpec
+from .naming import RESERVED_NODE_NAMES
+from .rules import apply, check_labels, check_name, dns_label, dns_subdomain, ipv4_address, ipv4_network, topology_name
+from .schema import Report, check, describe, valid_items
+from .yamlsource import Document, item_path, read_documents
+
+DEFAULT_SERVICE_CIDR = "10.96.0.0/16"
+DEFAULT_CLUSTER_DOMAIN = "cluster.local"
+DEFAULT_POD_CIDR = "10.244.0.0/16"
+DEFAULT_NODE_MASK = 24
+
+
+def parse(text: str, file: str, problems: list[Problem]) -> Manifest:
+    """Read every document of ``text``; problems are appended to ``problems``."""
+    manifest = Manifest(file)
+    documents, syntax = read_documents(text)
+    if syntax is not None:
+        problems.append(Problem(file, syntax.message, document=syntax.document, line=syntax.line))
+        manifest.complete = False
+    elif not documents:
+        problems.append(Problem(file, "the file is empty: it holds no YAML documents"))
+        return manifest
+    for document in documents:
+        _parse_document(document, manifest, problems)
+    if manifest.topology is None and manifest.complete:
+        problems.append(
+            Problem(file, "no Topology document: the file needs one (apiVersion: dpctl.dev/v1, kind: Topology)")
+        )
+    return manifest
+
+
+def _parse_document(document: Document, manifest: Manifest, problems: list[Problem]) -> None:
+    data = document.data
+    mapping = isinstance(data, dict)
+    kind_value = data.get("kind") if mapping else None
+    kind = KINDS.get(kind_value) if isinstance(kind_value, str) else None
+    origin = Origin(
+        manifest.file,
+        document,
+        kind_value if isinstance(kind_value, str) else None,
+        _display_name(data, kind.namespaced if kind else False) if mapping else None,
+        problems,
+    )
+    for defect in document.defects:
+        origin.report(defect.path, defect.message, line=defect.line)
+    if not mapping:
+        origin.report(None, f"a document must be a mapping with apiVersion and kind, got {describe(data)}")
+        return
+    if kind_value is None:
+        origin.report(None, "missing required field 'kind'")
+        return
+    if kind is None:
+        what = f"'{kind_value}'" if isinstance(kind_value, str) else describe(kind_value)
+        origin.report("kind", f"unknown kind {what}; supported kinds: {supported()}")
+        return
+    api_version = data.get("apiVersion")
+    if isinstance(api_version, str) and api_version != kind.api_version:
+        origin.report("apiVersion", f"{kind.name} is apiVersion {kind.api_version}, not '{api_version}'")
+    clean = check(kind.schema, data, origin.report)
+    metadata = clean.get("metadata", {})
+    if kind.name != "Topology":
+        check_labels(metadata.get("labels", {}), "metadata.labels", origin.report)
+        check_labels(metadata.get("annotations", {}), "metadata.annotations", origin.report, values=False)
+    _CONVERTERS[kind.name](clean, origin, manifest)
+
+
+def _display_name(data: dict[Any, Any], namespaced: bool) -> str | None:
+    """``namespace/name`` (or ``name``) for a problem's location, when readable."""
+    metadata = data.get("metadata")
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str):
+        return None
+    name: str = metadata["name"]
+    if not namespaced:
+        return name
+    namespace = metadata.get("namespace")
+    return f"{namespace if isinstance(namespace, str) else 'default'}/{name}"
+
+
+def _topology(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
+    if manifest.topology is not None:
+        first = manifest.topology.origin.document.index
+        origin.report(None, f"only one Topology document is allowed; the first is document {first}")
+        return
+    report = origin.report
+    spec = clean.get("spec", {})
+    cni = spec.get("cni", "vpc")
+    pod_cidr, node_mask = _overlay(spec, cni, report)
+    vpc = spec.get("vpc", {})
+    subnets = valid_items(vpc.get("subnets", []))
+    manifest.topology = TopologySpec(
+        origin=origin,
+        name=check_name(topology_name, clean.get("metadata", {}).get("name"), "metadata.name", report),
+        cni=cni,
+        service_cidr=_service_cidr(spec, report),
+        cluster_domain=check_name(dns_subdomain, spec.get("clusterDomain"), "spec.clusterDomain", report)
+        or DEFAULT_CLUSTER_DOMAIN,
+        pod_cidr=pod_cidr,
+        node_mask=node_mask,
+        vpc_cidr=apply(ipv4_network, vpc.get("cidr"), "spec.vpc.cidr", report),
+        subnets=[_subnet(s, item_path("spec.vpc.subnets", i), origin) for i, s in subnets],
+        nodes=[_node(n, item_path("spec.nodes", i), origin) for i, n in valid_items(spec.get("nodes", []))],
+    )
+
+
+def _service_cidr(spec: dict[str, Any], report: Report) -> IPv4Network | None:
+    network = apply(ipv4_network, spec.get("serviceCIDR", DEFAULT_SERVICE_CIDR), "spec.serviceCIDR", report)
+    if network is not None and network.prefixlen > 28:
+        report("spec.serviceCIDR", f"{network} is too small: the cluster DNS takes its 10th address; use /28 or larger")
+        return None
+    return network
+
+
+def _overlay(spec: dict[str, Any], cni: str, report: Report) -> tuple[IPv4Network | None, int | None]:
+    """podCIDR and nodeCIDRMaskSize: defaults in overlay mode, refused in vpc mode."""
+    if cni != "overlay":
+        for name in ("podCIDR", "nodeCIDRMaskSize"):
+            if name in spec:
+                report(f"spec.{name}", "is only used with cni: overlay")
+        return None, None
+    pod_cidr = apply(ipv4_network, spec.get("podCIDR", DEFAULT_POD_CIDR), "spec.podCIDR", report)
+    node_mask = spec.get("nodeCIDRMaskSize", DEFAULT_NODE_MASK)
+    if pod_cidr is not None and not pod_cidr.prefixlen <= node_mask <= 30:
+        report(
+            "spec.nodeCIDRMaskSize",
+            f"must be between {pod_cidr.prefixlen} (the podCIDR prefix length) and 30, got {node_mask}",
+        )
+        return pod_cidr, None
+    return pod_cidr, node_mask
+
+
+def _subnet(raw: dict[str, Any], path: str, origin: Origin) -> SubnetSpec:
+    return SubnetSpec(
+        name=check_name(dns_label, raw.get("name"), f"{path}.name", origin.report),
+        network=apply(ipv4_network, raw.get("cidr"), f"{path}.cidr", origin.report),
+        zone=check_name(dns_label, raw.get("zone"), f"{path}.zone", origin.report),
+        path=path,
+    )
+
+
+def _node(raw: dict[str, Any], path: str, origin: Origin) -> NodeSpec:
+    name = check_name(dns_label, raw.get("name"), f"{path}.name", origin.report)
+    if name in RESERVED_NODE_NAMES:
+        reserved = ", ".join(sorted(RESERVED_NODE_NAMES))
+        origin.report(f"{path}.name", f"'{name}' is reserved for dpctl's own namespaces (reserved: {reserved})")
+    labels = raw.get("labels", {})
+    check_labels(labels, f"{path}.labels", origin.report)
+    return NodeSpec(
+        name=name,
+        subnet=raw.get("subnet"),
+        labels=labels,
+        ip=apply(ipv4_address, raw.get("ip"), f"{path}.ip", origin.report),
+        path=path,
+    )
+
+
+def _namespace(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
+    metadata = clean.get("metadata", {})
+    name = check_name(dns_label, metadata.get("name"), "metadata.name", origin.report)
+    if name is not None:
+        manifest.namespaces.append(NamespaceSpec(origin, name, metadata.get("labels", {})))
+
+
+def _service_account(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
+    metadata = clean.get("metadata", {})
+    name = check_name(dns_subdomain, metadata.get("name"), "metadata.name", origin.report)
+    if name is not None:
+        manifest.objects.append(ObjectRef(origin, "ServiceAccount", metadata.get("namespace", "default"), name))
+
+
+_CONVERTERS: dict[str, Callable[[dict[str, Any], Origin, Manifest], None]] = {
+    "Topology": _topology,
+    "Namespace": _namespace,
+    "ServiceAccount": _service_account,
+    "Pod": parse_pods.parse_pod,
+    "Deployment": parse_pods.parse_deployment,
+    "Service": parse_services.parse_service,
+}

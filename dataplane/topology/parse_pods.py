@@ -1,0 +1,189 @@
+"""Pod and Deployment documents → the pods to create.
+
+A Deployment is expanded here into its replicas (``<name>-<ordinal>``) because
+from this point on a generated pod is a pod like any other: it is placed,
+addressed and checked for duplicates alongside the bare Pods.  The container
+ports are resolved to their built-in responders here too, since that depends
+only on the pod's own manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .model import Manifest, ObjectRef, Origin, PodSpec, report_duplicates
+from .plan import Container, ContainerPort
+from .rules import apply, check_labels, check_name, dns_label, dns_subdomain, port_name, port_number
+from .schema import valid_items
+from .yamlsource import child_path, item_path
+
+TCP_ECHO_ANNOTATION = "dpctl.dev/tcp-echo-ports"
+
+
+@dataclass(frozen=True)
+class _Template:
+    """What every pod made from one manifest shares: all but its name and status."""
+
+    origin: Origin
+    spec_path: str
+    namespace: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    node_name: str | None
+    node_selector: dict[str, str]
+    service_account: str
+    hostname: str | None
+    containers: tuple[Container, ...]
+
+    def pod(self, name: str, owner: str, ready: bool = True, terminating: bool = False) -> PodSpec:
+        return PodSpec(
+            origin=self.origin,
+            spec_path=self.spec_path,
+            namespace=self.namespace,
+            name=name,
+            owner=owner,
+            labels=self.labels,
+            annotations=self.annotations,
+            node_name=self.node_name,
+            node_selector=self.node_selector,
+            service_account=self.service_account,
+            hostname=self.hostname or name,
+            containers=self.containers,
+            ready=ready,
+            terminating=terminating,
+        )
+
+
+def parse_pod(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
+    metadata = clean.get("metadata", {})
+    name = check_name(dns_subdomain, metadata.get("name"), "metadata.name", origin.report)
+    template = _template(origin, metadata, "metadata", clean.get("spec", {}), "spec")
+    if name is None:
+        return
+    manifest.objects.append(ObjectRef(origin, "Pod", template.namespace, name))
+    conditions = [c for _, c in valid_items(clean.get("status", {}).get("conditions", []))]
+    ready = not any(c.get("type") == "Ready" and c.get("status") == "False" for c in conditions)
+    manifest.pods.append(template.pod(name, f"Pod/{name}", ready, terminating="deletionTimestamp" in metadata))
+
+
+def parse_deployment(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
+    report = origin.report
+    metadata = clean.get("metadata", {})
+    name = check_name(dns_subdomain, metadata.get("name"), "metadata.name", report)
+    spec = clean.get("spec", {})
+    replicas = spec.get("replicas", 1)
+    if replicas < 0:
+        report("spec.replicas", f"must not be negative, got {replicas}")
+    pod_metadata = {"namespace": metadata.get("namespace", "default"), **spec.get("template", {}).get("metadata", {})}
+    template = _template(
+        origin, pod_metadata, "spec.template.metadata", spec.get("template", {}).get("spec", {}), "spec.template.spec"
+    )
+    check_labels(template.labels, "spec.template.metadata.labels", report)
+    check_labels(template.annotations, "spec.template.metadata.annotations", report, values=False)
+    selector = spec.get("selector", {}).get("matchLabels")
+    if selector is not None:
+        check_labels(selector, "spec.selector.matchLabels", report)
+        if not selector:
+            report("spec.selector.matchLabels", "must not be empty: an empty selector would select every pod")
+        elif any(template.labels.get(k) != v for k, v in selector.items()):
+            report("spec.template.metadata.labels", "selector does not match template labels")
+    if name is None:
+        return
+    manifest.objects.append(ObjectRef(origin, "Deployment", template.namespace, name))
+    manifest.pods.extend(template.pod(f"{name}-{i}", f"Deployment/{name}") for i in range(max(replicas, 0)))
+
+
+def _template(
+    origin: Origin, metadata: dict[str, Any], metadata_path: str, spec: dict[str, Any], spec_path: str
+) -> _Template:
+    report = origin.report
+    labels, annotations = metadata.get("labels", {}), metadata.get("annotations", {})
+    echo_ports = _echo_ports(annotations, metadata_path, origin)
+    containers = valid_items(spec.get("containers", []))
+    _check_unique(containers, spec_path, origin)
+    node_selector = spec.get("nodeSelector", {})
+    check_labels(node_selector, f"{spec_path}.nodeSelector", report)
+    account_field = "serviceAccountName" if "serviceAccountName" in spec else "serviceAccount"
+    return _Template(
+        origin=origin,
+        spec_path=spec_path,
+        namespace=metadata.get("namespace", "default"),
+        labels=labels,
+        annotations=annotations,
+        node_name=spec.get("nodeName"),
+        node_selector=node_selector,
+        service_account=check_name(
+            dns_subdomain, spec.get(account_field, "default"), f"{spec_path}.{account_field}", report
+        )
+        or "default",
+        hostname=check_name(dns_label, spec.get("hostname"), f"{spec_path}.hostname", report),
+        containers=tuple(
+            _container(raw, item_path(f"{spec_path}.containers", i), echo_ports, origin)
+            for i, raw in containers
+            if "name" in raw  # the schema reported a container without one
+        ),
+    )
+
+
+def _echo_ports(annotations: dict[str, str], metadata_path: str, origin: Origin) -> frozenset[int]:
+    """Ports the pod asks to be served by the TCP echo responder instead of HTTP."""
+    text = annotations.get(TCP_ECHO_ANNOTATION)
+    if text is None:
+        return frozenset()
+    ports = set()
+    for item in (part.strip() for part in text.split(",")):
+        if item.isdigit() and 1 <= int(item) <= 65535:
+            ports.add(int(item))
+        else:
+            origin.report(
+                child_path(f"{metadata_path}.annotations", TCP_ECHO_ANNOTATION),
+                f"expected comma-separated port numbers (1-65535), got {item!r}",
+            )
+    return frozenset(ports)
+
+
+def _container(raw: dict[str, Any], path: str, echo_ports: frozenset[int], origin: Origin) -> Container:
+    report = origin.report
+    ports = []
+    for i, port in valid_items(raw.get("ports", [])):
+        port_path = item_path(f"{path}.ports", i)
+        number = apply(port_number, port.get("containerPort"), f"{port_path}.containerPort", report)
+        name = check_name(port_name, port.get("name"), f"{port_path}.name", report)
+        protocol = port.get("protocol", "TCP")
+        if number is not None:
+            ports.append(ContainerPort(number, protocol, name, _responder(number, protocol, name, echo_ports)))
+    apply(dns_label, raw["name"], f"{path}.name", report)
+    return Container(
+        name=raw["name"],
+        ports=tuple(ports),
+        command=(*raw.get("command", ()), *raw.get("args", ())),
+    )
+
+
+def _responder(port: int, protocol: str, name: str | None, echo_ports: frozenset[int]) -> str:
+    """The built-in server for a port: UDP echo, TCP echo for raw-TCP protocols, else HTTP."""
+    if protocol == "UDP":
+        return "udp-echo"
+    if (name is not None and (name == "tcp" or name.startswith("tcp-"))) or port in echo_ports:
+        return "tcp-echo"
+    return "http"
+
+
+def _check_unique(containers: list[tuple[int, dict[str, Any]]], spec_path: str, origin: Origin) -> None:
+    """Container names, port numbers (per protocol) and port names are unique within a pod."""
+    names, numbers, port_names = [], [], []
+    for i, container in containers:
+        path = item_path(f"{spec_path}.containers", i)
+        if "name" in container:
+            names.append((container["name"], origin, f"{path}.name", f"container name '{container['name']}'"))
+        for j, port in valid_items(container.get("ports", [])):
+            port_path = item_path(f"{path}.ports", j)
+            if "containerPort" in port:
+                number = f"{port['containerPort']}/{port.get('protocol', 'TCP')}"
+                numbers.append((number, origin, f"{port_path}.containerPort", f"containerPort {number} in this pod"))
+            if "name" in port:
+                name = port["name"]
+                port_names.append((name, origin, f"{port_path}.name", f"port name '{name}' in this pod"))
+    for entries in (names, numbers, port_names):
+        report_duplicates(entries)

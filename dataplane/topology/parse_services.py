@@ -1,0 +1,138 @@
+"""Service documents → ServiceSpecs, with the rules one Service must obey alone.
+
+Kubernetes refuses many Service shapes outright (a nodePort on a ClusterIP
+service, two unnamed ports, ExternalName without a name).  They are refused
+here too, because kube-proxy's behaviour for such a Service is undefined and
+an emulation of it would teach nothing.  Address allocation and the checks
+that compare Services with each other live in ``vips``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import Manifest, ObjectRef, Origin, ServicePortSpec, ServiceSpec, report_duplicates
+from .rules import (
+    apply,
+    check_labels,
+    check_name,
+    dns_1035_label,
+    dns_label,
+    dns_subdomain,
+    ipv4_address,
+    ipv4_network,
+    port_name,
+    port_number,
+)
+from .schema import valid_items
+from .yamlsource import item_path
+
+NODE_PORT_RANGE = range(30000, 32768)
+NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
+DEFAULT_AFFINITY_TIMEOUT = 10800
+
+
+def parse_service(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
+    report = origin.report
+    metadata = clean.get("metadata", {})
+    name = check_name(dns_1035_label, metadata.get("name"), "metadata.name", report)
+    spec = clean.get("spec", {})
+    kind = spec.get("type", "ClusterIP")
+    cluster_ip_text = spec.get("clusterIP", "")
+    headless = cluster_ip_text == "None"
+    cluster_ip = None
+    if kind == "ExternalName":
+        if cluster_ip_text:
+            report("spec.clusterIP", "must not be set for an ExternalName service")
+        if "externalName" not in spec:
+            report("spec", "missing required field 'externalName' (required for type ExternalName)")
+    elif headless and kind in NODE_PORT_TYPES:
+        report("spec.clusterIP", f"may not be None for a {kind} service")
+    elif cluster_ip_text and not headless:
+        cluster_ip = apply(ipv4_address, cluster_ip_text, "spec.clusterIP", report)
+    ports = [
+        _port(raw, item_path("spec.ports", i), kind, origin)
+        for i, raw in valid_items(spec.get("ports", []))
+        if "port" in raw  # the schema reported a port without one
+    ]
+    _check_ports(ports, kind, headless, origin)
+    selector = spec.get("selector", {})
+    check_labels(selector, "spec.selector", report)
+    external_traffic_policy = spec.get("externalTrafficPolicy", "Cluster")
+    if external_traffic_policy == "Local" and kind not in NODE_PORT_TYPES:
+        report("spec.externalTrafficPolicy", "Local is only valid for NodePort and LoadBalancer services")
+    affinity_config = spec.get("sessionAffinityConfig", {}).get("clientIP", {})
+    timeout = affinity_config.get("timeoutSeconds", DEFAULT_AFFINITY_TIMEOUT)
+    if not 1 <= timeout <= 86400:
+        report("spec.sessionAffinityConfig.clientIP.timeoutSeconds", f"must be between 1 and 86400, got {timeout}")
+    external_ips = [
+        apply(ipv4_address, ip, item_path("spec.externalIPs", i), report)
+        for i, ip in valid_items(spec.get("externalIPs", []))
+    ]
+    source_ranges = [
+        apply(ipv4_network, cidr, item_path("spec.loadBalancerSourceRanges", i), report)
+        for i, cidr in valid_items(spec.get("loadBalancerSourceRanges", []))
+    ]
+    external_name = check_name(dns_subdomain, spec.get("externalName"), "spec.externalName", report)
+    if name is None:
+        return
+    namespace = metadata.get("namespace", "default")
+    manifest.objects.append(ObjectRef(origin, "Service", namespace, name))
+    manifest.services.append(
+        ServiceSpec(
+            origin=origin,
+            namespace=namespace,
+            name=name,
+            type=kind,
+            cluster_ip=cluster_ip,
+            headless=headless,
+            ports=ports,
+            selector=selector,
+            external_name=external_name if kind == "ExternalName" else None,
+            external_ips=tuple(str(ip) for ip in external_ips if ip is not None),
+            load_balancer_source_ranges=tuple(str(net) for net in source_ranges if net is not None),
+            external_traffic_policy=external_traffic_policy,
+            internal_traffic_policy=spec.get("internalTrafficPolicy", "Cluster"),
+            session_affinity=spec.get("sessionAffinity", "None"),
+            session_affinity_timeout=timeout,
+            publish_not_ready_addresses=spec.get("publishNotReadyAddresses", False),
+        )
+    )
+
+
+def _port(raw: dict[str, Any], path: str, kind: str, origin: Origin) -> ServicePortSpec:
+    report = origin.report
+    port: int = raw["port"]
+    apply(port_number, port, f"{path}.port", report)
+    target = raw.get("targetPort", port)
+    if isinstance(target, int):
+        target = apply(port_number, target, f"{path}.targetPort", report)
+    else:
+        target = check_name(port_name, target, f"{path}.targetPort", report)
+    node_port = raw.get("nodePort")
+    if node_port is not None and kind not in NODE_PORT_TYPES:
+        report(f"{path}.nodePort", f"is only allowed for NodePort and LoadBalancer services, not {kind}")
+        node_port = None
+    elif node_port is not None and node_port not in NODE_PORT_RANGE:
+        report(f"{path}.nodePort", f"{node_port} is out of range 30000-32767")
+        node_port = None
+    return ServicePortSpec(
+        path=path,
+        port=port,
+        protocol=raw.get("protocol", "TCP"),
+        name=check_name(dns_label, raw.get("name"), f"{path}.name", report),
+        target_port=target,
+        node_port=node_port,
+    )
+
+
+def _check_ports(ports: list[ServicePortSpec], kind: str, headless: bool, origin: Origin) -> None:
+    """Ports are required (but for headless and ExternalName), named when several, unique."""
+    if not ports and kind != "ExternalName" and not headless:
+        origin.report("spec", "missing required field 'ports' (only headless and ExternalName services may omit it)")
+    if len(ports) > 1:
+        for port in ports:
+            if port.name is None:
+                origin.report(port.path, "a service with more than one port must name each port")
+    report_duplicates((p.name, origin, f"{p.path}.name", f"port name '{p.name}'") for p in ports if p.name is not None)
+    report_duplicates(((p.port, p.protocol), origin, f"{p.path}.port", f"port {p.port}/{p.protocol}") for p in ports)

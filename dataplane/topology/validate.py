@@ -1,0 +1,102 @@
+"""Checks that need more than one object: duplicates, references, address overlaps.
+
+They run on whatever parsed, even when other documents had problems, so one
+run reports everything.  A reference to an object that exists but failed its
+own checks is not reported again: the user already has that object's problem.
+``check_network`` also returns the ``Layout`` (the usable subnets and nodes)
+that placement and address allocation work from.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network
+
+from .model import Layout, Manifest, NodeSite, Origin, SubnetSite, TopologySpec, report_duplicates
+
+HOSTNAME_LABEL = "kubernetes.io/hostname"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
+def check_network(topology: TopologySpec) -> Layout:
+    """Check the VPC, subnets, CIDRs and nodes; return the parts that are usable."""
+    origin = topology.origin
+    report = origin.report
+    vpc = topology.vpc_cidr
+    report_duplicates((s.name, origin, f"{s.path}.name", f"subnet name '{s.name}'") for s in topology.subnets if s.name)
+    subnets: dict[str, SubnetSite] = {}
+    for i, subnet in enumerate(topology.subnets):
+        if subnet.network is None:
+            continue
+        if vpc is not None and not subnet.network.subnet_of(vpc):
+            report(f"{subnet.path}.cidr", f"{subnet.network} is outside the VPC CIDR {vpc}")
+        for other in topology.subnets[:i]:
+            if other.network is not None and subnet.network.overlaps(other.network):
+                report(f"{subnet.path}.cidr", f"{subnet.network} overlaps subnet '{other.name}' ({other.network})")
+        if subnet.name and subnet.zone and subnet.name not in subnets:
+            subnets[subnet.name] = SubnetSite(subnet, subnet.name, subnet.network, subnet.zone)
+    _check_overlap(origin, "serviceCIDR", topology.service_cidr, [("the VPC CIDR", vpc)])
+    _check_overlap(
+        origin, "podCIDR", topology.pod_cidr, [("the VPC CIDR", vpc), ("the serviceCIDR", topology.service_cidr)]
+    )
+    return Layout(list(subnets.values()), _nodes(topology, subnets))
+
+
+def _check_overlap(
+    origin: Origin, field: str, network: IPv4Network | None, others: list[tuple[str, IPv4Network | None]]
+) -> None:
+    for label, other in others:
+        if network is not None and other is not None and network.overlaps(other):
+            origin.report(f"spec.{field}", f"{network} overlaps {label} {other}")
+
+
+def _nodes(topology: TopologySpec, subnets: dict[str, SubnetSite]) -> list[NodeSite]:
+    origin = topology.origin
+    declared = {s.name for s in topology.subnets if s.name}
+    report_duplicates((n.name, origin, f"{n.path}.name", f"node name '{n.name}'") for n in topology.nodes if n.name)
+    sites: dict[str, NodeSite] = {}
+    for node in topology.nodes:
+        if node.subnet is not None and node.subnet not in declared:
+            known = ", ".join(sorted(declared))
+            origin.report(f"{node.path}.subnet", f"unknown subnet '{node.subnet}' (declared: {known})")
+        subnet = subnets.get(node.subnet or "")
+        if node.name is None or subnet is None or node.name in sites:
+            continue
+        derived = {HOSTNAME_LABEL: node.name, ZONE_LABEL: subnet.zone}
+        for key, value in derived.items():
+            if node.labels.get(key, value) != value:
+                origin.report(f"{node.path}.labels", f"label {key} is always '{value}' for this node; remove it")
+        sites[node.name] = NodeSite(node, node.name, subnet, node.labels | derived)
+    return list(sites.values())
+
+
+def check_objects(manifest: Manifest) -> None:
+    """Names are unique, namespaces and service accounts are declared."""
+    report_duplicates((ns.name, ns.origin, "metadata.name", f"namespace '{ns.name}'") for ns in manifest.namespaces)
+    report_duplicates(
+        ((o.kind, o.namespace, o.name), o.origin, "metadata.name", f"{o.kind} '{o.namespace}/{o.name}'")
+        for o in manifest.objects
+    )
+    # A replica may collide with a Pod or another Deployment's replica.  Two copies of one
+    # Deployment or Pod were reported above, so each owner's pods are compared only once.
+    owners: set[tuple[str, str]] = set()
+    pods = []
+    for pod in manifest.pods:
+        if (pod.key, pod.owner) not in owners:
+            owners.add((pod.key, pod.owner))
+            pods.append((pod.key, pod.origin, "metadata.name", f"pod name '{pod.key}'"))
+    report_duplicates(pods)
+    declared = {"default", *(ns.name for ns in manifest.namespaces)}
+    for obj in manifest.objects:
+        if obj.namespace not in declared:
+            obj.origin.report(
+                "metadata.namespace",
+                f"namespace '{obj.namespace}' is not declared; add a Namespace document "
+                "(only 'default' exists without one)",
+            )
+    accounts = manifest.service_accounts()
+    for pod in manifest.pods:
+        if pod.service_account != "default" and (pod.namespace, pod.service_account) not in accounts:
+            pod.origin.report(
+                f"{pod.spec_path}.serviceAccountName",
+                f"service account '{pod.service_account}' is not declared in namespace '{pod.namespace}'",
+            )

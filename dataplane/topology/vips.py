@@ -1,0 +1,112 @@
+"""ClusterIPs and NodePorts: the addresses kube-proxy programs for Services.
+
+Explicit values are checked and claimed first, then (with a ``previous`` plan)
+the values Services already had, then new ones are chosen by a stable hash of
+the Service's name.  Hashing rather than counting means adding or removing a
+Service never moves another one's ClusterIP, just as a real cluster never
+renumbers existing Services.  The cluster DNS address (the 10th of the
+service CIDR) is never handed out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Address, IPv4Network
+
+from .model import ServiceSpec
+from .parse_services import NODE_PORT_RANGE
+from .plan import Plan, Service
+from .pool import Pool
+
+DNS_OFFSET = 10
+
+
+@dataclass
+class ServiceAddresses:
+    cluster_ips: dict[str, IPv4Address] = field(default_factory=dict)  # by service key
+    node_ports: dict[tuple[str, int], int] = field(default_factory=dict)  # (service key, port index)
+
+
+def dns_address(service_cidr: IPv4Network) -> IPv4Address:
+    return service_cidr.network_address + DNS_OFFSET
+
+
+def allocate_services(
+    services: list[ServiceSpec], service_cidr: IPv4Network | None, previous: Plan | None
+) -> ServiceAddresses:
+    result = ServiceAddresses()
+    old = {s.key: s for s in previous.services} if previous else {}
+    if service_cidr is not None:
+        _cluster_ips(services, service_cidr, old, result)
+    _node_ports(services, old, result)
+    return result
+
+
+def _cluster_ips(
+    services: list[ServiceSpec], cidr: IPv4Network, old: dict[str, Service], result: ServiceAddresses
+) -> None:
+    dns = dns_address(cidr)
+    pool = Pool(int(cidr.network_address) + 1, int(cidr.broadcast_address) - 1, {int(dns): "the cluster DNS"})
+    wanting = [s for s in services if s.wants_cluster_ip]
+    for service in wanting:
+        address = service.cluster_ip
+        if address is None:
+            continue
+        report = service.origin.report
+        if address == dns:
+            report("spec.clusterIP", f"{address} is reserved for the cluster DNS")
+        elif address not in cidr:
+            report("spec.clusterIP", f"{address} is outside the serviceCIDR {cidr}")
+        elif int(address) not in pool:
+            report("spec.clusterIP", f"{address} is the network or broadcast address of the serviceCIDR {cidr}")
+        elif holder := pool.claim(int(address), service.key):
+            report("spec.clusterIP", f"{address} is already the clusterIP of service '{holder}'")
+        else:
+            result.cluster_ips[service.key] = address
+    for service in wanting:
+        before = old.get(service.key)
+        if service.cluster_ip is None and before is not None and before.cluster_ip is not None:
+            address = IPv4Address(before.cluster_ip)
+            if pool.keep(int(address), service.key):
+                result.cluster_ips[service.key] = address
+    for service in sorted(wanting, key=lambda s: s.key):
+        if service.cluster_ip is None and service.key not in result.cluster_ips:
+            value = pool.hashed(service.key, service.key)
+            if value is None:
+                service.origin.report("spec", f"the serviceCIDR {cidr} is exhausted: no address is left for it")
+            else:
+                result.cluster_ips[service.key] = IPv4Address(value)
+
+
+def _node_ports(services: list[ServiceSpec], old: dict[str, Service], result: ServiceAddresses) -> None:
+    pool = Pool(NODE_PORT_RANGE.start, NODE_PORT_RANGE.stop - 1)
+    wanting = [s for s in services if s.wants_node_ports]
+    in_service: set[tuple[str, int, str]] = set()  # one service may reuse a nodePort for TCP and UDP
+    for service in wanting:
+        for index, port in enumerate(service.ports):
+            if port.node_port is None:
+                continue
+            holder = pool.claim(port.node_port, service.key)
+            mine = (service.key, port.node_port, port.protocol)
+            if (holder is not None and holder != service.key) or mine in in_service:
+                where = f"service '{holder}'" if holder != service.key else "this service"
+                service.origin.report(f"{port.path}.nodePort", f"nodePort {port.node_port} is already used by {where}")
+            else:
+                in_service.add(mine)
+                result.node_ports[service.key, index] = port.node_port
+    for service in wanting:
+        before = old.get(service.key)
+        previous_ports = {(p.port, p.protocol): p.node_port for p in before.ports} if before else {}
+        for index, port in enumerate(service.ports):
+            value = previous_ports.get((port.port, port.protocol))
+            if port.node_port is None and value is not None and pool.keep(value, service.key):
+                result.node_ports[service.key, index] = value
+    for service in sorted(wanting, key=lambda s: s.key):
+        for index, port in enumerate(service.ports):
+            if (service.key, index) in result.node_ports or port.node_port is not None:
+                continue
+            value = pool.hashed(f"{service.key}:{port.port}/{port.protocol}", service.key)
+            if value is None:
+                service.origin.report(f"{port.path}", "no nodePort is left in 30000-32767")
+            else:
+                result.node_ports[service.key, index] = value

@@ -1,0 +1,163 @@
+"""Multi-document YAML → plain Python values, remembering where each field was.
+
+``yaml.safe_load_all`` loses line numbers and silently keeps the last of two
+equal keys.  A user fixing a topology needs ``file:line`` for every problem and
+must hear about a duplicated key (a pasted manifest with two ``ports:`` keys
+would otherwise lose one without a word).  So documents are *composed* (node
+trees with positions) and converted here, recording the line of every field
+path, e.g. ``spec.template.spec.containers[0].ports[1].containerPort``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def child_path(parent: str, key: object) -> str:
+    """The path of a mapping entry: ``a.b``, or ``a["app.kubernetes.io/name"]``."""
+    text = str(key)
+    if not _PLAIN_KEY.match(text):
+        return f'{parent}["{text}"]'
+    return f"{parent}.{text}" if parent else text
+
+
+def item_path(parent: str, index: int) -> str:
+    return f"{parent}[{index}]"
+
+
+def parent_path(path: str) -> str:
+    """The enclosing path (``a.b[2]`` → ``a.b``; ``a.b`` → ``a``; ``a`` → ``""``)."""
+    if path.endswith("]"):
+        return path[: path.rindex("[")]
+    return path[: path.rindex(".")] if "." in path else ""
+
+
+@dataclass(frozen=True)
+class Defect:
+    """A fault found while reading a document (before its kind is known)."""
+
+    path: str
+    message: str
+    line: int
+
+
+@dataclass
+class Document:
+    """One YAML document: its value, and the line each field path starts on."""
+
+    index: int  # 1-based position in the file, empty documents included
+    data: Any
+    line: int
+    lines: dict[str, int] = field(default_factory=dict)
+    defects: list[Defect] = field(default_factory=list)
+
+    def line_of(self, path: str | None) -> int:
+        """The line of ``path``, or of its nearest enclosing field that has one."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = parent_path(path)
+        return self.line
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    """The file stopped being YAML at ``line``; documents before it were read."""
+
+    message: str
+    line: int | None
+    document: int
+
+
+def read_documents(text: str) -> tuple[list[Document], SyntaxProblem | None]:
+    """Every non-empty document of ``text``, and the syntax error that ended reading, if any."""
+    documents: list[Document] = []
+    index = 0
+    try:
+        for node in yaml.compose_all(text, Loader=_LOADER):
+            index += 1
+            if node.tag == "tag:yaml.org,2002:null":
+                continue
+            documents.append(_Converter(index, node).document)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(x for x in (exc.context, exc.problem) if x)
+        line = mark.line + 1 if mark else None
+        return documents, SyntaxProblem(f"invalid YAML: {message}", line, index + 1)
+    except yaml.YAMLError as exc:  # e.g. a reader error: bytes that are not text
+        return documents, SyntaxProblem(f"invalid YAML: {exc}", None, index + 1)
+    return documents, None
+
+
+class _Converter:
+    """Turns one composed node tree into Python values plus a path → line map."""
+
+    def __init__(self, index: int, root: yaml.Node):
+        self.document = Document(index=index, data=None, line=root.start_mark.line + 1)
+        self._constructor = SafeConstructor()
+        self._active: set[int] = set()  # nodes being converted: an alias back to one is a cycle
+        self.document.data = self._value(root, "")
+
+    def _defect(self, path: str, message: str, node: yaml.Node) -> None:
+        self.document.defects.append(Defect(path, message, node.start_mark.line + 1))
+
+    def _value(self, node: yaml.Node, path: str) -> Any:
+        if id(node) in self._active:
+            self._defect(path, "an alias refers to itself (recursive YAML)", node)
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                return self._constructor.construct_object(node)
+            except yaml.YAMLError as exc:
+                self._defect(path, f"cannot read value: {getattr(exc, 'problem', exc)}", node)
+                return None
+        self._active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return self._sequence(node, path)
+            assert isinstance(node, yaml.MappingNode)  # the only other kind of node
+            return self._mapping(node, path)
+        finally:
+            self._active.discard(id(node))
+
+    def _sequence(self, node: yaml.SequenceNode, path: str) -> list[Any]:
+        values = []
+        for i, item in enumerate(node.value):
+            sub = item_path(path, i)
+            self.document.lines[sub] = item.start_mark.line + 1
+            values.append(self._value(item, sub))
+        return values
+
+    def _mapping(self, node: yaml.MappingNode, path: str) -> dict[Any, Any]:
+        own = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
+        try:
+            self._constructor.flatten_mapping(node)  # resolve "<<" merge keys in place
+        except yaml.YAMLError as exc:
+            self._defect(path, f"invalid merge key: {getattr(exc, 'problem', exc)}", node)
+            return {}
+        merged = len(node.value) - own  # entries merged in come first; own keys override them
+        values: dict[Any, Any] = {}
+        first_line: dict[Any, int] = {}
+        for position, (key_node, value_node) in enumerate(node.value):
+            key = self._value(key_node, path)
+            if isinstance(key, (list, dict)):
+                self._defect(path, "a mapping key must be a scalar", key_node)
+                continue
+            sub = child_path(path, key)
+            line = key_node.start_mark.line + 1
+            if position >= merged and key in first_line:
+                self._defect(sub, f"duplicate key '{key}' (first at line {first_line[key]})", key_node)
+                continue
+            if position >= merged:
+                first_line[key] = line
+            self.document.lines[sub] = line
+            values[key] = self._value(value_node, sub)
+        return values
