@@ -4,10 +4,13 @@ The pipeline, one module per step:
 
 1. ``yamlsource``  YAML text → documents, with the line of every field
 2. ``parse``       each document on its own: kind, schema (``kinds``), names, addresses
-3. ``validate``    across documents: duplicates, references, overlapping CIDRs
-4. ``placement``   a node for every pod
-5. ``ipam``/``vips`` node and pod addresses; ClusterIPs and NodePorts
-6. ``build_plan``  the immutable ``Plan``
+3. ``cluster_dns`` the CoreDNS Deployment and kube-dns Service every cluster has
+4. ``workloads``   bare Pods and Deployments → pods, with live changes (``overrides``)
+5. ``validate``    across documents: duplicates, references, overlapping CIDRs
+6. ``external``    the client and load balancer outside the VPC
+7. ``placement``   a node for every pod
+8. ``ipam``/``vips`` node and pod addresses; ClusterIPs, NodePorts, LoadBalancer VIPs
+9. ``build_plan``  the immutable ``Plan``
 
 Every step runs on whatever the earlier ones could read, and all problems are
 raised together in one ``TopologyError``, so a file is fixed in one pass.
@@ -19,50 +22,63 @@ import os
 
 from ..errors import Problem, TopologyError
 from .build_plan import build_plan
+from .cluster_dns import add_cluster_dns
+from .external import plan_external
 from .ipam import allocate
+from .overrides import Overrides
 from .parse import parse
 from .placement import place
 from .plan import Plan
 from .validate import check_network, check_objects
 from .vips import allocate_services
+from .workloads import expand
 
-__all__ = ["Plan", "load_plan", "plan_from_text"]
+__all__ = ["Overrides", "Plan", "load_plan", "plan_from_text", "read_topology"]
 
 
-def load_plan(path: str | os.PathLike[str], previous: Plan | None = None) -> Plan:
-    """The Plan of the topology file at ``path`` (named in messages as given).
-
-    With ``previous`` (the plan of the running emulation), pods, nodes and
-    Services that still exist keep their node, addresses and ports.
-    """
+def read_topology(path: str | os.PathLike[str]) -> str:
+    """The text of the topology file at ``path``; a file that cannot be read is a ``TopologyError``."""
     file = os.fspath(path)
     try:
         with open(file, encoding="utf-8") as stream:
-            text = stream.read()
+            return stream.read()
     except OSError as exc:
         raise TopologyError([Problem(file, f"cannot read the file: {exc.strerror or exc}")]) from None
     except UnicodeDecodeError:
         raise TopologyError([Problem(file, "cannot read the file: it is not UTF-8 text")]) from None
-    return plan_from_text(text, file, previous)
 
 
-def plan_from_text(text: str, filename: str, previous: Plan | None = None) -> Plan:
+def load_plan(path: str | os.PathLike[str], previous: Plan | None = None, overrides: Overrides | None = None) -> Plan:
+    """The Plan of the topology file at ``path`` (named in messages as given).
+
+    With ``previous`` (the plan of the running emulation), pods, nodes and
+    Services that still exist keep their node, addresses and ports.
+    ``overrides`` are the live changes made since the file was applied.
+    """
+    return plan_from_text(read_topology(path), os.fspath(path), previous, overrides)
+
+
+def plan_from_text(text: str, filename: str, previous: Plan | None = None, overrides: Overrides | None = None) -> Plan:
     """The Plan of a topology given as text; ``filename`` is used in messages and as ``Plan.source``."""
     problems: list[Problem] = []
     manifest = parse(text, filename, problems)
-    if manifest.complete:
-        check_objects(manifest)
     topology = manifest.topology if manifest.complete else None
+    if manifest.complete:
+        if topology is not None:
+            add_cluster_dns(manifest, topology)
+        manifest.pods = expand(manifest.workloads, overrides or Overrides(), filename, problems)
+        check_objects(manifest)
     if topology is None:  # parse has said why: no Topology document, or a YAML error
         raise TopologyError(_in_file_order(problems))
     layout = check_network(topology)
+    external = plan_external(topology)
     declared = {n.name for n in topology.nodes if n.name}
     placed = place(manifest.pods, layout.nodes, declared, previous)
     addresses = allocate(topology, layout, manifest.pods, placed, previous)
-    services = allocate_services(manifest.services, topology.service_cidr, previous)
+    services = allocate_services(manifest.services, topology, external, previous)
     if problems:
         raise TopologyError(_in_file_order(problems))
-    return build_plan(manifest, topology, layout, placed, addresses, services)
+    return build_plan(manifest, topology, layout, placed, addresses, services, external)
 
 
 def _in_file_order(problems: list[Problem]) -> list[Problem]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections import defaultdict
 
 from . import naming
+from .cluster_dns import dns_address
 from .ipam import Addresses, gateway
 from .model import Layout, Manifest, NodeSite, PodSpec, ServiceSpec, TopologySpec
-from .plan import Namespace, Node, Plan, Pod, Service, ServicePort, Subnet
-from .vips import ServiceAddresses, dns_address
+from .plan import External, Namespace, Node, Plan, Pod, Service, ServicePort, Subnet
+from .validate import IMPLICIT_NAMESPACES
+from .vips import ServiceAddresses
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
@@ -26,9 +28,11 @@ def build_plan(
     placed: dict[str, NodeSite],
     addresses: Addresses,
     services: ServiceAddresses,
+    external: External | None,
 ) -> Plan:
     name = topology.name
     assert name is not None and topology.vpc_cidr is not None and topology.service_cidr is not None
+    assert external is not None  # every range it needs passed its checks
     return Plan(
         name=name,
         source=manifest.file,
@@ -54,6 +58,7 @@ def build_plan(
         pods=tuple(_pod(name, p, placed[p.key], addresses) for p in manifest.pods),
         services=tuple(_service(s, services) for s in manifest.services),
         pod_cidr=str(topology.pod_cidr) if topology.pod_cidr else None,
+        external=external,
         warnings=tuple(_warnings(manifest)),
     )
 
@@ -77,9 +82,10 @@ def _node(topology: str, node: NodeSite, addresses: Addresses) -> Node:
 
 
 def _namespaces(manifest: Manifest) -> tuple[Namespace, ...]:
-    """``default`` first (declared or not), then the declared ones in file order."""
+    """``default`` first, the declared ones in file order, then ``kube-system`` unless declared."""
     declared = {ns.name: ns.labels for ns in manifest.namespaces}
     names = ["default", *(n for n in declared if n != "default")]
+    names += [n for n in IMPLICIT_NAMESPACES if n not in names]
     return tuple(Namespace(n, {**declared.get(n, {}), NAMESPACE_NAME_LABEL: n}) for n in names)
 
 
@@ -105,6 +111,7 @@ def _pod(topology: str, pod: PodSpec, node: NodeSite, addresses: Addresses) -> P
 
 def _service(service: ServiceSpec, addresses: ServiceAddresses) -> Service:
     address = addresses.cluster_ips.get(service.key)
+    vip = addresses.load_balancer_ips.get(service.key)
     return Service(
         namespace=service.namespace,
         name=service.name,
@@ -123,13 +130,14 @@ def _service(service: ServiceSpec, addresses: ServiceAddresses) -> Service:
         selector=service.selector,
         headless=service.headless,
         external_name=service.external_name,
-        external_ips=service.external_ips,
+        external_ips=tuple(str(address) for _, address in service.external_ips),
         load_balancer_source_ranges=service.load_balancer_source_ranges,
         external_traffic_policy=service.external_traffic_policy,
         internal_traffic_policy=service.internal_traffic_policy,
         session_affinity=service.session_affinity,
         session_affinity_timeout=service.session_affinity_timeout,
         publish_not_ready_addresses=service.publish_not_ready_addresses,
+        load_balancer_ips=(str(vip),) if vip else (),
     )
 
 

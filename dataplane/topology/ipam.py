@@ -9,9 +9,11 @@ address and pods take the block from its second host on.
 Addresses are taken in a fixed order, so a file always gives the same plan:
 explicit node addresses, then (with a ``previous`` plan) the addresses nodes
 and pods already had, then the lowest free ones for everything new, nodes in
-declaration order before pods in plan order.  Room is checked before anything
-new is handed out, so a subnet that is too small is one problem with the
-numbers, not one per pod that did not fit.
+declaration order before pods in plan order.  The address of a pod that is
+gone is handed out again only when nothing else is left: during a live change
+the old pod still holds it until the new ones serve.  Room is checked before
+anything new is handed out, so a subnet that is too small is one problem with
+the numbers, not one per pod that did not fit.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
+from .cluster_dns import is_cluster_dns
 from .model import Layout, NodeSite, Origin, PodSpec, SubnetSite, TopologySpec
 from .plan import Node, Plan
 from .pool import Pool
@@ -70,6 +73,11 @@ def allocate(
         node = placed[pod.key]
         if old is not None and old.node == node.name and node.name in pod_pools:
             _keep(pod_pools[node.name], IPv4Address(old.ip), pod.key, result.pods)
+    # the address of a pod that is gone goes to a new pod only if nothing else is left
+    gone = {int(IPv4Address(old.ip)) for old in old_pods.values()} - {int(a) for a in result.pods.values()}
+    for pool in pod_pools.values():
+        for value in gone:
+            pool.set_aside(value)
 
     full = _subnets_too_small(topology, layout, subnet_pools, placed_pods, placed)
     for node in layout.nodes:
@@ -126,19 +134,26 @@ def _subnets_too_small(
     full = []
     for subnet in layout.subnets:
         nodes = sum(1 for n in layout.nodes if n.subnet is subnet)
-        on_subnet = sum(1 for p in pods if placed[p.key].subnet is subnet) if topology.cni == "vpc" else 0
+        on_subnet = [p for p in pods if placed[p.key].subnet is subnet] if topology.cni == "vpc" else []
         available = pools[subnet.name].size
-        if nodes + on_subnet > available:
+        if nodes + len(on_subnet) > available:
             needs = f"{nodes} node{'s' if nodes != 1 else ''}"
             if topology.cni == "vpc":
-                needs += f" and {on_subnet} pod{'s' if on_subnet != 1 else ''}"
+                needs += f" and {_pods(on_subnet)}"
             topology.origin.report(
                 f"{subnet.spec.path}.cidr",
                 f"subnet '{subnet.name}' ({subnet.network}) is too small: {needs} need "
-                f"{nodes + on_subnet} addresses, it has {available}",
+                f"{nodes + len(on_subnet)} addresses, it has {available}",
             )
             full.append(subnet)
     return full
+
+
+def _pods(pods: list[PodSpec]) -> str:
+    """``5 pods (2 of them cluster DNS)``: the count a user checks against the file, explained."""
+    text = f"{len(pods)} pod{'s' if len(pods) != 1 else ''}"
+    dns = sum(1 for p in pods if is_cluster_dns(p))
+    return f"{text} ({dns} of them cluster DNS)" if dns else text
 
 
 def _overlay_pools(
@@ -181,11 +196,11 @@ def _overlay_pools(
     for node in layout.nodes:
         block = result.blocks[node.name]
         pool = Pool(int(block.network_address) + 2, int(block.broadcast_address) - 1)
-        wanted = sum(1 for p in pods if placed[p.key] is node)
-        if wanted > pool.size:
+        wanted = [p for p in pods if placed[p.key] is node]
+        if len(wanted) > pool.size:
             topology.origin.report(
                 "spec.nodeCIDRMaskSize",
-                f"node '{node.name}' has {wanted} pods but its pod block {block} has room for {pool.size}",
+                f"node '{node.name}' has {_pods(wanted)} but its pod block {block} has room for {pool.size}",
             )
             continue
         pools[node.name] = pool

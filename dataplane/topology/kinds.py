@@ -206,13 +206,13 @@ _SERVICE_SPEC = Obj(
         "sessionAffinity": Enum(("None", "ClientIP")),
         "sessionAffinityConfig": Obj({"clientIP": Obj({"timeoutSeconds": Int()})}),
         "publishNotReadyAddresses": Bool(),
+        "loadBalancerIP": Str(),
         **_ignored(
             "clusterIPs",
             "ipFamilies",
             "ipFamilyPolicy",
             "allocateLoadBalancerNodePorts",
             "loadBalancerClass",
-            "loadBalancerIP",
             "healthCheckNodePort",
             "trafficDistribution",
         ),
@@ -240,6 +240,8 @@ _TOPOLOGY_SPEC = Obj(
             Obj({"name": Str(), "subnet": Str(), "labels": StrMap(), "ip": Str()}, required=("name", "subnet")),
             min_items=1,
         ),
+        "external": Obj({"cidr": Str(), "transitCIDR": Str()}),
+        "loadBalancer": Obj({"pool": Str()}),
     },
     required=("vpc", "nodes"),
 )

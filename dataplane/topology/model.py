@@ -87,6 +87,9 @@ class TopologySpec:
     vpc_cidr: IPv4Network | None
     subnets: list[SubnetSpec]
     nodes: list[NodeSpec]
+    public_cidr: IPv4Network | None  # the segment outside the VPC (spec.external.cidr)
+    transit_cidr: IPv4Network | None  # load balancer <-> VPC router link (spec.external.transitCIDR)
+    lb_pool: IPv4Network | None  # LoadBalancer VIPs (spec.loadBalancer.pool, default: upper half of public)
 
 
 @dataclass
@@ -130,6 +133,55 @@ class PodSpec:
         return f"{self.namespace}/{self.name}"
 
 
+@dataclass(frozen=True)
+class PodTemplate:
+    """What every pod made from one manifest shares: all but its name and status."""
+
+    origin: Origin
+    spec_path: str
+    namespace: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    node_name: str | None
+    node_selector: dict[str, str]
+    service_account: str
+    hostname: str | None
+    containers: tuple[Container, ...]
+
+    def pod(self, name: str, owner: str, ready: bool = True, terminating: bool = False) -> PodSpec:
+        return PodSpec(
+            origin=self.origin,
+            spec_path=self.spec_path,
+            namespace=self.namespace,
+            name=name,
+            owner=owner,
+            labels=self.labels,
+            annotations=self.annotations,
+            node_name=self.node_name,
+            node_selector=self.node_selector,
+            service_account=self.service_account,
+            hostname=self.hostname or name,
+            containers=self.containers,
+            ready=ready,
+            terminating=terminating,
+        )
+
+
+@dataclass
+class DeploymentSpec:
+    """A Deployment before it has pods: how many, and from which template (see ``workloads``)."""
+
+    origin: Origin
+    namespace: str
+    name: str
+    replicas: int
+    template: PodTemplate
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
 @dataclass
 class ServicePortSpec:
     path: str
@@ -151,7 +203,8 @@ class ServiceSpec:
     ports: list[ServicePortSpec]
     selector: dict[str, str]
     external_name: str | None
-    external_ips: tuple[str, ...]
+    external_ips: tuple[tuple[str, IPv4Address], ...]  # (field path, address)
+    load_balancer_ip: IPv4Address | None  # spec.loadBalancerIP, asked for instead of an allocated VIP
     load_balancer_source_ranges: tuple[str, ...]
     external_traffic_policy: str
     internal_traffic_policy: str
@@ -212,7 +265,8 @@ class Manifest:
     topology: TopologySpec | None = None
     namespaces: list[NamespaceSpec] = field(default_factory=list)
     objects: list[ObjectRef] = field(default_factory=list)  # every namespaced object, by kind
-    pods: list[PodSpec] = field(default_factory=list)
+    workloads: list[PodSpec | DeploymentSpec] = field(default_factory=list)  # bare Pods and Deployments
+    pods: list[PodSpec] = field(default_factory=list)  # every pod that exists: ``workloads`` expanded
     services: list[ServiceSpec] = field(default_factory=list)
     complete: bool = True  # False when a YAML error cut the file short
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import Problem
 from . import parse_pods, parse_services
+from .external import DEFAULT_PUBLIC_CIDR, DEFAULT_TRANSIT_CIDR, default_pool
 from .kinds import KINDS, supported
 from .model import Manifest, NamespaceSpec, NodeSpec, ObjectRef, Origin, SubnetSpec, TopologySpec
 from .naming import RESERVED_NODE_NAMES
@@ -104,6 +105,7 @@ def _topology(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None
     pod_cidr, node_mask = _overlay(spec, cni, report)
     vpc = spec.get("vpc", {})
     subnets = valid_items(vpc.get("subnets", []))
+    public_cidr, transit_cidr, lb_pool = _outside(spec, report)
     manifest.topology = TopologySpec(
         origin=origin,
         name=check_name(topology_name, clean.get("metadata", {}).get("name"), "metadata.name", report),
@@ -116,6 +118,9 @@ def _topology(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None
         vpc_cidr=apply(ipv4_network, vpc.get("cidr"), "spec.vpc.cidr", report),
         subnets=[_subnet(s, item_path("spec.vpc.subnets", i), origin) for i, s in subnets],
         nodes=[_node(n, item_path("spec.nodes", i), origin) for i, n in valid_items(spec.get("nodes", []))],
+        public_cidr=public_cidr,
+        transit_cidr=transit_cidr,
+        lb_pool=lb_pool,
     )
 
 
@@ -123,6 +128,39 @@ def _service_cidr(spec: dict[str, Any], report: Report) -> IPv4Network | None:
     network = apply(ipv4_network, spec.get("serviceCIDR", DEFAULT_SERVICE_CIDR), "spec.serviceCIDR", report)
     if network is not None and network.prefixlen > 28:
         report("spec.serviceCIDR", f"{network} is too small: the cluster DNS takes its 10th address; use /28 or larger")
+        return None
+    return network
+
+
+def _outside(spec: dict[str, Any], report: Report) -> tuple[IPv4Network | None, IPv4Network | None, IPv4Network | None]:
+    """The public segment, transit link and LoadBalancer pool outside the VPC, defaulted when absent."""
+    external = spec.get("external", {})
+    public = _sized(
+        external.get("cidr", DEFAULT_PUBLIC_CIDR),
+        "spec.external.cidr",
+        29,
+        "the load balancer, the client and the LoadBalancer pool need a /29 or larger",
+        report,
+    )
+    transit = _sized(
+        external.get("transitCIDR", DEFAULT_TRANSIT_CIDR),
+        "spec.external.transitCIDR",
+        30,
+        "the load balancer and the VPC router need a /30 or larger",
+        report,
+    )
+    pool_text = spec.get("loadBalancer", {}).get("pool")
+    if pool_text is None:
+        pool = default_pool(public) if public is not None else None
+    else:
+        pool = apply(ipv4_network, pool_text, "spec.loadBalancer.pool", report)
+    return public, transit, pool
+
+
+def _sized(text: str, path: str, longest: int, why: str, report: Report) -> IPv4Network | None:
+    network = apply(ipv4_network, text, path, report)
+    if network is not None and network.prefixlen > longest:
+        report(path, f"{network} is too small: {why}")
         return None
     return network
 

@@ -1,58 +1,22 @@
-"""Pod and Deployment documents → the pods to create.
+"""Pod and Deployment documents → bare pods and Deployments with a pod template.
 
-A Deployment is expanded here into its replicas (``<name>-<ordinal>``) because
-from this point on a generated pod is a pod like any other: it is placed,
-addressed and checked for duplicates alongside the bare Pods.  The container
-ports are resolved to their built-in responders here too, since that depends
-only on the pod's own manifest.
+A Deployment stays one object here, its template checked once; ``workloads``
+turns it into replicas, because how many and which ones also depends on live
+changes.  The container ports are resolved to their built-in responders here,
+since that depends only on the pod's own manifest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from .model import Manifest, ObjectRef, Origin, PodSpec, report_duplicates
+from .model import DeploymentSpec, Manifest, ObjectRef, Origin, PodTemplate, report_duplicates
 from .plan import Container, ContainerPort
 from .rules import apply, check_labels, check_name, dns_label, dns_subdomain, port_name, port_number
 from .schema import valid_items
 from .yamlsource import child_path, item_path
 
 TCP_ECHO_ANNOTATION = "dpctl.dev/tcp-echo-ports"
-
-
-@dataclass(frozen=True)
-class _Template:
-    """What every pod made from one manifest shares: all but its name and status."""
-
-    origin: Origin
-    spec_path: str
-    namespace: str
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    node_name: str | None
-    node_selector: dict[str, str]
-    service_account: str
-    hostname: str | None
-    containers: tuple[Container, ...]
-
-    def pod(self, name: str, owner: str, ready: bool = True, terminating: bool = False) -> PodSpec:
-        return PodSpec(
-            origin=self.origin,
-            spec_path=self.spec_path,
-            namespace=self.namespace,
-            name=name,
-            owner=owner,
-            labels=self.labels,
-            annotations=self.annotations,
-            node_name=self.node_name,
-            node_selector=self.node_selector,
-            service_account=self.service_account,
-            hostname=self.hostname or name,
-            containers=self.containers,
-            ready=ready,
-            terminating=terminating,
-        )
 
 
 def parse_pod(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
@@ -64,7 +28,7 @@ def parse_pod(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None
     manifest.objects.append(ObjectRef(origin, "Pod", template.namespace, name))
     conditions = [c for _, c in valid_items(clean.get("status", {}).get("conditions", []))]
     ready = not any(c.get("type") == "Ready" and c.get("status") == "False" for c in conditions)
-    manifest.pods.append(template.pod(name, f"Pod/{name}", ready, terminating="deletionTimestamp" in metadata))
+    manifest.workloads.append(template.pod(name, f"Pod/{name}", ready, terminating="deletionTimestamp" in metadata))
 
 
 def parse_deployment(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
@@ -91,12 +55,12 @@ def parse_deployment(clean: dict[str, Any], origin: Origin, manifest: Manifest) 
     if name is None:
         return
     manifest.objects.append(ObjectRef(origin, "Deployment", template.namespace, name))
-    manifest.pods.extend(template.pod(f"{name}-{i}", f"Deployment/{name}") for i in range(max(replicas, 0)))
+    manifest.workloads.append(DeploymentSpec(origin, template.namespace, name, max(replicas, 0), template))
 
 
 def _template(
     origin: Origin, metadata: dict[str, Any], metadata_path: str, spec: dict[str, Any], spec_path: str
-) -> _Template:
+) -> PodTemplate:
     report = origin.report
     labels, annotations = metadata.get("labels", {}), metadata.get("annotations", {})
     echo_ports = _echo_ports(annotations, metadata_path, origin)
@@ -105,7 +69,7 @@ def _template(
     node_selector = spec.get("nodeSelector", {})
     check_labels(node_selector, f"{spec_path}.nodeSelector", report)
     account_field = "serviceAccountName" if "serviceAccountName" in spec else "serviceAccount"
-    return _Template(
+    return PodTemplate(
         origin=origin,
         spec_path=spec_path,
         namespace=metadata.get("namespace", "default"),

@@ -4,7 +4,7 @@ Kubernetes refuses many Service shapes outright (a nodePort on a ClusterIP
 service, two unnamed ports, ExternalName without a name).  They are refused
 here too, because kube-proxy's behaviour for such a Service is undefined and
 an emulation of it would teach nothing.  Address allocation and the checks
-that compare Services with each other live in ``vips``.
+that compare Services with each other or with the network live in ``vips``.
 """
 
 from __future__ import annotations
@@ -65,10 +65,15 @@ def parse_service(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> 
     timeout = affinity_config.get("timeoutSeconds", DEFAULT_AFFINITY_TIMEOUT)
     if not 1 <= timeout <= 86400:
         report("spec.sessionAffinityConfig.clientIP.timeoutSeconds", f"must be between 1 and 86400, got {timeout}")
-    external_ips = [
-        apply(ipv4_address, ip, item_path("spec.externalIPs", i), report)
-        for i, ip in valid_items(spec.get("externalIPs", []))
-    ]
+    external_ips = []  # (path, address): where each one is checked against the cluster's ranges later
+    for i, text in valid_items(spec.get("externalIPs", [])):
+        path = item_path("spec.externalIPs", i)
+        if (address := apply(ipv4_address, text, path, report)) is not None:
+            external_ips.append((path, address))
+    for field in ("loadBalancerIP", "loadBalancerSourceRanges"):
+        if field in spec and kind != "LoadBalancer":
+            report(f"spec.{field}", "may only be used when type is LoadBalancer")
+    load_balancer_ip = apply(ipv4_address, spec.get("loadBalancerIP"), "spec.loadBalancerIP", report)
     source_ranges = [
         apply(ipv4_network, cidr, item_path("spec.loadBalancerSourceRanges", i), report)
         for i, cidr in valid_items(spec.get("loadBalancerSourceRanges", []))
@@ -89,7 +94,8 @@ def parse_service(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> 
             ports=ports,
             selector=selector,
             external_name=external_name if kind == "ExternalName" else None,
-            external_ips=tuple(str(ip) for ip in external_ips if ip is not None),
+            external_ips=tuple(external_ips),
+            load_balancer_ip=load_balancer_ip if kind == "LoadBalancer" else None,
             load_balancer_source_ranges=tuple(str(net) for net in source_ranges if net is not None),
             external_traffic_policy=external_traffic_policy,
             internal_traffic_policy=spec.get("internalTrafficPolicy", "Cluster"),

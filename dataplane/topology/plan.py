@@ -52,7 +52,7 @@ class ContainerPort:
     port: int
     protocol: str  # "TCP" | "UDP"
     name: str | None
-    responder: str  # "http" | "tcp-echo" | "udp-echo"
+    responder: str  # "http" | "tcp-echo" | "udp-echo" | "dns"
 
 
 @dataclass(frozen=True)
@@ -119,10 +119,33 @@ class Service:
     session_affinity: str = "None"
     session_affinity_timeout: int = 10800
     publish_not_ready_addresses: bool = False
+    load_balancer_ips: tuple[str, ...] = ()  # type LoadBalancer: allocated from External.lb_pool
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class External:
+    """The world outside the VPC: a client namespace and a cloud load balancer.
+
+    The load balancer namespace is the public segment's gateway into the VPC
+    (like an internet gateway with an NLB in instance mode): it DNATs
+    ``VIP:port`` to ``nodeIP:nodePort`` without SNAT, and every reply to the
+    public segment is routed back through it, so the client keeps its address
+    end to end and conntrack in the LB un-DNATs the replies.
+    """
+
+    public_cidr: str  # the public segment (spec.external.cidr, default 203.0.113.0/24)
+    lb_pool: str  # LoadBalancer VIPs (spec.loadBalancer.pool), inside public_cidr
+    client_netns: str  # dp-T.external
+    client_ip: str  # the outside client's address on the public segment
+    lb_netns: str  # dp-T.lb
+    lb_ip: str  # the LB's address on the public segment: the client's default gateway
+    transit_cidr: str  # point-to-point link LB <-> VPC router
+    router_transit_ip: str
+    lb_transit_ip: str
 
 
 @dataclass(frozen=True)
@@ -150,6 +173,7 @@ class Plan:
     pods: tuple[Pod, ...]
     services: tuple[Service, ...] = ()
     pod_cidr: str | None = None  # overlay mode only: cluster pod range
+    external: External | None = None
     warnings: tuple[str, ...] = ()
     version: int = PLAN_VERSION
 
@@ -176,7 +200,8 @@ class Plan:
 
     def all_netns(self) -> tuple[str, ...]:
         """Every namespace the plan creates, infrastructure first."""
-        return (self.router_netns, *(n.netns for n in self.nodes), *(p.netns for p in self.pods))
+        outside = (self.external.lb_netns, self.external.client_netns) if self.external else ()
+        return (self.router_netns, *outside, *(n.netns for n in self.nodes), *(p.netns for p in self.pods))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
@@ -203,6 +228,7 @@ def _plan_from_dict(raw: dict[str, Any]) -> Plan:
                 "ports": tuple(ServicePort(**sp) for sp in s["ports"]),
                 "external_ips": tuple(s["external_ips"]),
                 "load_balancer_source_ranges": tuple(s["load_balancer_source_ranges"]),
+                "load_balancer_ips": tuple(s.get("load_balancer_ips", ())),
             }
         )
         for s in raw["services"]
@@ -216,5 +242,6 @@ def _plan_from_dict(raw: dict[str, Any]) -> Plan:
             "pods": pods,
             "services": services,
             "warnings": tuple(raw["warnings"]),
+            "external": External(**raw["external"]) if raw.get("external") else None,
         }
     )

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from ipaddress import IPv4Network
 
+from . import cluster_dns
+from .external import DEFAULT_PUBLIC_CIDR, DEFAULT_TRANSIT_CIDR
 from .model import Layout, Manifest, NodeSite, Origin, SubnetSite, TopologySpec, report_duplicates
 
+IMPLICIT_NAMESPACES = ("default", cluster_dns.NAMESPACE)  # every cluster has them, declared or not
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 
@@ -34,19 +37,35 @@ def check_network(topology: TopologySpec) -> Layout:
                 report(f"{subnet.path}.cidr", f"{subnet.network} overlaps subnet '{other.name}' ({other.network})")
         if subnet.name and subnet.zone and subnet.name not in subnets:
             subnets[subnet.name] = SubnetSite(subnet, subnet.name, subnet.network, subnet.zone)
-    _check_overlap(origin, "serviceCIDR", topology.service_cidr, [("the VPC CIDR", vpc)])
-    _check_overlap(
-        origin, "podCIDR", topology.pod_cidr, [("the VPC CIDR", vpc), ("the serviceCIDR", topology.service_cidr)]
-    )
+    cluster = [("the VPC CIDR", vpc), ("the serviceCIDR", topology.service_cidr)]
+    _check_overlap(origin, "serviceCIDR", topology.service_cidr, cluster[:1])
+    _check_overlap(origin, "podCIDR", topology.pod_cidr, cluster)
+    cluster.append(("the podCIDR", topology.pod_cidr))
+    # Outside the cluster: a packet to one of these must never be taken for one to a pod or Service.
+    transit = topology.transit_cidr
+    _check_overlap(origin, "external.transitCIDR", transit, cluster, IPv4Network(DEFAULT_TRANSIT_CIDR))
+    public = [*cluster, ("the transit CIDR", transit)]
+    _check_overlap(origin, "external.cidr", topology.public_cidr, public, IPv4Network(DEFAULT_PUBLIC_CIDR))
     return Layout(list(subnets.values()), _nodes(topology, subnets))
 
 
 def _check_overlap(
-    origin: Origin, field: str, network: IPv4Network | None, others: list[tuple[str, IPv4Network | None]]
+    origin: Origin,
+    field: str,
+    network: IPv4Network | None,
+    others: list[tuple[str, IPv4Network | None]],
+    default: IPv4Network | None = None,
 ) -> None:
+    """Report each of ``others`` that ``network`` (spec.``field``) overlaps; a defaulted
+    ``network`` is named as such, since the user never wrote it."""
+    if network is None:
+        return
+    defaulted = network == default
     for label, other in others:
-        if network is not None and other is not None and network.overlaps(other):
-            origin.report(f"spec.{field}", f"{network} overlaps {label} {other}")
+        if other is not None and network.overlaps(other):
+            message = f"{network}{' (the default)' if defaulted else ''} overlaps {label} {other}"
+            hint = f"; set spec.{field} to a range the cluster does not use" if defaulted else ""
+            origin.report(f"spec.{field}", message + hint)
 
 
 def _nodes(topology: TopologySpec, subnets: dict[str, SubnetSite]) -> list[NodeSite]:
@@ -85,13 +104,13 @@ def check_objects(manifest: Manifest) -> None:
             owners.add((pod.key, pod.owner))
             pods.append((pod.key, pod.origin, "metadata.name", f"pod name '{pod.key}'"))
     report_duplicates(pods)
-    declared = {"default", *(ns.name for ns in manifest.namespaces)}
+    declared = {*IMPLICIT_NAMESPACES, *(ns.name for ns in manifest.namespaces)}
     for obj in manifest.objects:
         if obj.namespace not in declared:
             obj.origin.report(
                 "metadata.namespace",
                 f"namespace '{obj.namespace}' is not declared; add a Namespace document "
-                "(only 'default' exists without one)",
+                f"(only {' and '.join(repr(n) for n in IMPLICIT_NAMESPACES)} exist without one)",
             )
     accounts = manifest.service_accounts()
     for pod in manifest.pods:

@@ -1,11 +1,14 @@
-"""ClusterIPs and NodePorts: the addresses kube-proxy programs for Services.
+"""Service addresses: ClusterIPs, NodePorts and LoadBalancer VIPs, and externalIPs checked.
 
 Explicit values are checked and claimed first, then (with a ``previous`` plan)
 the values Services already had, then new ones are chosen by a stable hash of
 the Service's name.  Hashing rather than counting means adding or removing a
-Service never moves another one's ClusterIP, just as a real cluster never
-renumbers existing Services.  The cluster DNS address (the 10th of the
-service CIDR) is never handed out.
+Service never moves another one's address, just as a real cluster never
+renumbers existing Services and a cloud keeps a load balancer's address.  The
+cluster DNS address (the 10th of the service CIDR) goes to kube-dns alone.
+A LoadBalancer Service whose pool is exhausted is a problem, not a Service
+left pending as Kubernetes would leave it: an emulation that silently lacks
+the entry point a user asked for would teach the wrong thing.
 """
 
 from __future__ import annotations
@@ -13,32 +16,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
-from .model import ServiceSpec
+from .cluster_dns import SERVICE_KEY, dns_address
+from .model import ServiceSpec, TopologySpec
 from .parse_services import NODE_PORT_RANGE
-from .plan import Plan, Service
+from .plan import External, Plan, Service
 from .pool import Pool
-
-DNS_OFFSET = 10
 
 
 @dataclass
 class ServiceAddresses:
     cluster_ips: dict[str, IPv4Address] = field(default_factory=dict)  # by service key
     node_ports: dict[tuple[str, int], int] = field(default_factory=dict)  # (service key, port index)
-
-
-def dns_address(service_cidr: IPv4Network) -> IPv4Address:
-    return service_cidr.network_address + DNS_OFFSET
+    load_balancer_ips: dict[str, IPv4Address] = field(default_factory=dict)  # by service key
 
 
 def allocate_services(
-    services: list[ServiceSpec], service_cidr: IPv4Network | None, previous: Plan | None
+    services: list[ServiceSpec], topology: TopologySpec, external: External | None, previous: Plan | None
 ) -> ServiceAddresses:
     result = ServiceAddresses()
     old = {s.key: s for s in previous.services} if previous else {}
-    if service_cidr is not None:
-        _cluster_ips(services, service_cidr, old, result)
+    if topology.service_cidr is not None:
+        _cluster_ips(services, topology.service_cidr, old, result)
     _node_ports(services, old, result)
+    if external is not None:
+        _load_balancer_ips(services, external, old, result)
+    _check_external_ips(services, topology)
     return result
 
 
@@ -53,7 +55,9 @@ def _cluster_ips(
         if address is None:
             continue
         report = service.origin.report
-        if address == dns:
+        if address == dns and service.key == SERVICE_KEY:
+            result.cluster_ips[service.key] = address
+        elif address == dns:
             report("spec.clusterIP", f"{address} is reserved for the cluster DNS")
         elif address not in cidr:
             report("spec.clusterIP", f"{address} is outside the serviceCIDR {cidr}")
@@ -110,3 +114,57 @@ def _node_ports(services: list[ServiceSpec], old: dict[str, Service], result: Se
                 service.origin.report(f"{port.path}", "no nodePort is left in 30000-32767")
             else:
                 result.node_ports[service.key, index] = value
+
+
+def _load_balancer_ips(
+    services: list[ServiceSpec], external: External, old: dict[str, Service], result: ServiceAddresses
+) -> None:
+    """One VIP per LoadBalancer Service from the pool; the public segment's own network and
+    broadcast addresses are never handed out, even when the pool includes them."""
+    pool_network, public = IPv4Network(external.lb_pool), IPv4Network(external.public_cidr)
+    segment = {int(public.network_address): "the network", int(public.broadcast_address): "the broadcast"}
+    pool = Pool(int(pool_network.network_address), int(pool_network.broadcast_address), segment)
+    wanting = [s for s in services if s.type == "LoadBalancer"]
+    for service in wanting:
+        address = service.load_balancer_ip
+        if address is None:
+            continue
+        report = service.origin.report
+        if int(address) not in pool:
+            report("spec.loadBalancerIP", f"{address} is outside the LoadBalancer pool {pool_network}")
+        elif (holder := pool.claim(int(address), service.key)) in segment.values():
+            report("spec.loadBalancerIP", f"{address} is {holder} address of the public segment {public}")
+        elif holder is not None:
+            report("spec.loadBalancerIP", f"{address} is already the LoadBalancer IP of service '{holder}'")
+        else:
+            result.load_balancer_ips[service.key] = address
+    for service in wanting:
+        before = old.get(service.key)
+        if service.load_balancer_ip is None and before is not None and before.load_balancer_ips:
+            address = IPv4Address(before.load_balancer_ips[0])
+            if pool.keep(int(address), service.key):
+                result.load_balancer_ips[service.key] = address
+    for service in sorted(wanting, key=lambda s: s.key):
+        if service.load_balancer_ip is None and service.key not in result.load_balancer_ips:
+            value = pool.hashed(service.key, service.key)
+            if value is None:
+                service.origin.report("spec", f"no LoadBalancer address left in pool {pool_network}")
+            else:
+                result.load_balancer_ips[service.key] = IPv4Address(value)
+
+
+def _check_external_ips(services: list[ServiceSpec], topology: TopologySpec) -> None:
+    """An externalIP inside the cluster's own ranges would shadow a node, pod or ClusterIP."""
+    ranges = [
+        ("the VPC CIDR", topology.vpc_cidr),
+        ("the serviceCIDR", topology.service_cidr),
+        ("the podCIDR", topology.pod_cidr),
+    ]
+    for service in services:
+        for path, address in service.external_ips:
+            inside = next(((label, n) for label, n in ranges if n is not None and address in n), None)
+            if inside is not None:
+                label, network = inside
+                service.origin.report(
+                    path, f"{address} is inside {label} {network}: externalIPs must be outside the cluster's ranges"
+                )

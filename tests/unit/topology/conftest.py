@@ -1,4 +1,5 @@
-"""Fixtures for the topology tests: a Topology document builder and the repo root."""
+"""Fixtures for the topology tests: a Topology document builder, the repo root, and
+views of a plan without the cluster DNS objects every plan has."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
+from dataplane.topology.plan import Plan, Pod, Service
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -26,6 +29,15 @@ def _topology(zones: str = "ab", per_zone: int = 1, cni: str = "vpc", extra: str
         "apiVersion: dpctl.dev/v1\nkind: Topology\nmetadata: {name: test}\nspec:\n"
         f"  cni: {cni}\n{extra}  vpc:\n    cidr: 192.168.0.0/16\n    subnets:\n{subnets}  nodes:\n{nodes}"
     )
+
+
+def user_pods(plan: Plan) -> tuple[Pod, ...]:
+    """The plan's pods but the cluster DNS ones (kube-system, always last)."""
+    return tuple(p for p in plan.pods if p.namespace != "kube-system")
+
+
+def user_services(plan: Plan) -> tuple[Service, ...]:
+    return tuple(s for s in plan.services if s.namespace != "kube-system")
 
 
 @pytest.fixture

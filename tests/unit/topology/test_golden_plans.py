@@ -16,6 +16,8 @@ import pytest
 from dataplane.topology import load_plan
 from dataplane.topology.plan import Plan
 
+from .conftest import user_pods, user_services
+
 HERE = Path(__file__).resolve().parent
 SHIPPED = ["minimal", "retail-store", "retail-store-overlay"]
 
@@ -51,8 +53,10 @@ def test_minimal_placement_and_addresses(at_root: Path) -> None:
     assert [(p.key, p.node, p.ip, p.netns) for p in plan.pods] == [
         ("default/client", "node-a", "192.168.1.5", "dp-minimal.default.client"),
         ("default/web-0", "node-b", "192.168.2.5", "dp-minimal.default.web-0"),
+        ("kube-system/coredns-0", "node-a", "192.168.1.6", "dp-minimal.kube-system.coredns-0"),
+        ("kube-system/coredns-1", "node-b", "192.168.2.6", "dp-minimal.kube-system.coredns-1"),
     ]
-    [web] = plan.services
+    [web] = user_services(plan)
     assert (web.key, web.cluster_ip, web.ports[0].target_port) == ("default/web", "10.96.62.203", "http")
     assert plan.dns_ip == "10.96.0.10"
     assert plan.warnings == ()
@@ -60,7 +64,15 @@ def test_minimal_placement_and_addresses(at_root: Path) -> None:
 
 def test_retail_store_spreads_every_deployment_over_zones(at_root: Path) -> None:
     plan = load_plan("topologies/retail-store.yaml")
-    assert [n.name for n in plan.namespaces] == ["default", "ui", "catalog", "carts", "orders", "checkout"]
+    assert [n.name for n in plan.namespaces] == [
+        "default",
+        "ui",
+        "catalog",
+        "carts",
+        "orders",
+        "checkout",
+        "kube-system",
+    ]
     owners: dict[str, list[str]] = {}
     for pod in plan.pods:
         assert pod.owner is not None
@@ -76,14 +88,23 @@ def test_retail_store_spreads_every_deployment_over_zones(at_root: Path) -> None
         "Deployment/orders-rabbitmq": 1,
         "Deployment/checkout": 2,
         "Deployment/checkout-redis": 1,
+        "Deployment/coredns": 2,
     }
     assert all(len(set(zones)) == len(zones) for zones in owners.values())
-    assert sorted(len(plan.pods_on(n.name)) for n in plan.nodes) == [5, 6, 6]  # 17 pods
+    assert sorted(len(plan.pods_on(n.name)) for n in plan.nodes) == [6, 6, 7]  # 17 pods and 2 of cluster DNS
     responders = {(p.key, port.port): port.responder for p in plan.pods for port in p.ports}
     assert responders["catalog/catalog-mysql-0", 3306] == "tcp-echo"
     assert responders["carts/carts-dynamodb-0", 8000] == "http"
     assert responders["ui/ui-0", 8080] == "http"
     assert all(p.service_account == p.owner.split("/")[1] for p in plan.pods if p.owner)
+
+
+def test_retail_store_ui_is_the_load_balancer_its_header_names(at_root: Path) -> None:
+    plan = load_plan("topologies/retail-store.yaml")
+    [ui] = [s for s in plan.services if s.type == "LoadBalancer"]
+    assert (ui.key, ui.load_balancer_ips, ui.ports[0].target_port) == ("ui/ui", ("203.0.113.230",), "http")
+    assert f"curl -s http://{ui.load_balancer_ips[0]}/" in Path("topologies/retail-store.yaml").read_text()
+    assert len(user_pods(plan)) == 17
 
 
 def test_overlay_variant_places_pods_the_same_way(at_root: Path) -> None:

@@ -11,6 +11,8 @@ from dataplane.errors import TopologyError
 from dataplane.topology import plan_from_text
 from dataplane.topology.plan import Container, ContainerPort
 
+from .conftest import user_pods, user_services
+
 PASTED = """---
 apiVersion: v1
 kind: Namespace
@@ -100,13 +102,14 @@ def test_namespaces_default_first_with_their_name_label(topology: Callable[..., 
     assert [(n.name, n.labels) for n in plan.namespaces] == [
         ("default", {"team": "a", "kubernetes.io/metadata.name": "default"}),
         ("shop", {"istio.io/dataplane-mode": "ambient", "kubernetes.io/metadata.name": "shop"}),
+        ("kube-system", {"kubernetes.io/metadata.name": "kube-system"}),
     ]
 
 
 def test_deployment_pods_take_the_template(topology: Callable[..., str], make: SimpleNamespace) -> None:
     ports = "          ports: [{name: http, containerPort: 8080}]\n"
     plan = plan_from_text(topology() + make.deployment("web", 2, ports=ports), "t.yaml")
-    assert [(p.name, p.owner, p.labels, p.hostname) for p in plan.pods] == [
+    assert [(p.name, p.owner, p.labels, p.hostname) for p in user_pods(plan)] == [
         ("web-0", "Deployment/web", {"app": "web"}, "web-0"),
         ("web-1", "Deployment/web", {"app": "web"}, "web-1"),
     ]
@@ -115,12 +118,12 @@ def test_deployment_pods_take_the_template(topology: Callable[..., str], make: S
 def test_replicas_default_to_one_and_zero_is_allowed(topology: Callable[..., str], make: SimpleNamespace) -> None:
     one = make.deployment("a", 1).replace("  replicas: 1\n", "")
     plan = plan_from_text(topology() + one + make.deployment("b", 0), "t.yaml")
-    assert [p.name for p in plan.pods] == ["a-0"]
+    assert [p.name for p in user_pods(plan)] == ["a-0"]
 
 
 def test_service_defaults(topology: Callable[..., str], make: SimpleNamespace) -> None:
     plan = plan_from_text(topology() + make.service("web", "  ports: [{port: 80}]\n"), "t.yaml")
-    [service] = plan.services
+    [service] = user_services(plan)
     assert (service.type, service.session_affinity, service.session_affinity_timeout) == ("ClusterIP", "None", 10800)
     assert (service.external_traffic_policy, service.internal_traffic_policy) == ("Cluster", "Cluster")
     [port] = service.ports
@@ -142,7 +145,7 @@ def test_service_options(topology: Callable[..., str], make: SimpleNamespace) ->
   ports: [{name: http, port: 80, targetPort: http, appProtocol: http}]
 status: {loadBalancer: {}}
 """
-    [service] = plan_from_text(topology() + make.service("web", spec), "t.yaml").services
+    [service] = user_services(plan_from_text(topology() + make.service("web", spec), "t.yaml"))
     assert (service.session_affinity, service.session_affinity_timeout) == ("ClientIP", 60)
     assert (service.internal_traffic_policy, service.publish_not_ready_addresses) == ("Local", True)
     assert (service.external_ips, service.load_balancer_source_ranges) == (("203.0.113.7",), ("198.51.100.0/24",))
@@ -173,7 +176,7 @@ def test_object_checks_still_run_without_a_topology(make: SimpleNamespace) -> No
         plan_from_text(make.deployment("web", 1, namespace="shop"), "t.yaml")
     assert [p.message for p in raised.value.problems] == [
         "no Topology document: the file needs one (apiVersion: dpctl.dev/v1, kind: Topology)",
-        "namespace 'shop' is not declared; add a Namespace document (only 'default' exists without one)",
+        "namespace 'shop' is not declared; add a Namespace document (only 'default' and 'kube-system' exist without one)",
     ]
 
 

@@ -8,9 +8,11 @@ import pytest
 from dataplane.errors import TopologyError
 from dataplane.topology import plan_from_text
 
+from .conftest import user_pods
+
 
 def nodes_of(text: str) -> dict[str, str]:
-    return {p.name: p.node for p in plan_from_text(text, "t.yaml").pods}
+    return {p.name: p.node for p in user_pods(plan_from_text(text, "t.yaml"))}
 
 
 def test_replicas_spread_over_zones_then_nodes(topology: Callable[..., str], make: SimpleNamespace) -> None:

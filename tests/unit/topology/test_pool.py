@@ -31,3 +31,13 @@ def test_hashed_is_stable_and_probes_past_collisions() -> None:
     assert taken.hashed("default/web:80/TCP", "web") == (30000 if first == 32767 else first + 1)
     full = Pool(1, 2, reserved={1: "x", 2: "y"})
     assert full.hashed("k", "z") is None
+
+
+def test_values_set_aside_go_last() -> None:
+    pool = Pool(1, 5)
+    for value in (2, 4, 9):  # 9 is out of range: never handed out
+        pool.set_aside(value)
+    assert pool.keep(4, "survivor")
+    assert [pool.next(k) for k in "abcd"] == [1, 3, 5, 2]
+    assert pool.next("e") is None
+    assert pool.size == 5  # set aside still counts as room

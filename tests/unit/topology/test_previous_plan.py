@@ -20,7 +20,8 @@ def test_nodes_keep_their_address_when_one_is_declared_before_them(topology: Cal
     before = plan(topology(zones="a", nodes=one))
     assert plan(topology(zones="a", nodes=two)).node("node-b").ip == "192.168.1.5"  # fresh: declaration order
     after = plan(topology(zones="a", nodes=two), before)
-    assert (after.node("node-b").ip, after.node("node-a").ip) == ("192.168.1.4", "192.168.1.5")
+    # the cluster DNS pods keep .5 and .6, so the new node takes the next free address
+    assert (after.node("node-b").ip, after.node("node-a").ip) == ("192.168.1.4", "192.168.1.7")
 
 
 def test_pods_stay_put_when_a_zone_is_added_and_the_deployment_scales(
@@ -42,20 +43,20 @@ def test_a_pod_that_no_longer_fits_its_node_moves(topology: Callable[..., str], 
     assert before.pod("default", "web-0").node == "node-a"
     pinned = make.deployment("web", 1, spec="      nodeSelector: {topology.kubernetes.io/zone: b}\n")
     moved = plan(topology(zones="ab") + pinned, before).pod("default", "web-0")
-    assert (moved.node, moved.ip) == ("node-b", "192.168.2.5")
+    assert (moved.node, moved.ip) == ("node-b", "192.168.2.6")  # coredns-0 keeps .5 on node-b
 
 
 def test_services_keep_their_cluster_ip_and_node_ports(topology: Callable[..., str], make: SimpleNamespace) -> None:
     text = topology() + make.service("web", "  type: NodePort\n  ports: [{port: 80}]\n")
     fresh = plan(text)
-    [service] = fresh.services
+    service, dns = fresh.services
     moved = dataclasses.replace(
         service,
         cluster_ip="10.96.0.200",
         ports=(dataclasses.replace(service.ports[0], node_port=31111),),
     )
-    previous = dataclasses.replace(fresh, services=(moved,))
-    [kept] = plan(text, previous).services
+    previous = dataclasses.replace(fresh, services=(moved, dns))
+    kept, _ = plan(text, previous).services
     assert (kept.cluster_ip, kept.ports[0].node_port) == ("10.96.0.200", 31111)
 
 
@@ -88,4 +89,4 @@ def test_an_explicit_node_address_wins_over_a_pod_that_had_it(
     nodes = "    - {name: node-a, subnet: private-a}\n    - {name: node-x, subnet: private-a, ip: 192.168.1.5}\n"
     after = plan(topology(zones="a", nodes=nodes) + make.deployment("web", 1), before)
     assert after.node("node-x").ip == "192.168.1.5"
-    assert after.pod("default", "web-0").ip == "192.168.1.6"
+    assert after.pod("default", "web-0").ip == "192.168.1.8"  # .6 and .7 stay with the cluster DNS pods

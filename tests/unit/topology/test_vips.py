@@ -5,10 +5,13 @@ from ipaddress import IPv4Address, IPv4Network
 from types import SimpleNamespace
 
 from dataplane.topology import plan_from_text
+from dataplane.topology.plan import Service
+
+from .conftest import user_services
 
 
-def services_of(text: str) -> dict[str, object]:
-    return {s.name: s for s in plan_from_text(text, "t.yaml").services}
+def services_of(text: str) -> dict[str, Service]:
+    return {s.name: s for s in user_services(plan_from_text(text, "t.yaml"))}
 
 
 def test_cluster_ips_are_hashed_so_adding_a_service_moves_none(
@@ -23,13 +26,14 @@ def test_cluster_ips_are_hashed_so_adding_a_service_moves_none(
         assert address in IPv4Network("10.96.0.0/16") and address != IPv4Address("10.96.0.10")
 
 
-def test_the_dns_address_is_never_handed_out(topology: Callable[..., str], make: SimpleNamespace) -> None:
+def test_the_dns_address_goes_to_kube_dns_alone(topology: Callable[..., str], make: SimpleNamespace) -> None:
     text = topology(extra="  serviceCIDR: 10.96.0.0/28\n") + "".join(make.service(f"s{i}") for i in range(13))
     plan = plan_from_text(text, "t.yaml")
     assert plan.dns_ip == "10.96.0.10"
-    addresses = sorted(IPv4Address(s.cluster_ip) for s in plan.services)
+    addresses = sorted(IPv4Address(s.cluster_ip) for s in user_services(plan))
     assert len(set(addresses)) == 13
     assert IPv4Address("10.96.0.10") not in addresses
+    assert [(s.key, s.cluster_ip) for s in plan.services[-1:]] == [("kube-system/kube-dns", "10.96.0.10")]
 
 
 def test_explicit_headless_and_external_name(topology: Callable[..., str], make: SimpleNamespace) -> None:
@@ -58,8 +62,8 @@ def test_node_ports_are_allocated_for_node_port_and_load_balancer_services(
         )
     )
     first, fixed = services["np"].ports
-    assert fixed.node_port == 31000 and 30000 <= first.node_port <= 32767
-    assert 30000 <= services["lb"].ports[0].node_port <= 32767
+    assert fixed.node_port == 31000 and first.node_port in range(30000, 32768)
+    assert services["lb"].ports[0].node_port in range(30000, 32768)
     assert services["lb"].external_traffic_policy == "Local"
     assert [p.node_port for p in services["dns"].ports] == [30053, 30053]  # one service, TCP and UDP
 

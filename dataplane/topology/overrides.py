@@ -1,0 +1,82 @@
+"""Live changes to a running emulation, kept apart from its topology file.
+
+``dpctl scale``, ``delete pod`` and ``set ready|terminating`` change what
+the cluster's controllers and kubelets would change, not the manifests, so
+they are stored next to the file instead of being written into it.  The
+plan of a running emulation is then a pure function of (file, overrides,
+previous plan): ``workloads`` applies them, and replaying them gives the
+same pods every time.  Keys are ``namespace/name``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .plan import Plan
+
+
+@dataclass(frozen=True)
+class Overrides:
+    replicas: dict[str, int] = field(default_factory=dict)  # "ns/deployment" → replica count
+    deleted: frozenset[str] = frozenset()  # "ns/pod": deleted pods; their names are never used again
+    ready: dict[str, bool] = field(default_factory=dict)  # "ns/pod" → its Ready condition
+    terminating: frozenset[str] = frozenset()  # "ns/pod": deletionTimestamp set, still serving
+
+    def pruned(self, plan: Plan) -> Overrides:
+        """These overrides without the readiness and termination of pods ``plan`` no longer has.
+
+        A Deployment scaled down and up again reuses its freed names; without
+        pruning, the new ``web-2`` would inherit the old one's ``ready: false``.
+        Deleted names are kept: that is what keeps them from coming back.
+        """
+        keys = {p.key for p in plan.pods}
+        return dataclasses.replace(
+            self,
+            ready={k: v for k, v in self.ready.items() if k in keys},
+            terminating=frozenset(k for k in self.terminating if k in keys),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "replicas": self.replicas,
+                "deleted": sorted(self.deleted),
+                "ready": self.ready,
+                "terminating": sorted(self.terminating),
+            },
+            indent=1,
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Overrides:
+        """Read what ``to_json`` wrote; anything else is a ``ValueError``."""
+        raw = json.loads(text)
+        if not isinstance(raw, dict):
+            raise ValueError("overrides must be a JSON object")  # noqa: TRY004 - one error type for a bad file
+        return cls(
+            replicas=_mapping(raw, "replicas", int),
+            deleted=frozenset(_names(raw, "deleted")),
+            ready=_mapping(raw, "ready", bool),
+            terminating=frozenset(_names(raw, "terminating")),
+        )
+
+
+def _mapping(raw: dict[str, Any], name: str, kind: type) -> dict[str, Any]:
+    value = raw.get(name, {})
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, kind) and (kind is bool or not isinstance(v, bool))
+        for k, v in value.items()
+    ):
+        raise ValueError(f"overrides: {name!r} must map names to {kind.__name__} values")
+    return dict(value)
+
+
+def _names(raw: dict[str, Any], name: str) -> list[str]:
+    value = raw.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"overrides: {name!r} must be a list of names")
+    return value
