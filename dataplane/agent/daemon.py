@@ -17,7 +17,7 @@ import os
 import signal
 from pathlib import Path
 
-from dataplane.agent import ready, workloads
+from dataplane.agent import dns_responder, ready, workloads
 from dataplane.agent.pods import PodService
 from dataplane.errors import DpctlError
 from dataplane.kernel import process
@@ -53,6 +53,7 @@ class Agent:
         self._node = node
         self._log_dir = state_dir / LOGS_DIR
         self._pods: dict[str, PodService] = {}
+        self._zone = dns_responder.ZoneSource()  # one for all pods, kept or new, so a reload reaches them all
         self._generation = -1
         self._plan_digest = ""
         self._wake = asyncio.Event()
@@ -112,11 +113,12 @@ class Agent:
         wanted = {pod.key: pod for pod in plan.pods_on(self._node)}
         gone = [svc for key, svc in self._pods.items() if _served_shape(wanted.get(key)) != _served_shape(svc.pod)]
         await self._close([svc.pod.key for svc in gone])
+        self._zone.replace(plan)
         errors = []
         for key, pod in wanted.items():
             if key in self._pods:
                 continue
-            service = PodService(pod, self._log_dir)
+            service = PodService(pod, self._log_dir, self._zone)
             try:
                 await service.open()
             except _POD_ERRORS as exc:  # one broken pod must not stop the others being served

@@ -16,7 +16,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from dataplane.agent import responders, workloads
+from dataplane.agent import dns_responder, responders, workloads
 from dataplane.kernel import netns
 from dataplane.topology.plan import ContainerPort, Pod
 
@@ -51,9 +51,10 @@ def _closed_on_error(sock: socket.socket) -> Iterator[socket.socket]:
 class PodService:
     """Everything the agent holds for one pod, opened and closed as a unit."""
 
-    def __init__(self, pod: Pod, log_dir: Path):
+    def __init__(self, pod: Pod, log_dir: Path, zone: dns_responder.ZoneSource):
         self.pod = pod
         self._log_dir = log_dir
+        self._zone = zone  # the agent's, shared: DNS ports answer from whatever plan it serves now
         self._servers: list[asyncio.Server] = []
         self._datagrams: list[asyncio.DatagramTransport] = []
         self._connections = responders.Connections()
@@ -65,14 +66,18 @@ class PodService:
         return len(self._servers) + len(self._datagrams)
 
     async def open(self) -> None:
-        """Bind every declared port, then start the container commands.
+        """Bind the ports of containers without a command (built-in responders),
+        then start the container commands.
 
         All or nothing: on any failure what was opened is closed again before
         the error propagates, so a failed pod holds nothing in its namespace.
         """
         try:
-            for port in self.pod.ports:
-                await self._listen(port)
+            # A container with a command is its own server: its ports are its own.
+            for container in self.pod.containers:
+                if not container.command:
+                    for port in container.ports:
+                        await self._listen(port)
             for container in self.pod.containers:
                 if container.command:
                     self.workloads.append(workloads.start(self.pod, container, self._log_dir))
@@ -83,12 +88,20 @@ class PodService:
     async def _listen(self, port: ContainerPort) -> None:
         loop = asyncio.get_running_loop()
         if port.protocol == "UDP":
-            datagram = responders.datagram_factory(port.responder)
+            datagram = (
+                dns_responder.datagram_factory(self._zone)
+                if port.responder == dns_responder.RESPONDER
+                else responders.datagram_factory(port.responder)
+            )
             with _closed_on_error(_bound_socket(self.pod, port)) as sock:
                 transport, _ = await loop.create_datagram_endpoint(datagram, sock=sock)
             self._datagrams.append(transport)
         else:
-            stream = responders.stream_factory(port.responder, self.pod, self._connections)
+            stream = (
+                dns_responder.stream_factory(self._zone, self._connections)
+                if port.responder == dns_responder.RESPONDER
+                else responders.stream_factory(port.responder, self.pod, self._connections)
+            )
             with _closed_on_error(_bound_socket(self.pod, port)) as sock:
                 self._servers.append(await loop.create_server(stream, sock=sock, backlog=LISTEN_BACKLOG))
 

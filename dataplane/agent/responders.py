@@ -6,6 +6,7 @@
 * ``tcp-echo``: every byte back; the client's EOF closes our side once all is
   echoed.
 * ``udp-echo``: every datagram back to its sender.
+* ``dns`` lives in ``dns_responder``: it answers from the agent's cluster zone.
 
 TCP responders register their transport with the pod's ``Connections`` while
 the connection is open, so removing a pod can close its accepted connections
@@ -71,7 +72,7 @@ class Connections:
             transport.abort()
 
 
-class _Connection(asyncio.Protocol):
+class Connection(asyncio.Protocol):
     """One accepted TCP connection: tracked while open, and flow-controlled.
 
     When the peer does not read what we write, the transport's buffer fills
@@ -107,7 +108,7 @@ class _Connection(asyncio.Protocol):
         return cast(int, self.transport.get_extra_info("sockname")[1])
 
 
-class TcpEcho(_Connection):
+class TcpEcho(Connection):
     """Writes back everything it reads."""
 
     def data_received(self, data: bytes) -> None:
@@ -119,7 +120,7 @@ class TcpEcho(_Connection):
         return False
 
 
-class HttpResponder(_Connection):
+class HttpResponder(Connection):
     """HTTP/1.1 with keep-alive; every request gets a JSON report of itself.
 
     ``/status/<code>`` answers with that code, so a test can provoke errors.
@@ -237,7 +238,7 @@ class UdpEcho(asyncio.DatagramProtocol):
         self.transport.sendto(data, addr)
 
 
-def stream_factory(responder: str, pod: Pod, connections: Connections) -> Callable[[], _Connection]:
+def stream_factory(responder: str, pod: Pod, connections: Connections) -> Callable[[], Connection]:
     """The protocol factory for a TCP port served by ``responder``."""
     if responder == "http":
         return lambda: HttpResponder(pod, connections)
