@@ -21,7 +21,7 @@ import hashlib
 import ipaddress
 from collections.abc import Callable, Iterator
 
-from dataplane.kernel import netns
+from dataplane.kernel import netns, nft
 from dataplane.kernel.links import NamespaceConfig
 from dataplane.topology.plan import Node, Plan, Pod
 
@@ -70,6 +70,52 @@ def build_router(plan: Plan) -> None:
             cfg.up(subnet.bridge)
 
 
+LB_PUBLIC_IFACE = "eth0"
+LB_TRANSIT_IFACE = "eth1"
+ROUTER_LB_IFACE = "lb0"
+
+
+def build_external(plan: Plan) -> None:
+    """The outside world: a client and a load balancer that is its gateway.
+
+    client eth0 --- eth0 LB eth1 --- lb0 router.  The router sends the public
+    segment to the LB and the LB sends the VPC to the router, so replies to
+    the client always cross the LB, whose conntrack un-DNATs them.
+    """
+    ext = plan.external
+    assert ext is not None
+    public_prefix = ipaddress.ip_network(ext.public_cidr).prefixlen
+    transit_prefix = ipaddress.ip_network(ext.transit_cidr).prefixlen
+    netns.create(ext.lb_netns)
+    netns.create(ext.client_netns)
+    with NamespaceConfig(plan.router_netns) as router:
+        router.veth(ROUTER_LB_IFACE, LB_TRANSIT_IFACE, ext.lb_netns, mtu=UNDERLAY_MTU)
+        router.address(ROUTER_LB_IFACE, f"{ext.router_transit_ip}/{transit_prefix}")
+        router.up(ROUTER_LB_IFACE)
+        router.route(ext.public_cidr, via=ext.lb_transit_ip)
+        # An external IP of a Service is routed to a node, as an edge router would.
+        first_node = plan.nodes[0]
+        for address in sorted({ip for svc in plan.services for ip in svc.external_ips}):
+            router.route(f"{address}/32", via=first_node.ip)
+    with NamespaceConfig(ext.lb_netns) as lb:
+        _forwarding_namespace(lb)
+        lb.veth(LB_PUBLIC_IFACE, "eth0", ext.client_netns, mtu=UNDERLAY_MTU)
+        lb.address(LB_PUBLIC_IFACE, f"{ext.lb_ip}/{public_prefix}")
+        lb.up(LB_PUBLIC_IFACE)
+        lb.address(LB_TRANSIT_IFACE, f"{ext.lb_transit_ip}/{transit_prefix}")
+        lb.up(LB_TRANSIT_IFACE)
+        lb.route(plan.vpc_cidr, via=ext.router_transit_ip)
+        for address in sorted({ip for svc in plan.services for ip in svc.external_ips}):
+            lb.route(f"{address}/32", via=ext.router_transit_ip)
+    with NamespaceConfig(ext.client_netns) as client:
+        client.up("lo")
+        client.address("eth0", f"{ext.client_ip}/{public_prefix}")
+        client.up("eth0")
+        client.route("default", via=ext.lb_ip)
+        # VIPs sit inside the public segment: route them to the LB rather than ARP for them.
+        client.route(ext.lb_pool, via=ext.lb_ip)
+
+
 def build_node(plan: Plan, node: Node) -> None:
     netns.create(node.netns)
     subnet = plan.subnet(node.subnet)
@@ -90,9 +136,27 @@ def build_node(plan: Plan, node: Node) -> None:
             cfg.sysctl("net.ipv4.neigh.eth0.proxy_delay", 0)
 
 
+def overlay_masquerade_ruleset(plan: Plan) -> str:
+    """Pod traffic leaving the cluster network is masqueraded to the node's
+    address, as flannel's ipMasq does: pod CIDRs are not routable in the VPC,
+    so without it replies from outside could never find their way back."""
+    return (
+        "table ip dpctl-cni\n"
+        "delete table ip dpctl-cni\n"
+        "table ip dpctl-cni {\n"
+        "  chain postrouting {\n"
+        "    type nat hook postrouting priority 100; policy accept;\n"
+        f"    ip saddr {plan.pod_cidr} ip daddr != {{ {plan.pod_cidr}, {plan.vpc_cidr} }} masquerade fully-random\n"
+        "  }\n"
+        "}\n"
+    )
+
+
 def build_overlay(plan: Plan, node: Node) -> None:
-    """vxlan0 on ``node`` and static routes to every other node's pod CIDR."""
+    """vxlan0 on ``node``, static routes to every other node's pod CIDR, and
+    masquerade for pod traffic leaving the cluster network."""
     assert node.vtep_ip is not None
+    nft.apply(node.netns, overlay_masquerade_ruleset(plan))
     with NamespaceConfig(node.netns) as cfg:
         cfg.vxlan(
             VXLAN_IFACE,
@@ -141,3 +205,5 @@ def steps(plan: Plan) -> Iterator[Step]:
             yield (f"overlay {node.name}", lambda node=node: build_overlay(plan, node))  # type: ignore[misc]
     for pod in plan.pods:
         yield (f"pod {pod.key}", lambda pod=pod: build_pod(plan, pod))  # type: ignore[misc]
+    if plan.external is not None:
+        yield ("external client and load balancer", lambda: build_external(plan))

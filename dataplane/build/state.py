@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dataplane.errors import StateError
+from dataplane.topology.overrides import Overrides
 from dataplane.topology.plan import Plan
 
 STATE_ROOT = os.environ.get("DPCTL_STATE_ROOT", "/run/dpctl")
@@ -34,6 +35,14 @@ class StateDir:
         return os.path.join(self.path, "plan.json")
 
     @property
+    def source_path(self) -> str:
+        return os.path.join(self.path, "source.yaml")
+
+    @property
+    def overrides_path(self) -> str:
+        return os.path.join(self.path, "overrides.json")
+
+    @property
     def status_path(self) -> str:
         return os.path.join(self.path, "status.json")
 
@@ -47,12 +56,38 @@ class StateDir:
     def exists(self) -> bool:
         return os.path.isdir(self.path)
 
-    def create(self, plan: Plan) -> None:
+    def create(self, plan: Plan, source_text: str) -> None:
         os.makedirs(STATE_ROOT, mode=0o755, exist_ok=True)
         os.makedirs(self.path, mode=0o755)
         os.makedirs(self.logs_dir)
-        _write_atomic(self.plan_path, plan.to_json())
+        self.write_plan(plan)
+        self.save_inputs(source_text, Overrides())
         self.set_phase("building")
+
+    def write_plan(self, plan: Plan) -> None:
+        _write_atomic(self.plan_path, plan.to_json())
+
+    def save_inputs(self, source_text: str, overrides: Overrides) -> None:
+        """What live changes recompute the plan from: the topology text as it
+        was brought up (or last applied) and the changes made since."""
+        _write_atomic(self.source_path, source_text)
+        _write_atomic(self.overrides_path, overrides.to_json())
+
+    def load_source(self) -> str:
+        try:
+            with open(self.source_path) as handle:
+                return handle.read()
+        except FileNotFoundError:
+            raise StateError(f"emulation {self.name!r} has no {self.source_path}") from None
+
+    def load_overrides(self) -> Overrides:
+        try:
+            with open(self.overrides_path) as handle:
+                return Overrides.from_json(handle.read())
+        except FileNotFoundError:
+            return Overrides()
+        except ValueError as exc:
+            raise StateError(f"{self.overrides_path} is damaged ({exc}); 'dpctl apply' the file to reset it") from None
 
     def set_phase(self, phase: str, **extra: Any) -> None:
         status = {"phase": phase, "since": time.time(), "pid": os.getpid(), **extra}

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from collections.abc import Callable, Iterator
 
-from dataplane.build import fabric, podfiles
+from dataplane.build import fabric, podfiles, services
 from dataplane.build.state import StateDir
 from dataplane.build.teardown import teardown
 from dataplane.errors import BuildError, StateError
@@ -60,14 +60,16 @@ def _steps(plan: Plan, state: StateDir) -> Iterator[tuple[str, Callable[[], None
     yield from fabric.steps(plan)
     yield ("pod files", lambda: _write_pod_files(plan))
     yield ("agents", lambda: _start_agents(plan, state))
+    yield ("service rules", lambda: services.apply_all(plan))
 
 
 def step_count(plan: Plan) -> int:
     return sum(1 for _ in _steps(plan, StateDir(plan.name)))
 
 
-def up(plan: Plan, progress: Progress | None = None) -> None:
-    """Build ``plan``; on any failure remove everything and raise BuildError."""
+def up(plan: Plan, source_text: str, progress: Progress | None = None) -> None:
+    """Build ``plan`` (made from ``source_text``); on any failure remove
+    everything and raise BuildError."""
     state = StateDir(plan.name)
     if state.exists() or netns.list_names(plan.prefix):
         raise StateError(
@@ -76,7 +78,7 @@ def up(plan: Plan, progress: Progress | None = None) -> None:
     total = step_count(plan)
     label = "state directory"
     try:
-        state.create(plan)
+        state.create(plan, source_text)
         for done, (label, step) in enumerate(_steps(plan, state)):
             if progress:
                 progress(label, done, total)

@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from dataplane.cli import down, exec_, get, status, up
+from dataplane.cli import apply, delete, down, exec_, get, scale, set_, status, trace, up
 from dataplane.cli.context import CONTEXT_SETTINGS
 from dataplane.errors import DpctlError
 
@@ -22,7 +22,18 @@ def cli() -> None:
     """Build a Kubernetes data plane from real kernel objects and look inside it."""
 
 
-for command in (up.command, down.command, get.command, exec_.command, status.command):
+for command in (
+    up.command,
+    down.command,
+    get.command,
+    exec_.command,
+    status.command,
+    scale.command,
+    delete.command,
+    set_.command,
+    apply.command,
+    trace.command,
+):
     cli.add_command(command)
 
 

@@ -18,10 +18,15 @@ from dataplane.topology.plan import Plan
 
 
 def resolve_netns(plan: Plan, target: str) -> str:
-    """``NAMESPACE/POD`` or ``node/NODE`` to a namespace name."""
+    """``NAMESPACE/POD``, ``node/NODE``, ``external`` (the client outside the
+    cluster) or ``lb`` (the cloud load balancer) to a namespace name."""
+    if target in ("external", "lb"):
+        if plan.external is None:
+            raise StateError(f"{plan.name} has no outside world")
+        return plan.external.client_netns if target == "external" else plan.external.lb_netns
     kind, sep, name = target.partition("/")
     if not sep or not kind or not name:
-        raise StateError(f"{target!r}: expected NAMESPACE/POD or node/NODE")
+        raise StateError(f"{target!r}: expected NAMESPACE/POD, node/NODE, external or lb")
     if kind == "node" and any(n.name == name for n in plan.nodes):
         return plan.node(name).netns
     try:
@@ -33,10 +38,11 @@ def resolve_netns(plan: Plan, target: str) -> str:
 
 @click.command("exec", context_settings={"ignore_unknown_options": True})
 @topology_option
-@click.argument("target", metavar="NAMESPACE/POD|node/NODE")
+@click.argument("target", metavar="NAMESPACE/POD|node/NODE|external|lb")
 @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
 def command(topology: str | None, target: str, cmd: tuple[str, ...]) -> None:
-    """Run CMD inside a pod (or node) namespace; its exit code is passed through."""
+    """Run CMD inside a pod, a node, the outside client or the load balancer;
+    its exit code is passed through."""
     require_root("dpctl exec")
     netns_name = resolve_netns(running_plan(topology), target)
     os.execvp("ip", ["ip", "netns", "exec", netns_name, *cmd])

@@ -61,6 +61,7 @@ def service_record(service: Service) -> dict[str, Any]:
         "type": service.type,
         "clusterIP": service.cluster_ip if not service.headless else "None",
         "externalIPs": list(service.external_ips),
+        "loadBalancerIPs": list(service.load_balancer_ips),
         "externalName": service.external_name,
         "selector": service.selector,
         "ports": [
@@ -126,7 +127,7 @@ def command(topology: str | None, resource: str, namespace: str | None, output: 
                 s.name,
                 s.type,
                 "None" if s.headless else (s.cluster_ip or "<none>"),
-                s.external_name or ",".join(s.external_ips) or "<none>",
+                s.external_name or ",".join((*s.load_balancer_ips, *s.external_ips)) or "<none>",
                 service_ports(s),
             ]
             for s in services

@@ -7,7 +7,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dataplane.build.up import up
 from dataplane.cli.context import require_root
-from dataplane.topology import load_plan
+from dataplane.topology import plan_from_text, read_topology
 
 
 @click.command("up")
@@ -15,12 +15,13 @@ from dataplane.topology import load_plan
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def command(file: str, quiet: bool) -> None:
     """Build the data plane described by FILE (rolled back if anything fails)."""
-    plan = load_plan(file)  # validation needs no root: report bad input first
+    text = read_topology(file)
+    plan = plan_from_text(text, file)  # validation needs no root: report bad input first
     require_root("dpctl up")
     for warning in plan.warnings:
         click.echo(f"warning: {warning}", err=True)
     if quiet:
-        up(plan)
+        up(plan, text)
     else:
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -34,7 +35,7 @@ def command(file: str, quiet: bool) -> None:
             def report(label: str, done: int, total: int) -> None:
                 bar.update(task, description=f"{plan.name}: {label}", completed=done, total=total)
 
-            up(plan, progress=report)
+            up(plan, text, progress=report)
     click.echo(
         f"{plan.name} is up: {len(plan.nodes)} nodes, {len(plan.pods)} pods "
         f"({plan.cni} CNI); try 'dpctl get pods -o wide'"

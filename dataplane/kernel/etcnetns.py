@@ -29,6 +29,10 @@ def write(netns: str, files: dict[str, str]) -> None:
         os.replace(tmp, os.path.join(target, name))
 
 
+def remove(netns: str) -> None:
+    shutil.rmtree(directory(netns), ignore_errors=True)
+
+
 def remove_prefix(prefix: str) -> list[str]:
     """Remove every ``/etc/netns/<prefix>*`` directory; returns what it removed."""
     try:

@@ -17,7 +17,7 @@ import pytest
 from dataplane.build.teardown import teardown
 from dataplane.build.up import up
 from dataplane.kernel import netns
-from dataplane.topology import load_plan, naming
+from dataplane.topology import naming, plan_from_text
 from dataplane.topology.plan import Plan, Pod
 from tests.integration import hostsnapshot
 
@@ -56,8 +56,10 @@ def emulation(tmp_path: Path) -> Iterator[Callable[..., Plan]]:
     def bring_up(template: str, **fields: str) -> Plan:
         name = unique_name(template.split(".")[0])
         names.append(name)
-        plan = load_plan(write_topology(tmp_path, template, name, **fields))
-        up(plan)
+        path = write_topology(tmp_path, template, name, **fields)
+        text = path.read_text()
+        plan = plan_from_text(text, str(path))
+        up(plan, text)
         return plan
 
     try:

@@ -41,7 +41,8 @@ def test_full_cycle_leaves_host_unchanged(tmp_path: Path) -> None:
     before = hostsnapshot.snapshot()
     try:
         dpctl("up", "-q", str(path), check=True)
-        assert len(netns.list_names(naming.prefix(name))) == 1 + 3 + 4
+        expected = StateDir(name).load_plan().all_netns()
+        assert netns.list_names(naming.prefix(name)) == sorted(expected)
     finally:
         dpctl("down", name, check=True)
     assert hostsnapshot.differences(before, hostsnapshot.snapshot()) == []
@@ -64,7 +65,7 @@ def test_failure_half_way_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyP
     before = hostsnapshot.snapshot()
     try:
         with pytest.raises(BuildError, match="injected failure"):
-            up_module.up(plan)
+            up_module.up(plan, "")
         assert built == ["x", "y"]  # it really failed half-way
         assert_nothing_left(name)
         assert hostsnapshot.differences(before, hostsnapshot.snapshot()) == []
@@ -78,7 +79,7 @@ def test_agent_failure_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(up_module, "agent_argv", lambda state, node: [sys.executable, "-c", "raise SystemExit(3)"])
     try:
         with pytest.raises(BuildError, match="agent of node"):
-            up_module.up(plan)
+            up_module.up(plan, "")
         assert_nothing_left(name)
     finally:
         teardown(name)
@@ -154,7 +155,7 @@ def test_up_twice_is_refused_without_harm(tmp_path: Path) -> None:
         again = dpctl("up", "-q", str(path))
         assert again.returncode == 1
         assert "already up" in again.stderr and "Traceback" not in again.stderr
-        assert len(netns.list_names(naming.prefix(name))) == 8
+        assert len(netns.list_names(naming.prefix(name))) == len(StateDir(name).load_plan().all_netns())
     finally:
         dpctl("down", name, check=True)
 

@@ -1,0 +1,93 @@
+"""iperf3 through a ClusterIP against the same pod addressed directly.
+
+Both runs cross the same nodes and links in one emulation; the only
+difference is the Service DNAT (and its conntrack entry) on the client's
+node, so the ratio is the price of kube-proxy's data path.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+
+from dataplane.build.teardown import teardown
+from dataplane.build.up import up
+from dataplane.topology import plan_from_text
+from dataplane.topology.plan import Plan
+
+SECONDS = 5
+TOPOLOGY = """\
+apiVersion: dpctl.dev/v1
+kind: Topology
+metadata: {name: NAME}
+spec:
+  vpc:
+    cidr: 192.168.0.0/16
+    subnets:
+      - {name: a, cidr: 192.168.70.0/24, zone: a}
+      - {name: b, cidr: 192.168.80.0/24, zone: b}
+  nodes:
+    - {name: na, subnet: a}
+    - {name: nb, subnet: b}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  nodeName: na
+  containers: [{name: c}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: server, labels: {app: iperf}}
+spec:
+  nodeName: nb
+  containers:
+    - name: iperf
+      command: [iperf3, -s, -p, "5201"]
+      ports: [{name: tcp-iperf, containerPort: 5201}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: iperf}
+spec:
+  selector: {app: iperf}
+  ports: [{name: tcp-iperf, port: 5201, targetPort: 5201}]
+"""
+
+
+def iperf(plan: Plan, target: str, streams: int = 1) -> float:
+    """Gbit/s received, from the client pod to ``target``:5201."""
+    client = plan.pod("default", "client").netns
+    out = subprocess.run(
+        ["ip", "netns", "exec", client, "iperf3", "-c", target, "-p", "5201", "-t", str(SECONDS), "-O", "1",
+         "-P", str(streams), "-J"],
+        capture_output=True, text=True, timeout=SECONDS + 30,
+    )
+    result = json.loads(out.stdout)
+    if "error" in result:
+        raise RuntimeError(result["error"])
+    return float(result["end"]["sum_received"]["bits_per_second"]) / 1e9
+
+
+def run() -> None:
+    name = f"bench-{secrets.token_hex(3)}"
+    text = TOPOLOGY.replace("NAME", name)
+    plan = plan_from_text(text, "<bench throughput>")
+    up(plan, text)
+    try:
+        # The responder port is declared for the Service; iperf3 itself listens there.
+        server = plan.pod("default", "server").ip
+        vip = next(s.cluster_ip for s in plan.services if s.name == "iperf")
+        assert vip
+        print("iperf3 pod -> pod on another node, direct vs through the ClusterIP (same run)")
+        print(f"{'path':<22} {'Gbit/s':>8} {'x direct':>9}")
+        direct = iperf(plan, server)
+        print(f"{'direct (pod IP)':<22} {direct:>8.2f} {1.0:>9.2f}")
+        service = iperf(plan, vip)
+        print(f"{'ClusterIP (DNAT)':<22} {service:>8.2f} {service / direct:>9.2f}")
+        again = iperf(plan, server)
+        print(f"{'direct again (drift)':<22} {again:>8.2f} {again / direct:>9.2f}")
+    finally:
+        teardown(name)

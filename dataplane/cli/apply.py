@@ -1,0 +1,35 @@
+"""``dpctl apply FILE``: reconcile a running emulation with a changed file.
+
+Pods, Services and endpoints follow the file; nodes, subnets and the CNI
+mode cannot change without a rebuild.  The file becomes the new desired
+state, so earlier scale/delete/set changes are dropped, as a ``kubectl
+apply`` of the same manifests would reset them.
+"""
+
+from __future__ import annotations
+
+import click
+
+from dataplane.build.live import roll_out
+from dataplane.build.state import StateDir
+from dataplane.cli.changes import report
+from dataplane.cli.context import require_root
+from dataplane.errors import StateError
+from dataplane.topology import plan_from_text, read_topology
+from dataplane.topology.overrides import Overrides
+
+
+@click.command("apply")
+@click.argument("file", type=click.Path(dir_okay=False))
+def command(file: str) -> None:
+    """Reconcile the emulation named in FILE with FILE, live."""
+    text = read_topology(file)
+    draft = plan_from_text(text, file)  # validation first, no root needed
+    require_root("dpctl apply")
+    state = StateDir(draft.name)
+    if not state.exists():
+        raise StateError(f"emulation {draft.name!r} is not up; use 'dpctl up {file}'")
+    new = plan_from_text(text, file, previous=state.load_plan())
+    for warning in new.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    report(roll_out(state, new, Overrides(), text))

@@ -1,0 +1,26 @@
+"""``dpctl delete pod NAMESPACE/POD``: a Deployment replaces it, a bare pod is gone."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+
+from dataplane.cli.changes import require_pod, run_change
+from dataplane.cli.context import topology_option
+from dataplane.topology.overrides import Overrides
+from dataplane.topology.plan import Plan
+
+
+@click.command("delete")
+@topology_option
+@click.argument("kind", type=click.Choice(["pod", "pods", "po"]))
+@click.argument("pod", metavar="NAMESPACE/POD")
+def command(topology: str | None, kind: str, pod: str) -> None:
+    """Delete a pod (its Deployment, if any, starts a replacement)."""
+
+    def edit(plan: Plan, overrides: Overrides) -> Overrides:
+        key = require_pod(plan, pod)
+        return dataclasses.replace(overrides, deleted=overrides.deleted | {key})
+
+    run_change(topology, "dpctl delete", edit)

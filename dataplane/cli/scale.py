@@ -1,0 +1,27 @@
+"""``dpctl scale NAMESPACE/DEPLOYMENT N``."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+
+from dataplane.cli.changes import run_change, split_key
+from dataplane.cli.context import topology_option
+from dataplane.topology.overrides import Overrides
+from dataplane.topology.plan import Plan
+
+
+@click.command("scale")
+@topology_option
+@click.argument("deployment", metavar="NAMESPACE/DEPLOYMENT")
+@click.argument("replicas", type=click.IntRange(min=0))
+def command(topology: str | None, deployment: str, replicas: int) -> None:
+    """Set a Deployment's replica count; endpoints and rules follow at once."""
+    namespace, name = split_key(deployment, "deployment")
+
+    def edit(plan: Plan, overrides: Overrides) -> Overrides:
+        # An unknown deployment is refused when the plan is recomputed.
+        return dataclasses.replace(overrides, replicas={**overrides.replicas, f"{namespace}/{name}": replicas})
+
+    run_change(topology, "dpctl scale", edit)

@@ -1,0 +1,41 @@
+"""Conntrack entries inside an emulation namespace (``conntrack`` tool).
+
+NAT bindings live in conntrack entries, not in rules: after an endpoint of a
+UDP Service goes away, a client that keeps its source port would keep
+sending to the dead endpoint until its entry is deleted.  kube-proxy deletes
+those entries; so does dpctl.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+from dataplane.kernel import netns
+
+
+def delete_udp_flows(netns_name: str, orig_dst: str, orig_port: int, reply_src: str) -> int:
+    """Delete UDP entries to ``orig_dst:orig_port`` answered by ``reply_src``;
+    returns how many were deleted."""
+    result = subprocess.run(
+        [
+            "nsenter",
+            f"--net={netns.path(netns_name)}",
+            "conntrack",
+            "-D",
+            "-p",
+            "udp",
+            "--orig-dst",
+            orig_dst,
+            "--orig-port-dst",
+            str(orig_port),
+            "--reply-src",
+            reply_src,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    # conntrack exits 1 when nothing matched; its summary line goes to stderr.
+    for line in result.stderr.splitlines():
+        if "flow entries have been deleted" in line:
+            return int(line.split()[-6])
+    return 0
