@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from dataplane.cli import apply, delete, down, exec_, get, scale, set_, status, up
+from dataplane.cli import apply, delete, down, exec_, get, scale, set_, status, trace, up
 from dataplane.cli.context import CONTEXT_SETTINGS
 from dataplane.errors import DpctlError
 
@@ -32,6 +32,7 @@ for command in (
     delete.command,
     set_.command,
     apply.command,
+    trace.command,
 ):
     cli.add_command(command)
 

@@ -1,0 +1,161 @@
+"""A finished trace as JSON and as table rows, in the plan's own names.
+
+Kernel namespace names (``dp-T.shop.web-1``) mean little to a user; the
+report calls them what the topology calls them (``shop/web-1``, ``node a1``,
+``vpc router``), and names the pod a packet was delivered to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dataplane.topology.plan import Plan
+from dataplane.trace.hops import Flow, Hop, Probe, Verdict, assemble
+from dataplane.trace.targets import Destination
+
+
+def netns_labels(plan: Plan) -> dict[str, str]:
+    labels = {plan.router_netns: "vpc router"}
+    if plan.external:
+        labels[plan.external.lb_netns] = "load balancer"
+        labels[plan.external.client_netns] = "external client"
+    labels.update({n.netns: f"node {n.name}" for n in plan.nodes})
+    labels.update({p.netns: p.key for p in plan.pods})
+    return labels
+
+
+@dataclass(frozen=True)
+class Report:
+    source: str  # the SRC argument as given
+    source_netns: str
+    destination: Destination
+    sport: int
+    probe_outcome: str
+    probe_detail: str
+    probe_seconds: float
+    hops: Sequence[Hop]
+    verdict: Verdict
+    raw: Mapping[str, Sequence[str]]  # monitor lines by namespace
+    labels: Mapping[str, str]
+
+    def label(self, netns: str | None) -> str:
+        return "-" if netns is None else self.labels.get(netns, netns)
+
+    def verdict_text(self) -> str:
+        v = self.verdict
+        where = self.label(v.netns)
+        if v.kind == "delivered":
+            return f"delivered to {where} ({v.address})"
+        if v.kind in ("rejected", "dropped"):
+            rule = f" by {v.rule.table} {v.rule.chain}" if v.rule else ""
+            via = f" (via {v.via})" if v.via else ""
+            return f"{v.kind} at {where}{rule}{via}"
+        if v.kind == "vanished":
+            return f"lost in {where} (it never left: no route, or dropped outside nftables)"
+        if v.kind == "lost":
+            return f"lost after {where} (no traced namespace saw it next)"
+        return f"not seen leaving {where}"
+
+    def probe_text(self) -> str:
+        return f"{self.probe_outcome} ({self.probe_detail}, {self.probe_seconds * 1000:.1f} ms)"
+
+
+def build(
+    source: str,
+    source_netns: str,
+    destination: Destination,
+    sport: int,
+    probe: tuple[str, str, float],
+    raw: Mapping[str, Sequence[str]],
+    labels: Mapping[str, str],
+) -> Report:
+    """The report of a probe (outcome, detail, seconds) from its monitor lines."""
+    found, verdict = assemble(raw, Probe(source_netns, sport, destination.proto, destination.peers))
+    outcome, detail, seconds = probe
+    return Report(source, source_netns, destination, sport, outcome, detail, seconds, found, verdict, raw, labels)
+
+
+def _flow(flow: Flow) -> dict[str, Any]:
+    return {"src": flow.src, "sport": flow.sport, "dst": flow.dst, "dport": flow.dport}
+
+
+def as_dict(report: Report) -> dict[str, Any]:
+    dest = report.destination
+    return {
+        "source": report.source,
+        "sourceNetns": report.source_netns,
+        "destination": {
+            "label": dest.label,
+            "ip": dest.ip,
+            "port": dest.port,
+            "protocol": dest.proto,
+            "peers": [[ip, port] for ip, port in sorted(dest.peers)],
+        },
+        "sourcePort": report.sport,
+        "probe": {"outcome": report.probe_outcome, "detail": report.probe_detail, "seconds": report.probe_seconds},
+        "hops": [
+            {
+                "hop": index,
+                "direction": hop.direction,
+                "name": report.label(hop.netns),
+                "netns": hop.netns,
+                "hook": hop.hook,
+                "in": hop.iif,
+                "out": hop.oif,
+                "ttl": hop.ttl,
+                "before": _flow(hop.before),
+                "after": _flow(hop.after),
+                "rewrites": list(hop.rewrites),
+                "steps": list(hop.steps),
+                "rules": [
+                    {"table": r.table, "chain": r.chain, "rule": r.rule, "verdict": r.verdict} for r in hop.rules
+                ],
+                "outcome": hop.outcome,
+            }
+            for index, hop in enumerate(report.hops, 1)
+        ],
+        "verdict": {
+            "kind": report.verdict.kind,
+            "name": report.label(report.verdict.netns) if report.verdict.netns else None,
+            "netns": report.verdict.netns,
+            "address": report.verdict.address,
+            "rule": vars(report.verdict.rule) if report.verdict.rule else None,
+            "via": report.verdict.via,
+            "text": report.verdict_text(),
+        },
+        "raw": {netns: list(lines) for netns, lines in report.raw.items() if lines},
+    }
+
+
+COLUMNS = ["HOP", "NAMESPACE", "IN/OUT", "PACKET", "RULES"]
+
+
+_ENDS = {"delivered": "(local)", "rejected": "(rejected)", "dropped": "(dropped)", "vanished": "(lost)"}
+
+
+def _interfaces(hop: Hop) -> str:
+    leaving = _ENDS.get(hop.outcome) or hop.oif or "?"
+    bridged = " (bridged)" if hop.outcome == "bridged" else ""
+    return f"{hop.iif or '(local)'} -> {leaving}{bridged}"
+
+
+def _packet(hop: Hop) -> str:
+    text = str(hop.before)
+    if hop.rewrites:
+        text += "  " + ", ".join(hop.rewrites)
+    return text
+
+
+def _rules(hop: Hop) -> str:
+    return " -> ".join(hop.steps) or "-"
+
+
+def rows(report: Report) -> list[list[str]]:
+    """One row per hop; reply hops are numbered on from the request's, marked ``<-``."""
+    table = []
+    for index, hop in enumerate(report.hops, 1):
+        number = f"{index}" if hop.direction == "request" else f"{index} <-"
+        table.append([number, report.label(hop.netns), _interfaces(hop), _packet(hop), _rules(hop)])
+    return table
