@@ -48,6 +48,7 @@ class NamedSet:
     kind: str  # "set" | "map"
     name: str
     type: str
+    typeof: bool = False  # ``type`` is an expression (``typeof numgen random mod 3 : verdict``)
     comment: str = ""
     flags: str = ""
     timeout: int | None = None
@@ -60,7 +61,8 @@ class NamedSet:
         self.elements[key] = f"{text} : {value}" if value else text
 
     def text(self) -> str:
-        lines = [f"\t{self.kind} {self.name} {{", f"\t\ttype {self.type}"]
+        keyword = "typeof" if self.typeof else "type"
+        lines = [f"\t{self.kind} {self.name} {{", f"\t\t{keyword} {self.type}"]
         if self.flags:
             lines.append(f"\t\tflags {self.flags}")
         if self.timeout is not None:
@@ -90,9 +92,17 @@ class Table:
         return chain
 
     def set(
-        self, kind: str, name: str, type: str, *, comment: str = "", flags: str = "", timeout: int | None = None
+        self,
+        kind: str,
+        name: str,
+        type: str,
+        *,
+        typeof: bool = False,
+        comment: str = "",
+        flags: str = "",
+        timeout: int | None = None,
     ) -> NamedSet:
-        named = NamedSet(kind, name, type, comment=comment, flags=flags, timeout=timeout)
+        named = NamedSet(kind, name, type, typeof=typeof, comment=comment, flags=flags, timeout=timeout)
         self.objects.append(named)
         return named
 

@@ -136,17 +136,27 @@ def _inside_any(address: str, cidrs: Sequence[str]) -> bool:
 
 
 def _policy_chain(sk: Skeleton, p: _Port, name: str, endpoints: Sequence[Endpoint], *, masquerade: bool) -> None:
-    """A ``service-`` or ``local-`` chain: masquerade check, affinity, random choice of an endpoint."""
+    """A ``service-`` or ``local-`` chain: masquerade check, affinity, random choice of an endpoint.
+
+    The random choice looks its endpoint up in a *named* verdict map (kube-proxy
+    writes an anonymous one inline).  Binding an anonymous set walks the whole
+    transaction in the kernel (``__nft_set_trans_bind``), so a ruleset with one
+    per Service loads in quadratic time: 70 s instead of 5 s for 5,000 Services
+    of 10 endpoints on kernel 6.18.  The packet's path is the same.
+    """
+    targets = [p.names.endpoint(e.ip, e.port) for e in endpoints]
+    choice = f"numgen random mod {len(targets)}"
+    lb_map = sk.table.set("map", f"{name}-endpoints", f"{choice} : verdict", typeof=True)
+    for i, target in enumerate(targets):
+        lb_map.add(str(i), f"goto {target}")
     chain = sk.table.chain(name)
     if masquerade:
         # Off-pod clients of a ClusterIP: the endpoint may be on another node, whose reply must come back here.
         chain.add(f"ip daddr {p.service.cluster_ip} {detector.not_from_pod(p.detect)} jump {MARK_FOR_MASQUERADE}")
-    targets = [p.names.endpoint(e.ip, e.port) for e in endpoints]
     if p.affinity:
         for endpoint, target in zip(endpoints, targets):
             chain.add(f"ip saddr @{p.names.affinity(endpoint.ip, endpoint.port)} goto {target}")
-    choices = ", ".join(f"{i} : goto {target}" for i, target in enumerate(targets))
-    chain.add(f"numgen random mod {len(targets)} vmap {{ {choices} }}")
+    chain.add(f"{choice} vmap @{lb_map.name}")
 
 
 def _external_chain(sk: Skeleton, p: _Port, cats: Categories) -> None:
