@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dnslib import QTYPE, RCODE, DNSRecord
 
 from dataplane.build.state import StateDir
 from dataplane.topology.plan import Plan, Service
@@ -160,3 +161,47 @@ def test_session_affinity_sticks_until_timeout(live: Plan) -> None:
 def test_udp_service(live: Plan) -> None:
     client = live.pod("shop", "client")
     assert udp_exchange(client.netns, svc(live, "web").cluster_ip or "", 9000, b"hello-udp") == b"hello-udp"
+
+
+def test_internal_traffic_policy_local(live: Plan) -> None:
+    ip = svc(live, "solo-itp").cluster_ip or ""
+    # A client on the endpoint's node reaches it; one on another node is dropped.
+    assert http_get(live.pod("shop", "neighbour").netns, ip, 80)["pod"] == "solo"
+    outcome, _ = connect_error(live.pod("shop", "client").netns, ip, 80, timeout=1.0)
+    assert outcome == "timeout"
+
+
+def test_external_ip_from_outside(live: Plan) -> None:
+    assert live.external is not None
+    answer = http_get(live.external.client_netns, "198.51.100.10", 80)
+    assert answer["podIP"] in web_pods(live).values()
+
+
+def _dns(plan: Plan, name: str, qtype: str) -> DNSRecord:
+    """A query to the kube-dns ClusterIP from a pod: DNAT, coredns pod, answer."""
+    client = plan.pod("shop", "client").netns
+    reply = udp_exchange(client, plan.dns_ip, 53, DNSRecord.question(name, qtype).pack())
+    assert reply is not None, f"no DNS answer for {name} {qtype}"
+    return DNSRecord.parse(reply)
+
+
+def test_cluster_dns_through_the_service_vip(live: Plan) -> None:
+    domain = live.cluster_domain
+    web = _dns(live, f"web.shop.svc.{domain}", "A")
+    assert [str(r.rdata) for r in web.rr] == [svc(live, "web").cluster_ip]
+    headless = _dns(live, f"web-headless.shop.svc.{domain}", "A")
+    assert sorted(str(r.rdata) for r in headless.rr) == sorted(web_pods(live).values())
+    cname = _dns(live, f"docs.shop.svc.{domain}", "A")
+    assert [str(r.rdata) for r in cname.rr if r.rtype == QTYPE.CNAME] == ["docs.example.com."]
+    srv = _dns(live, f"_http._tcp.web.shop.svc.{domain}", "SRV")
+    assert [(r.rdata.port, str(r.rdata.target)) for r in srv.rr] == [(80, f"web.shop.svc.{domain}.")]
+    ptr_name = ".".join(reversed((svc(live, "web").cluster_ip or "").split("."))) + ".in-addr.arpa"
+    assert [str(r.rdata) for r in _dns(live, ptr_name, "PTR").rr] == [f"web.shop.svc.{domain}."]
+    assert _dns(live, f"nope.shop.svc.{domain}", "A").header.rcode == RCODE.NXDOMAIN
+
+
+def test_pod_resolver_uses_search_path(live: Plan) -> None:
+    out = dpctl("exec", "-t", live.name, "shop/client", "--", "getent", "hosts", "web", check=True).stdout
+    assert out.split()[0] == svc(live, "web").cluster_ip
+    cross = dpctl("exec", "-t", live.name, "shop/client", "--", "getent", "hosts", "kube-dns.kube-system", check=True)
+    assert cross.stdout.split()[0] == live.dns_ip
