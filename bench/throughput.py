@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import statistics
 import subprocess
 
 from dataplane.build.teardown import teardown
@@ -17,6 +18,7 @@ from dataplane.topology import plan_from_text
 from dataplane.topology.plan import Plan
 
 SECONDS = 5
+ROUNDS = 3
 TOPOLOGY = """\
 apiVersion: dpctl.dev/v1
 kind: Topology
@@ -81,13 +83,16 @@ def run() -> None:
         server = plan.pod("default", "server").ip
         vip = next(s.cluster_ip for s in plan.services if s.name == "iperf")
         assert vip
-        print("iperf3 pod -> pod on another node, direct vs through the ClusterIP (same run)")
-        print(f"{'path':<22} {'Gbit/s':>8} {'x direct':>9}")
-        direct = iperf(plan, server)
-        print(f"{'direct (pod IP)':<22} {direct:>8.2f} {1.0:>9.2f}")
-        service = iperf(plan, vip)
-        print(f"{'ClusterIP (DNAT)':<22} {service:>8.2f} {service / direct:>9.2f}")
-        again = iperf(plan, server)
-        print(f"{'direct again (drift)':<22} {again:>8.2f} {again / direct:>9.2f}")
+        print(f"iperf3 pod -> pod on another node, direct vs through the ClusterIP, {ROUNDS} alternating "
+              f"rounds of {SECONDS} s (medians)")
+        direct, service = [], []
+        for _ in range(ROUNDS):
+            direct.append(iperf(plan, server))
+            service.append(iperf(plan, vip))
+        base = statistics.median(direct)
+        print(f"{'path':<22} {'Gbit/s':>8} {'x direct':>9}  {'rounds':<}")
+        for label, runs in (("direct (pod IP)", direct), ("ClusterIP (DNAT)", service)):
+            median = statistics.median(runs)
+            print(f"{label:<22} {median:>8.2f} {median / base:>9.2f}  {' '.join(f'{r:.2f}' for r in runs)}")
     finally:
         teardown(name)
