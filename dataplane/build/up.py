@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+from dataplane.agent import ready
 from dataplane.build import fabric, podfiles, services
 from dataplane.build.state import StateDir
 from dataplane.build.teardown import teardown
 from dataplane.errors import BuildError, StateError
-from dataplane.agent import ready
 from dataplane.kernel import etcnetns, netns, process
 from dataplane.topology.plan import Plan
 
@@ -31,7 +31,7 @@ def agent_argv(state: StateDir, node: str) -> list[str]:
 def _start_agents(plan: Plan, state: StateDir) -> None:
     """One agent per node; returns once every agent serves all its pods."""
     agents = {
-        node.name: process.spawn_in_netns(node.netns, agent_argv(state, node.name), state.agent_log_path(node.name))
+        node.name: process.spawn_in_netns(node.netns, agent_argv(state, node.name), Path(state.agent_log_path(node.name)))
         for node in plan.nodes
     }
     deadline = time.monotonic() + AGENT_READY_TIMEOUT

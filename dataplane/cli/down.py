@@ -35,12 +35,12 @@ def command(target: str | None, all_: bool) -> None:
     if bool(target) == all_:
         raise click.UsageError("give either NAME|FILE or --all")
     require_root("dpctl down")
-    if all_:
+    if target is None:
         names = running_names()
-    elif os.path.isfile(target) or target.endswith((".yaml", ".yml")):  # type: ignore[union-attr]
-        names = [_name_from_file(target)]  # type: ignore[arg-type]
+    elif os.path.isfile(target) or target.endswith((".yaml", ".yml")):
+        names = [_name_from_file(target)]
     else:
-        names = [target]  # type: ignore[list-item]
+        names = [target]
     if not names:
         click.echo("nothing to remove")
     for name in names:

@@ -15,7 +15,8 @@ from typing import Any
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from dataplane.kernel.netns import NetnsThread, path as netns_path
+from dataplane.kernel.netns import NetnsThread
+from dataplane.kernel.netns import path as netns_path
 
 RT_SCOPE_LINK = 253
 NUD_PERMANENT = 0x80

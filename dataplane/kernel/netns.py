@@ -83,7 +83,8 @@ def _run_in_thread(fn: Callable[[], T]) -> T:
     thread.join()
     if "error" in box:
         raise box["error"]
-    return box["result"]
+    result: T = box["result"]
+    return result
 
 
 def create(name: str) -> None:

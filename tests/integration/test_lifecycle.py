@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from dataplane.build import fabric, up as up_module
+from dataplane.build import fabric
+from dataplane.build import up as up_module
 from dataplane.build.state import StateDir
 from dataplane.build.teardown import teardown
 from dataplane.errors import BuildError
