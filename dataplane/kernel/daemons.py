@@ -16,9 +16,11 @@ from collections.abc import Iterable
 from dataplane.kernel import netns
 
 
-def _pids() -> Iterable[int]:
+def _other_pids() -> Iterable[int]:
+    """Every pid on the machine except our own."""
+    me = os.getpid()
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
+        if entry.isdigit() and int(entry) != me:
             yield int(entry)
 
 
@@ -32,17 +34,14 @@ def processes_in(netns_names: Iterable[str]) -> set[int]:
             continue
     if not inodes:
         return set()
-    me = os.getpid()
     found = set()
-    for pid in _pids():
-        if pid == me:
-            continue
+    for pid in _other_pids():
         try:
             tids = os.listdir(f"/proc/{pid}/task")
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
         for tid in tids:
-            if netns.netns_cookie_inode(pid, int(tid)) in inodes:
+            if netns.task_netns_inode(pid, int(tid)) in inodes:
                 found.add(pid)
                 break
     return found
@@ -51,11 +50,8 @@ def processes_in(netns_names: Iterable[str]) -> set[int]:
 def processes_naming(marker: str) -> set[int]:
     """Pids whose command line has an argument equal to ``marker``."""
     wanted = marker.encode()
-    me = os.getpid()
     found = set()
-    for pid in _pids():
-        if pid == me:
-            continue
+    for pid in _other_pids():
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
                 args = handle.read().split(b"\0")

@@ -206,7 +206,7 @@ def socket_in(name: str, family: int, kind: int, proto: int = 0) -> socket.socke
     return _run_in_thread(make)
 
 
-def netns_cookie_inode(pid: int, tid: int | None = None) -> int | None:
+def task_netns_inode(pid: int, tid: int | None = None) -> int | None:
     """Inode of the netns a process (or one of its threads) is in; None if gone."""
     where = f"/proc/{pid}/task/{tid}/ns/net" if tid is not None else f"/proc/{pid}/ns/net"
     try:
