@@ -52,7 +52,7 @@ def monitors_in(plan: Plan) -> list[int]:
             argv = Path(entry.path, "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"nft" in argv and b"monitor" in argv and netns.netns_cookie_inode(int(entry.name)) in inodes:
+        if b"nft" in argv and b"monitor" in argv and netns.task_netns_inode(int(entry.name)) in inodes:
             found.append(int(entry.name))
     return found
 
