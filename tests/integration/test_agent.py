@@ -14,15 +14,11 @@ import contextlib
 import http.client
 import json
 import os
-import secrets
 import select
 import signal
 import socket
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,45 +27,31 @@ import pytest
 
 from dataplane.agent import ready
 from dataplane.kernel import netns
-from dataplane.topology.plan import Container, ContainerPort, Namespace, Node, Plan, Pod
+from dataplane.topology.plan import Container, ContainerPort, Namespace, Pod
+from tests.integration.agentlab import (
+    MARKS,
+    NODE,
+    AgentLab,
+    Link,
+    StartAgent,
+    agent_starter,
+    ip,
+    lab_namespaces,
+    netns_pids,
+    new_tag,
+    wait_for,
+)
 
-pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root: creates network namespaces"),
-    pytest.mark.root,
-    pytest.mark.timeout(90),
-]
+pytestmark = MARKS
 
-REPO = Path(__file__).resolve().parents[2]
-NODE = "n1"
 POD_NAMES = ("a", "b", "c")
 HTTP, ECHO = 80, 7
-WAIT_S = 15.0
-
-
-def _ip(*args: str) -> str:
-    return subprocess.run(["ip", *args], check=True, capture_output=True, text=True).stdout
-
-
-def _netns_pids(name: str) -> list[int]:
-    return [int(p) for p in _ip("netns", "pids", name).split()]
-
-
-def _wait_for(what: str, check: Callable[[], bool], timeout: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass(frozen=True)
-class Lab:
-    tag: str
-    client: str  # client namespace
-    state_dir: Path
-
+class Lab(AgentLab):
     def pod_netns(self, name: str) -> str:
-        return f"dp-{self.tag}.web.{name}"
+        return self.name(f"web.{name}")
 
     def pod_ip(self, name: str) -> str:
         return f"10.99.{POD_NAMES.index(name) + 1}.2"
@@ -98,27 +80,7 @@ class Lab:
         )
 
     def write_plan(self, *pods: Pod) -> None:
-        def node(name: str, ip: str) -> Node:
-            return Node(name, "a", "s", ip, 24, "192.0.2.1", f"dp-{self.tag}.{name}", f"r{name}")
-
-        plan = Plan(
-            name=self.tag,
-            source="test_agent.py",
-            cni="vpc",
-            prefix=f"dp-{self.tag}.",
-            vpc_cidr="10.99.0.0/16",
-            service_cidr="10.96.0.0/16",
-            cluster_domain="cluster.local",
-            dns_ip="10.96.0.10",
-            router_netns=f"dp-{self.tag}.vpc",
-            subnets=(),
-            nodes=(node(NODE, "192.0.2.10"), node("n2", "192.0.2.11")),
-            namespaces=(Namespace("web"),),
-            pods=pods,
-        )
-        scratch = self.state_dir / ".plan.json"
-        scratch.write_text(plan.to_json())
-        os.replace(scratch, self.state_dir / "plan.json")
+        self.install_plan(source="test_agent.py", vpc_cidr="10.99.0.0/16", namespaces=(Namespace("web"),), pods=pods)
 
     def connect(self, pod: str, port: int) -> socket.socket:
         sock = netns.socket_in(self.client, socket.AF_INET, socket.SOCK_STREAM)
@@ -131,88 +93,20 @@ class Lab:
         return sock
 
 
-@pytest.fixture(autouse=True)
-def host_links_unchanged() -> Iterator[None]:
-    before = _ip("-o", "link")
-    yield
-    assert _ip("-o", "link") == before
-
-
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
     """Client namespace veth'd to three pod namespaces; all removed afterwards, whatever happened."""
-    tag = f"agtest{secrets.token_hex(3)}"
-    lab = Lab(tag=tag, client=f"dp-{tag}.cli", state_dir=tmp_path)
-    made: list[str] = []
-    try:
-        for name in (lab.client, *(lab.pod_netns(p) for p in POD_NAMES)):
-            netns.create(name)
-            made.append(name)
-        _ip("-n", lab.client, "link", "set", "lo", "up")
-        for pod in POD_NAMES:
-            pod_ns, veth = lab.pod_netns(pod), f"v{pod}"
-            _ip("-n", lab.client, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", pod_ns)
-            _ip("-n", lab.client, "addr", "add", f"{lab.client_ip(pod)}/24", "dev", veth)
-            _ip("-n", lab.client, "link", "set", veth, "up")
-            _ip("-n", pod_ns, "addr", "add", f"{lab.pod_ip(pod)}/24", "dev", "eth0")
-            _ip("-n", pod_ns, "link", "set", "eth0", "up")
-            _ip("-n", pod_ns, "link", "set", "lo", "up")
+    lab = Lab(tag=new_tag("agtest"), state_dir=tmp_path)
+    links = [Link(lab.pod_netns(p), f"v{p}", lab.client_ip(p), lab.pod_ip(p)) for p in POD_NAMES]
+    with lab_namespaces(lab.client, links):
         yield lab
-    finally:
-        for name in made:
-            for pid in _netns_pids(name) if netns.exists(name) else []:  # left by a failed test
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            netns.delete(name)
-
-
-@dataclass
-class AgentRun:
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def ready_after(self, state_dir: Path, generation: int) -> ready.Ready:
-        """The ready file once its generation is past ``generation``."""
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            assert self.proc.poll() is None, f"agent exited {self.proc.returncode}:\n{self.log.read_text()}"
-            state = ready.read(state_dir, NODE)
-            if state is not None and state.generation > generation:
-                return state
-            assert time.monotonic() < deadline, "timed out waiting for the agent's ready file"
-            time.sleep(0.05)
-
-
-StartAgent = Callable[[], tuple[AgentRun, ready.Ready]]
 
 
 @pytest.fixture
 def start_agent(lab: Lab) -> Iterator[StartAgent]:
     """Starts the agent on the lab's plan; it is stopped (killed if need be) afterwards."""
-    runs: list[AgentRun] = []
-
-    def start() -> tuple[AgentRun, ready.Ready]:
-        log = lab.state_dir / "logs" / f"agent-{NODE}.log"
-        log.parent.mkdir(exist_ok=True)
-        with open(log, "ab") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "dataplane.agent", "--state-dir", str(lab.state_dir), "--node", NODE],
-                cwd=REPO,
-                stdout=out,
-                stderr=out,
-            )
-        runs.append(AgentRun(proc, log))
-        return runs[-1], runs[-1].ready_after(lab.state_dir, -1)
-
-    yield start
-    for run in runs:
-        if run.proc.poll() is None:
-            run.proc.terminate()
-            try:
-                run.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                run.proc.kill()
-                run.proc.wait()
+    with agent_starter(lab.state_dir) as start:
+        yield start
 
 
 def _http(
@@ -331,7 +225,7 @@ def test_command_runs_inside_the_pod_namespace_with_its_own_log(lab: Lab, start_
     assert os.stat(f"/proc/{pid}/ns/net").st_ino == netns.inode(lab.pod_netns("a"))
     assert os.getpgid(pid) == pid  # its own process group
     log = lab.state_dir / "logs" / "web.a.sidecar.log"
-    _wait_for("the command's output", lambda: log.exists() and "sidecar up" in log.read_text())
+    wait_for("the command's output", lambda: log.exists() and "sidecar up" in log.read_text())
 
 
 def test_sighup_closes_removed_pods_opens_new_ones_and_keeps_the_rest(lab: Lab, start_agent: StartAgent) -> None:
@@ -352,14 +246,14 @@ def test_sighup_closes_removed_pods_opens_new_ones_and_keeps_the_rest(lab: Lab, 
             lab.connect("a", port)
     with contextlib.suppress(ConnectionResetError):  # a: the accepted connection closed too
         assert dropped.recv(1) == b""
-    assert _netns_pids(lab.pod_netns("a")) == []  # a: its command stopped
+    assert netns_pids(lab.pod_netns("a")) == []  # a: its command stopped
     _, again = _http(kept, "GET", "/", "b")  # b untouched: same keep-alive connection
     assert again["client"] == first["client"]
     assert _http(lab.connect("c", HTTP), "GET", "/", "c")[1]["pod"] == "c"  # c opened
 
     # Nothing holds a's namespace any more: once unnamed, the kernel frees it and its veth with it.
     netns.delete(lab.pod_netns("a"))
-    _wait_for("a's namespace to be freed", lambda: "va@" not in _ip("-n", lab.client, "-o", "link"))
+    wait_for("a's namespace to be freed", lambda: "va@" not in ip("-n", lab.client, "-o", "link"))
     kept.close()
     dropped.close()
 
@@ -389,7 +283,7 @@ def test_sigterm_stops_everything_and_exits_0(lab: Lab, start_agent: StartAgent)
     assert agent.proc.wait(15) == 0, agent.log.read_text()
     assert ready.read(lab.state_dir, NODE) is None
     for pod in ("a", "b"):
-        assert _netns_pids(lab.pod_netns(pod)) == []
+        assert netns_pids(lab.pod_netns(pod)) == []
     left = []  # live members of the commands' groups (killed orphans may wait as zombies for init)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:

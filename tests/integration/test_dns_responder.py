@@ -9,16 +9,10 @@ and the test queries the pod directly with dnslib from the client namespace.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
-import secrets
 import signal
 import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,24 +20,24 @@ from dnslib import QTYPE, RCODE, DNSRecord
 
 from dataplane.agent import ready
 from dataplane.kernel import netns
-from dataplane.topology.plan import Container, ContainerPort, Namespace, Node, Plan, Pod, Service, ServicePort
+from dataplane.topology.plan import Container, ContainerPort, Namespace, Pod, Service, ServicePort
+from tests.integration.agentlab import (
+    MARKS,
+    NODE,
+    AgentLab,
+    AgentRun,
+    Link,
+    StartAgent,
+    agent_starter,
+    lab_namespaces,
+    new_tag,
+)
 
-pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root: creates network namespaces"),
-    pytest.mark.root,
-    pytest.mark.timeout(90),
-]
+pytestmark = MARKS
 
-REPO = Path(__file__).resolve().parents[2]
-NODE = "n1"
 DNS_POD_IP, CLIENT_IP = "10.98.1.2", "10.98.1.1"
 WEB = "web.shop.svc.cluster.local"
 BIG = "big.shop.svc.cluster.local"
-WAIT_S = 15.0
-
-
-def _ip(*args: str) -> str:
-    return subprocess.run(["ip", *args], check=True, capture_output=True, text=True).stdout
 
 
 def _service(cluster_ip: str) -> Service:
@@ -51,11 +45,10 @@ def _service(cluster_ip: str) -> Service:
 
 
 @dataclasses.dataclass(frozen=True)
-class Lab:
-    tag: str
-    client: str
-    pod_netns: str
-    state_dir: Path
+class Lab(AgentLab):
+    @property
+    def pod_netns(self) -> str:
+        return self.name("kube-system.coredns-0")
 
     def dns_pod(self) -> Pod:
         ports = (ContainerPort(53, "UDP", "dns", "dns"), ContainerPort(53, "TCP", "dns-tcp", "dns"))
@@ -74,41 +67,17 @@ class Lab:
     def write_plan(self, web_ip: str) -> None:
         """One DNS pod on this node; 40 endpoint pods elsewhere behind a headless Service (a 700-byte answer)."""
         big = tuple(
-            Pod(
-                "shop",
-                f"big-{i}",
-                "n2",
-                "a",
-                f"10.98.2.{i + 1}",
-                f"dp-{self.tag}.shop.big-{i}",
-                f"vb{i}",
-                {"app": "big"},
-            )
+            Pod("shop", f"big-{i}", "n2", "a", f"10.98.2.{i + 1}", self.name(f"shop.big-{i}"), f"vb{i}", {"app": "big"})
             for i in range(40)
         )
         headless = Service("shop", "big", "ClusterIP", None, selector={"app": "big"}, headless=True)
-        plan = Plan(
-            name=self.tag,
+        self.install_plan(
             source="test_dns_responder.py",
-            cni="vpc",
-            prefix=f"dp-{self.tag}.",
             vpc_cidr="10.98.0.0/16",
-            service_cidr="10.96.0.0/16",
-            cluster_domain="cluster.local",
-            dns_ip="10.96.0.10",
-            router_netns=f"dp-{self.tag}.vpc",
-            subnets=(),
-            nodes=tuple(
-                Node(n, "a", "s", ip, 24, "192.0.2.1", f"dp-{self.tag}.{n}", f"r{n}")
-                for n, ip in ((NODE, "192.0.2.10"), ("n2", "192.0.2.11"))
-            ),
             namespaces=(Namespace("default"), Namespace("kube-system"), Namespace("shop")),
             pods=(self.dns_pod(), *big),
             services=(_service(web_ip), headless),
         )
-        scratch = self.state_dir / ".plan.json"
-        scratch.write_text(plan.to_json())
-        os.replace(scratch, self.state_dir / "plan.json")
 
     def udp(self, name: str, qtype: str = "A") -> DNSRecord:
         query = DNSRecord.question(name, qtype)
@@ -156,80 +125,29 @@ def addresses(reply: DNSRecord) -> set[str]:
     return {str(rr.rdata) for rr in reply.rr if rr.rtype == QTYPE.A}
 
 
-@pytest.fixture(autouse=True)
-def host_links_unchanged() -> Iterator[None]:
-    before = _ip("-o", "link")
-    yield
-    assert _ip("-o", "link") == before
-
-
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
     """Client and DNS pod namespaces joined by a veth; both removed afterwards, whatever happened."""
-    tag = f"dnstest{secrets.token_hex(3)}"
-    lab = Lab(tag, f"dp-{tag}.cli", f"dp-{tag}.kube-system.coredns-0", tmp_path)
-    made: list[str] = []
-    try:
-        for name in (lab.client, lab.pod_netns):
-            netns.create(name)
-            made.append(name)
-        _ip("-n", lab.client, "link", "add", "vdns", "type", "veth", "peer", "name", "eth0", "netns", lab.pod_netns)
-        _ip("-n", lab.client, "addr", "add", f"{CLIENT_IP}/24", "dev", "vdns")
-        _ip("-n", lab.pod_netns, "addr", "add", f"{DNS_POD_IP}/24", "dev", "eth0")
-        for ns, dev in ((lab.client, "vdns"), (lab.client, "lo"), (lab.pod_netns, "eth0"), (lab.pod_netns, "lo")):
-            _ip("-n", ns, "link", "set", dev, "up")
+    lab = Lab(tag=new_tag("dnstest"), state_dir=tmp_path)
+    with lab_namespaces(lab.client, [Link(lab.pod_netns, "vdns", CLIENT_IP, DNS_POD_IP)]):
         yield lab
-    finally:
-        for name in made:
-            for pid in (int(p) for p in _ip("netns", "pids", name).split()) if netns.exists(name) else ():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)  # left by a failed test
-            netns.delete(name)
-
-
-@dataclasses.dataclass
-class AgentRun:
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def ready_after(self, state_dir: Path, generation: int) -> ready.Ready:
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            assert self.proc.poll() is None, f"agent exited {self.proc.returncode}:\n{self.log.read_text()}"
-            state = ready.read(state_dir, NODE)
-            if state is not None and state.generation > generation:
-                return state
-            assert time.monotonic() < deadline, "timed out waiting for the agent's ready file"
-            time.sleep(0.05)
 
 
 @pytest.fixture
-def start_agent(lab: Lab) -> Iterator[Callable[[], tuple[AgentRun, ready.Ready]]]:
-    """Starts the agent on the lab's plan; it is stopped (killed if need be) afterwards."""
-    runs: list[AgentRun] = []
+def start_agent(lab: Lab) -> Iterator[StartAgent]:
+    """Starts the agent on the lab's plan, checking it serves just the DNS pod; it is stopped (killed if need
+    be) afterwards."""
+    with agent_starter(lab.state_dir) as start:
 
-    def start() -> tuple[AgentRun, ready.Ready]:
-        log = lab.state_dir / "logs" / f"agent-{NODE}.log"
-        log.parent.mkdir(exist_ok=True)
-        with open(log, "ab") as out:
-            argv = [sys.executable, "-m", "dataplane.agent", "--state-dir", str(lab.state_dir), "--node", NODE]
-            runs.append(AgentRun(subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=out), log))
-        state = runs[-1].ready_after(lab.state_dir, -1)
-        assert (state.pods, state.sockets, state.errors) == (["kube-system/coredns-0"], 2, [])
-        return runs[-1], state
+        def start_dns() -> tuple[AgentRun, ready.Ready]:
+            run, state = start()
+            assert (state.pods, state.sockets, state.errors) == (["kube-system/coredns-0"], 2, [])
+            return run, state
 
-    yield start
-    for run in runs:
-        if run.proc.poll() is None:
-            run.proc.terminate()
-            try:
-                run.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                run.proc.kill()
-                run.proc.wait()
+        yield start_dns
 
 
-def test_dns_over_udp_and_tcp(lab: Lab, start_agent: Callable[[], tuple[AgentRun, ready.Ready]]) -> None:
+def test_dns_over_udp_and_tcp(lab: Lab, start_agent: StartAgent) -> None:
     lab.write_plan("10.96.0.20")
     start_agent()
 
@@ -246,7 +164,7 @@ def test_dns_over_udp_and_tcp(lab: Lab, start_agent: Callable[[], tuple[AgentRun
 
 
 def test_a_truncated_udp_answer_is_whole_over_tcp(
-    lab: Lab, start_agent: Callable[[], tuple[AgentRun, ready.Ready]]
+    lab: Lab, start_agent: StartAgent
 ) -> None:
     lab.write_plan("10.96.0.20")
     start_agent()
@@ -258,7 +176,7 @@ def test_a_truncated_udp_answer_is_whole_over_tcp(
 
 
 def test_sighup_refreshes_the_zone_of_a_dns_pod_that_keeps_its_sockets(
-    lab: Lab, start_agent: Callable[[], tuple[AgentRun, ready.Ready]]
+    lab: Lab, start_agent: StartAgent
 ) -> None:
     lab.write_plan("10.96.0.20")
     agent, state = start_agent()
