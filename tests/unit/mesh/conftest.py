@@ -1,0 +1,19 @@
+"""A certificate store in a temporary state directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dataplane.mesh.identity import SpiffeId
+from dataplane.mesh.store import CertificateStore, certs_dir
+
+TRUST_DOMAIN = "cluster.local"
+CLIENT = SpiffeId(TRUST_DOMAIN, "default", "sleep")
+SERVER = SpiffeId(TRUST_DOMAIN, "shop", "backend")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> CertificateStore:
+    return CertificateStore(certs_dir(str(tmp_path)), "demo", TRUST_DOMAIN)
