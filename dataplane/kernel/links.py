@@ -19,6 +19,7 @@ from dataplane.kernel.netns import NetnsThread
 from dataplane.kernel.netns import path as netns_path
 
 RT_SCOPE_LINK = 253
+RT_SCOPE_HOST = 254
 NUD_PERMANENT = 0x80
 NTF_SELF = 0x02
 AF_BRIDGE = 7
@@ -154,18 +155,12 @@ class NamespaceConfig:
         table: int | None = None,
         kind: str | None = None,
     ) -> None:
-        """Add a route; ``dst`` is a CIDR or ``default``."""
-        spec: dict[str, Any] = {"dst": "0.0.0.0/0" if dst == "default" else dst}
-        if via:
-            spec["gateway"] = via
-        if onlink:
-            spec["flags"] = 4  # RTNH_F_ONLINK
-        if scope_link:
-            spec["scope"] = RT_SCOPE_LINK
-        if table is not None:
-            spec["table"] = table
-        if kind:
-            spec["type"] = kind
+        """Add a route; ``dst`` is a CIDR or ``default``.
+
+        ``kind="local"`` routes get host scope, as ``ip route add local``
+        gives them (the kernel refuses them with universe scope).
+        """
+        spec = self._route_spec(dst, via=via, onlink=onlink, scope_link=scope_link, table=table, kind=kind)
 
         def add() -> None:
             if dev:
@@ -173,6 +168,59 @@ class NamespaceConfig:
             self._ipr.route("add", **spec)
 
         self._do(add)
+
+    def delete_route(
+        self, dst: str, *, dev: str | None = None, table: int | None = None, kind: str | None = None
+    ) -> None:
+        """Delete a route added by ``route`` (NetlinkError ESRCH if absent)."""
+        spec = self._route_spec(dst, table=table, kind=kind)
+
+        def delete() -> None:
+            if dev:
+                spec["oif"] = self.index(dev)
+            self._ipr.route("del", **spec)
+
+        self._do(delete)
+
+    @staticmethod
+    def _route_spec(
+        dst: str,
+        *,
+        via: str | None = None,
+        onlink: bool = False,
+        scope_link: bool = False,
+        table: int | None = None,
+        kind: str | None = None,
+    ) -> dict[str, Any]:
+        spec: dict[str, Any] = {"dst": "0.0.0.0/0" if dst == "default" else dst}
+        if via:
+            spec["gateway"] = via
+        if onlink:
+            spec["flags"] = 4  # RTNH_F_ONLINK
+        if scope_link:
+            spec["scope"] = RT_SCOPE_LINK
+        elif kind == "local":
+            spec["scope"] = RT_SCOPE_HOST
+        if table is not None:
+            spec["table"] = table
+        if kind:
+            spec["type"] = kind
+        return spec
+
+    def rule(
+        self, command: str, *, table: int, priority: int, fwmark: int | None = None, fwmask: int | None = None
+    ) -> None:
+        """Add (``"add"``) or delete (``"del"``) an IPv4 policy-routing rule.
+
+        Adding an identical rule twice fails with EEXIST, deleting a missing
+        one with ENOENT (both as NetlinkError), so callers decide what is idempotent.
+        """
+        spec: dict[str, Any] = {"table": table, "priority": priority}
+        if fwmark is not None:
+            spec["fwmark"] = fwmark
+        if fwmask is not None:
+            spec["fwmask"] = fwmask
+        self._do(lambda: self._ipr.rule(command, **spec))
 
     def neighbour(self, ip: str, mac: str, dev: str) -> None:
         """A permanent ARP entry (no ARP round trip, no proxy_delay)."""

@@ -1,0 +1,110 @@
+"""The sockets a ztunnel opens inside the pods it serves (in-pod mode).
+
+One ztunnel process serves every enrolled pod of its node, yet each of its
+sockets must live in the pod's own network namespace: that is where the
+pod's capture rules send traffic and where its address can be used as a
+source.  A socket's namespace is fixed when it is created, so each one is
+made by ``netns.socket_in`` (a thread that entered the pod) and then used
+from the ztunnel's event loop like any other socket.  All sockets returned
+here are non-blocking, ready for asyncio.
+
+Facts behind each option are in ``shared/reference/inpod-redirection.md``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+
+from dataplane.kernel import netns
+from dataplane.mesh.constants import ZTUNNEL_MARK
+
+SOL_IP = socket.SOL_IP
+SO_ORIGINAL_DST = 80
+"""``getsockopt(SOL_IP, 80)``: conntrack's pre-NAT destination (linux/netfilter_ipv4.h)."""
+_SOCKADDR_IN_LEN = 16
+
+
+def listener_in(pod_netns: str, port: int, *, bind: str = "0.0.0.0", transparent: bool = False) -> socket.socket:
+    """A listening TCP socket on ``bind:port`` inside ``pod_netns``.
+
+    Bind to 0.0.0.0 (the default) for the capture ports: REDIRECT in output
+    rewrites the destination to 127.0.0.1 (15001), in prerouting to the pod's
+    eth0 address (15006), so a listener on only one of them refuses the other.
+    ``transparent`` sets IP_TRANSPARENT as Istio does (best effort); REDIRECT
+    does not need it.  SO_REUSEADDR lets a restarted ztunnel rebind at once.
+    """
+    sock = netns.socket_in(pod_netns, socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if transparent:
+            sock.setsockopt(SOL_IP, socket.IP_TRANSPARENT, 1)
+        sock.bind((bind, port))
+        sock.listen(socket.SOMAXCONN)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def original_dst(sock: socket.socket) -> tuple[str, int]:
+    """Where the client meant to go before REDIRECT sent it to us.
+
+    The kernel answers from the conntrack entry as a ``struct sockaddr_in``:
+    port in bytes 2-3 (network order), IPv4 address in bytes 4-7.  On a flow
+    that was not NATed it is the local address; in a namespace without any
+    nat/ct rule it fails with ENOENT (OSError).
+    """
+    raw = sock.getsockopt(SOL_IP, SO_ORIGINAL_DST, _SOCKADDR_IN_LEN)
+    port = struct.unpack_from("!H", raw, 2)[0]
+    return str(ipaddress.IPv4Address(raw[4:8])), port
+
+
+def mark(sock: socket.socket) -> socket.socket:
+    """Give ``sock`` the ztunnel mark so the pod's capture rules let it pass.
+
+    Without it the ztunnel's own connections (e.g. to a peer's 15008) are
+    redirected back to 15001 and loop.  Needs CAP_NET_ADMIN or CAP_NET_RAW.
+    """
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, ZTUNNEL_MARK)
+    return sock
+
+
+def marked_socket_in(pod_netns: str) -> socket.socket:
+    """A TCP socket in ``pod_netns`` for the ztunnel's own outbound dials.
+
+    Made in the pod so it is routed like the pod (its source is the pod IP);
+    marked so the pod's nat output chain does not capture it.
+    """
+    sock = netns.socket_in(pod_netns, socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        mark(sock)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def spoofed_socket_in(pod_netns: str, src_ip: str) -> socket.socket:
+    """A TCP socket in ``pod_netns`` bound to ``(src_ip, 0)``, a foreign address.
+
+    Used to dial the pod's application so it sees the real client's IP.
+    IP_TRANSPARENT is what allows both the bind (else EADDRNOTAVAIL) and the
+    connect (IP_FREEBIND alone gives ENETUNREACH).  The mark makes the looped
+    SYN get connmark 0x111, which steers the app's replies back through lo
+    to this socket instead of out of eth0.  Port 0: reusing the client's own
+    port would collide with its conntrack entry on the 15006 path.
+    """
+    sock = netns.socket_in(pod_netns, socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(SOL_IP, socket.IP_TRANSPARENT, 1)
+        mark(sock)
+        sock.bind((src_ip, 0))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
