@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dataplane.agent import ready
-from dataplane.build import fabric, podfiles, services
+from dataplane.build import fabric, identities, podfiles, services
 from dataplane.build.state import StateDir
 from dataplane.errors import DpctlError
 from dataplane.kernel import etcnetns, netns
@@ -102,6 +102,7 @@ def roll_out(state: StateDir, new: Plan, overrides: Overrides, source_text: str)
     new_pods = {(p.key, p.netns): p for p in new.pods}
     added = [p for k, p in new_pods.items() if k not in old_pods]
     removed = [p for k, p in old_pods.items() if k not in new_pods]
+    identities.issue(new)
     _build_pods(new, added)
     _reload_agents(state, dataclasses.replace(new, pods=new.pods + tuple(removed)))
     services.apply_all(new)

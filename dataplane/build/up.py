@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from dataplane.agent import ready
-from dataplane.build import fabric, podfiles, services
+from dataplane.build import fabric, identities, podfiles, services
 from dataplane.build.state import StateDir
 from dataplane.build.teardown import teardown
 from dataplane.errors import BuildError, StateError
@@ -57,6 +57,7 @@ def _write_pod_files(plan: Plan) -> None:
 
 
 def _steps(plan: Plan, state: StateDir) -> Iterator[tuple[str, Callable[[], None]]]:
+    yield ("workload identities", lambda: identities.issue(plan))
     yield from fabric.steps(plan)
     yield ("pod files", lambda: _write_pod_files(plan))
     yield ("agents", lambda: _start_agents(plan, state))

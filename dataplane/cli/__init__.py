@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from dataplane.cli import apply, delete, down, exec_, get, scale, set_, status, trace, up
+from dataplane.cli import apply, delete, down, exec_, get, mesh, scale, set_, status, trace, up
 from dataplane.cli.context import CONTEXT_SETTINGS
 from dataplane.errors import DpctlError
 
@@ -33,6 +33,7 @@ for command in (
     set_.command,
     apply.command,
     trace.command,
+    mesh.command,
 ):
     cli.add_command(command)
 

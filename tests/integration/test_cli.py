@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,17 @@ def test_cross_node_request_from_the_cli(live: Plan) -> None:
     assert answer["pod"] == "w" and answer["path"] == "/hello"
     assert answer["client"].startswith(live.pod("shop", "x").ip + ":")
 
+
+
+def test_mesh_certs_lists_root_and_every_service_account(live: Plan) -> None:
+    rows = json.loads(dpctl("mesh", "certs", "-t", live.name, "-o", "json", check=True).stdout)
+    assert rows[0]["type"] == "Root" and rows[0]["status"] == "Valid"
+    leaves = {r["spiffeId"] for r in rows if r["type"] == "Leaf"}
+    expected = {f"spiffe://cluster.local/ns/{p.namespace}/sa/{p.service_account}" for p in live.pods}
+    assert leaves == expected
+    certs = Path(StateDir(live.name).path) / "certs"
+    keys = [certs / "root-key.pem", *certs.glob("*/key.pem")]
+    assert len(keys) == len(expected) + 1
+    for key in keys:
+        assert key.stat().st_mode & 0o777 == 0o600, key
+    assert (certs.stat().st_mode & 0o777) == 0o700
