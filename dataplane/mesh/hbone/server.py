@@ -1,0 +1,134 @@
+"""The inbound side of HBONE: mTLS + HTTP/2 on 15008, one CONNECT per tunnel.
+
+Each CONNECT goes through ztunnel's order (``shared/reference/ztunnel.md``
+§1.5): 400 for a non-CONNECT or a bad ``:authority``, 503 for ztunnel's own
+ports, then ``authorize`` (a deny reason → 401), then ``dial`` (failure →
+503), and 200 only once the upstream TCP connection exists.  Then bytes flow
+through ``relay``.
+
+``authorize`` and ``dial`` are the caller's: the daemon will evaluate
+policies and dial from inside the destination pod with the client's address
+as source; tests pass simple functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+from dataplane.mesh.hbone import h2patch
+from dataplane.mesh.hbone.protocol import CONNECT_TIMEOUT, Rejection, check_connect
+from dataplane.mesh.hbone.relay import RelayResult, relay
+from dataplane.mesh.hbone.session import Headers, H2Session, Stream
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+# (peer SPIFFE id or None, outer source address, target) -> deny reason, or None to allow
+Authorize = Callable[[str | None, Address, Address], str | None]
+# (target, source address to present) -> an open connection to the application
+Dial = Callable[[Address, Address], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+
+@dataclass
+class Tunnel:
+    """What the server knows about one accepted CONNECT (for logs and metrics)."""
+
+    peer_identity: str | None
+    source: Address
+    target: Address
+    headers: Headers
+    result: RelayResult = field(default_factory=RelayResult)
+
+
+class HboneServer:
+    """Serves HBONE on listening sockets the caller made (e.g. inside a pod's netns).
+
+    ``source`` passed to ``authorize`` and ``dial`` is the outer TCP peer's
+    address: in in-pod mode the client ztunnel connects from the client pod's
+    own namespace and IP, so that is the address to spoof.
+    """
+
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext,
+        authorize: Authorize,
+        dial: Dial,
+        handshake_timeout: float = CONNECT_TIMEOUT,
+        on_tunnel_closed: Callable[[Tunnel], None] | None = None,
+    ):
+        h2patch.apply()
+        self.ssl_context = ssl_context
+        self.authorize = authorize
+        self.dial = dial
+        self.handshake_timeout = handshake_timeout
+        self.on_tunnel_closed = on_tunnel_closed
+        self.sessions: set[H2Session] = set()
+        self._servers: list[asyncio.Server] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def serve(self, sock: socket.socket) -> asyncio.Server:
+        """Start accepting on ``sock`` (bound and listening, or about to be)."""
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            self._new_session, sock=sock, ssl=self.ssl_context, ssl_handshake_timeout=self.handshake_timeout
+        )
+        self._servers.append(server)
+        return server
+
+    async def close(self) -> None:
+        """Stop accepting, GOAWAY every connection, cancel live tunnels."""
+        for server in self._servers:
+            server.close()
+        for session in list(self.sessions):
+            session.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for server in self._servers:
+            await server.wait_closed()
+
+    def _new_session(self) -> H2Session:
+        session = H2Session(client=False, on_request=lambda stream, headers: self._spawn(self._handle(stream, headers)))
+        self.sessions.add(session)
+        session.closed.add_done_callback(lambda _: self.sessions.discard(session))
+        return session
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _handle(self, stream: Stream, headers: Headers) -> None:
+        session = stream.session
+        verdict = check_connect(headers)
+        if isinstance(verdict, Rejection):
+            self._refuse(session, stream, verdict)
+            return
+        source = session.peer_address or ("", 0)
+        tunnel = Tunnel(session.peer_identity, (source[0], source[1]), verdict, headers)
+        deny = self.authorize(tunnel.peer_identity, tunnel.source, tunnel.target)
+        if deny is not None:
+            self._refuse(session, stream, Rejection(HTTPStatus.UNAUTHORIZED, deny))
+            return
+        try:
+            reader, writer = await asyncio.wait_for(self.dial(tunnel.target, tunnel.source), CONNECT_TIMEOUT)
+        except (OSError, asyncio.TimeoutError) as exc:
+            self._refuse(session, stream, Rejection(HTTPStatus.SERVICE_UNAVAILABLE, f"dial {tunnel.target}: {exc!r}"))
+            return
+        session.respond(stream, HTTPStatus.OK)
+        try:
+            tunnel.result = await relay(stream, reader, writer)
+        finally:
+            if self.on_tunnel_closed is not None:
+                self.on_tunnel_closed(tunnel)
+
+    @staticmethod
+    def _refuse(session: H2Session, stream: Stream, rejection: Rejection) -> None:
+        log.info("refused CONNECT from %s: %d %s", session.peer_identity, rejection.status, rejection.reason)
+        session.respond(stream, rejection.status)
