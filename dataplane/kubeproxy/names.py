@@ -10,6 +10,7 @@ so its rulesets read like a real node's and names match kube-proxy's.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from dataplane.topology.plan import Service, ServicePort
 MAX_NAME = 240  # nftables allows 256; kube-proxy keeps 16 in reserve
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def hashed_name(prefix: str, base: str) -> str:
     """``prefix`` + hash of ``base`` + ``-`` + ``base``, cut to MAX_NAME with a ``...`` tail."""
     # base32 turns each 5 bytes into 8 characters: encoding the first 5 bytes is enough.
