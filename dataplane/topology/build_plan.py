@@ -15,7 +15,7 @@ from .cluster_dns import dns_address
 from .ipam import Addresses, gateway
 from .model import Layout, Manifest, NodeSite, PodSpec, ServiceSpec, TopologySpec
 from .plan import External, Namespace, Node, Plan, Pod, Service, ServicePort, Subnet
-from .validate import IMPLICIT_NAMESPACES
+from .validate import IMPLICIT_NAMESPACES, MESH_ROOT_NAMESPACE
 from .vips import ServiceAddresses
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -59,7 +59,9 @@ def build_plan(
         services=tuple(_service(s, services) for s in manifest.services),
         pod_cidr=str(topology.pod_cidr) if topology.pod_cidr else None,
         external=external,
-        warnings=tuple(_warnings(manifest)),
+        authorization_policies=tuple(manifest.policies),
+        mesh_root_namespace=MESH_ROOT_NAMESPACE,
+        warnings=(*_warnings(manifest), *manifest.warnings),
     )
 
 
@@ -82,7 +84,7 @@ def _node(topology: str, node: NodeSite, addresses: Addresses) -> Node:
 
 
 def _namespaces(manifest: Manifest) -> tuple[Namespace, ...]:
-    """``default`` first, the declared ones in file order, then ``kube-system`` unless declared."""
+    """``default`` first, the declared ones in file order, then ``kube-system`` and ``istio-system`` unless declared."""
     declared = {ns.name: ns.labels for ns in manifest.namespaces}
     names = ["default", *(n for n in declared if n != "default")]
     names += [n for n in IMPLICIT_NAMESPACES if n not in names]

@@ -31,6 +31,10 @@ class Kind:
     api_version: str
     namespaced: bool
     schema: Field
+    also: tuple[str, ...] = ()  # older apiVersions still served, e.g. Istio's v1beta1
+
+    def accepts(self, api_version: str) -> bool:
+        return api_version == self.api_version or api_version in self.also
 
 
 def _ignored(*names: str) -> dict[str, Field]:
@@ -281,7 +285,63 @@ SERVICE = Kind(
     "Service", "v1", True, _document(_metadata(True), {"spec": _SERVICE_SPEC, **_ignored("status")}, _WITH_SPEC)
 )
 
-KINDS: dict[str, Kind] = {k.name: k for k in (TOPOLOGY, NAMESPACE, SERVICE_ACCOUNT, POD, DEPLOYMENT, SERVICE)}
+_SOURCE = Obj(
+    {
+        name: ListOf(Str())
+        for name in (
+            "principals",
+            "notPrincipals",
+            "namespaces",
+            "notNamespaces",
+            "ipBlocks",
+            "notIpBlocks",
+            "requestPrincipals",
+            "notRequestPrincipals",
+            "remoteIpBlocks",
+            "notRemoteIpBlocks",
+            "serviceAccounts",  # refused by parse_policies, which says what to write instead
+            "notServiceAccounts",
+        )
+    }
+)
+
+_OPERATION = Obj(
+    {
+        name: ListOf(Str())  # Istio types ports as strings too
+        for name in ("ports", "notPorts", "hosts", "notHosts", "methods", "notMethods", "paths", "notPaths")
+    }
+)
+
+_POLICY_RULE = Obj(
+    {
+        "from": ListOf(Obj({"source": _SOURCE})),
+        "to": ListOf(Obj({"operation": _OPERATION})),
+        "when": ListOf(Obj({"key": Str(), "values": ListOf(Str()), "notValues": ListOf(Str())}, required=("key",))),
+    }
+)
+
+_POLICY_SPEC = Obj(
+    {
+        "selector": Obj({"matchLabels": StrMap()}),
+        "action": Enum(("ALLOW", "DENY", "AUDIT", "CUSTOM")),  # the last two are refused with a reason
+        "rules": ListOf(_POLICY_RULE),
+        "targetRef": Obj({}, open=True),
+        "targetRefs": ListOf(Obj({}, open=True)),
+        "provider": Ignored(),  # CUSTOM only, refused with it
+    }
+)
+
+AUTHORIZATION_POLICY = Kind(
+    "AuthorizationPolicy",
+    "security.istio.io/v1",
+    True,
+    _document(_metadata(True), {"spec": _POLICY_SPEC, **_ignored("status")}),
+    also=("security.istio.io/v1beta1",),
+)
+
+KINDS: dict[str, Kind] = {
+    k.name: k for k in (TOPOLOGY, NAMESPACE, SERVICE_ACCOUNT, POD, DEPLOYMENT, SERVICE, AUTHORIZATION_POLICY)
+}
 
 
 def supported() -> str:

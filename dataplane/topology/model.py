@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
 from ..errors import Problem
-from .plan import Container
+from .plan import AuthorizationPolicy, Container
 from .yamlsource import Document
 
 
@@ -268,6 +268,8 @@ class Manifest:
     workloads: list[PodSpec | DeploymentSpec] = field(default_factory=list)  # bare Pods and Deployments
     pods: list[PodSpec] = field(default_factory=list)  # every pod that exists: ``workloads`` expanded
     services: list[ServiceSpec] = field(default_factory=list)
+    policies: list[AuthorizationPolicy] = field(default_factory=list)  # those ztunnel enforces
+    warnings: list[str] = field(default_factory=list)  # found while parsing, for Plan.warnings
     complete: bool = True  # False when a YAML error cut the file short
 
     def service_accounts(self) -> set[tuple[str, str]]:

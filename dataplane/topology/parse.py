@@ -13,7 +13,7 @@ from ipaddress import IPv4Network
 from typing import Any
 
 from ..errors import Problem
-from . import parse_pods, parse_services
+from . import parse_pods, parse_policies, parse_services
 from .external import DEFAULT_PUBLIC_CIDR, DEFAULT_TRANSIT_CIDR, default_pool
 from .kinds import KINDS, supported
 from .model import Manifest, NamespaceSpec, NodeSpec, ObjectRef, Origin, SubnetSpec, TopologySpec
@@ -72,7 +72,7 @@ def _parse_document(document: Document, manifest: Manifest, problems: list[Probl
         origin.report("kind", f"unknown kind {what}; supported kinds: {supported()}")
         return
     api_version = data.get("apiVersion")
-    if isinstance(api_version, str) and api_version != kind.api_version:
+    if isinstance(api_version, str) and not kind.accepts(api_version):
         origin.report("apiVersion", f"{kind.name} is apiVersion {kind.api_version}, not '{api_version}'")
     clean = check(kind.schema, data, origin.report)
     metadata = clean.get("metadata", {})
@@ -229,4 +229,5 @@ _CONVERTERS: dict[str, Callable[[dict[str, Any], Origin, Manifest], None]] = {
     "Pod": parse_pods.parse_pod,
     "Deployment": parse_pods.parse_deployment,
     "Service": parse_services.parse_service,
+    "AuthorizationPolicy": parse_policies.parse_policy,
 }

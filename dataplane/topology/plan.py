@@ -149,6 +149,68 @@ class External:
 
 
 @dataclass(frozen=True)
+class PolicySource:
+    """One ``from[].source`` of an AuthorizationPolicy rule: every populated
+    field must match (AND); inside a field any value may match (OR)."""
+
+    principals: tuple[str, ...] = ()
+    not_principals: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+    not_namespaces: tuple[str, ...] = ()
+    ip_blocks: tuple[str, ...] = ()
+    not_ip_blocks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicyOperation:
+    """One ``to[].operation``: ztunnel enforces only the port fields."""
+
+    ports: tuple[int, ...] = ()
+    not_ports: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicyCondition:
+    """One ``when[]`` entry with an L4 key (source.ip, destination.port, ...)."""
+
+    key: str
+    values: tuple[str, ...] = ()
+    not_values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicyRule:
+    """from (OR of sources) AND to (OR of operations) AND every when.
+
+    ``l7_fields`` lists the HTTP-only fields the rule used; ztunnel cannot
+    evaluate them, so an ALLOW rule with any never matches and a DENY rule
+    is evaluated without them.
+    """
+
+    sources: tuple[PolicySource, ...] = ()
+    operations: tuple[PolicyOperation, ...] = ()
+    conditions: tuple[PolicyCondition, ...] = ()
+    l7_fields: tuple[str, ...] = ()
+    has_from: bool = False
+    has_to: bool = False
+
+
+@dataclass(frozen=True)
+class AuthorizationPolicy:
+    """security.istio.io/v1 AuthorizationPolicy, as ztunnel receives it."""
+
+    namespace: str
+    name: str
+    action: str  # "ALLOW" | "DENY"
+    selector: dict[str, str] | None = None  # None: the whole namespace (or mesh-wide in the root namespace)
+    rules: tuple[PolicyRule, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
 class Namespace:
     name: str
     labels: dict[str, str] = field(default_factory=dict)
@@ -174,6 +236,9 @@ class Plan:
     services: tuple[Service, ...] = ()
     pod_cidr: str | None = None  # overlay mode only: cluster pod range
     external: External | None = None
+    authorization_policies: tuple[AuthorizationPolicy, ...] = ()
+    mesh_root_namespace: str = "istio-system"
+    trust_domain: str = "cluster.local"
     warnings: tuple[str, ...] = ()
     version: int = PLAN_VERSION
 
@@ -243,5 +308,26 @@ def _plan_from_dict(raw: dict[str, Any]) -> Plan:
             "services": services,
             "warnings": tuple(raw["warnings"]),
             "external": External(**raw["external"]) if raw.get("external") else None,
+            "authorization_policies": tuple(
+                _policy_from_dict(p) for p in raw.get("authorization_policies", ())
+            ),
         }
     )
+
+
+def _policy_from_dict(raw: dict[str, Any]) -> AuthorizationPolicy:
+    def tuples(d: dict[str, Any]) -> dict[str, Any]:
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+    rules = tuple(
+        PolicyRule(
+            sources=tuple(PolicySource(**tuples(x)) for x in r["sources"]),
+            operations=tuple(PolicyOperation(**tuples(x)) for x in r["operations"]),
+            conditions=tuple(PolicyCondition(**tuples(x)) for x in r["conditions"]),
+            l7_fields=tuple(r["l7_fields"]),
+            has_from=r["has_from"],
+            has_to=r["has_to"],
+        )
+        for r in raw["rules"]
+    )
+    return AuthorizationPolicy(**{**raw, "rules": rules})

@@ -15,7 +15,8 @@ from . import cluster_dns
 from .external import DEFAULT_PUBLIC_CIDR, DEFAULT_TRANSIT_CIDR
 from .model import Layout, Manifest, NodeSite, Origin, SubnetSite, TopologySpec, report_duplicates
 
-IMPLICIT_NAMESPACES = ("default", cluster_dns.NAMESPACE)  # every cluster has them, declared or not
+MESH_ROOT_NAMESPACE = "istio-system"  # Istio's root namespace: mesh-wide policies live there
+IMPLICIT_NAMESPACES = ("default", cluster_dns.NAMESPACE, MESH_ROOT_NAMESPACE)  # exist declared or not
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 ZONE_LABEL = "topology.kubernetes.io/zone"
 
@@ -110,7 +111,8 @@ def check_objects(manifest: Manifest) -> None:
             obj.origin.report(
                 "metadata.namespace",
                 f"namespace '{obj.namespace}' is not declared; add a Namespace document "
-                f"(only {' and '.join(repr(n) for n in IMPLICIT_NAMESPACES)} exist without one)",
+                f"(only {', '.join(repr(n) for n in IMPLICIT_NAMESPACES[:-1])} and {IMPLICIT_NAMESPACES[-1]!r} "
+                "exist without one)",
             )
     accounts = manifest.service_accounts()
     for pod in manifest.pods:

@@ -16,7 +16,7 @@ from .conftest import user_pods
 
 def test_the_dns_pods_and_service_are_there_without_being_declared(topology: Callable[..., str]) -> None:
     plan = plan_from_text(topology(zones="ab"), "t.yaml")
-    assert [n.name for n in plan.namespaces] == ["default", "kube-system"]
+    assert [n.name for n in plan.namespaces] == ["default", "kube-system", "istio-system"]
     assert [(p.key, p.zone, p.owner, p.labels, p.service_account) for p in plan.pods] == [
         ("kube-system/coredns-0", "a", "Deployment/coredns", {"k8s-app": "kube-dns"}, "coredns"),
         ("kube-system/coredns-1", "b", "Deployment/coredns", {"k8s-app": "kube-dns"}, "coredns"),
@@ -59,7 +59,11 @@ def test_kube_system_may_be_declared_and_used(topology: Callable[..., str], make
     namespace = "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: kube-system, labels: {team: infra}}\n"
     text = topology() + make.deployment("metrics", 1, namespace="kube-system") + namespace
     plan = plan_from_text(text, "t.yaml")
-    assert [(n.name, n.labels.get("team")) for n in plan.namespaces] == [("default", None), ("kube-system", "infra")]
+    assert [(n.name, n.labels.get("team")) for n in plan.namespaces] == [
+        ("default", None),
+        ("kube-system", "infra"),
+        ("istio-system", None),
+    ]
     assert [p.key for p in plan.pods] == ["kube-system/metrics-0", "kube-system/coredns-0", "kube-system/coredns-1"]
 
 

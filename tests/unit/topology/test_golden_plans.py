@@ -19,7 +19,7 @@ from dataplane.topology.plan import Plan
 from .conftest import user_pods, user_services
 
 HERE = Path(__file__).resolve().parent
-SHIPPED = ["minimal", "retail-store", "retail-store-overlay"]
+SHIPPED = ["minimal", "retail-store", "retail-store-overlay", "retail-store-mesh"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -72,6 +72,7 @@ def test_retail_store_spreads_every_deployment_over_zones(at_root: Path) -> None
         "orders",
         "checkout",
         "kube-system",
+        "istio-system",
     ]
     owners: dict[str, list[str]] = {}
     for pod in plan.pods:

@@ -103,6 +103,7 @@ def test_namespaces_default_first_with_their_name_label(topology: Callable[..., 
         ("default", {"team": "a", "kubernetes.io/metadata.name": "default"}),
         ("shop", {"istio.io/dataplane-mode": "ambient", "kubernetes.io/metadata.name": "shop"}),
         ("kube-system", {"kubernetes.io/metadata.name": "kube-system"}),
+        ("istio-system", {"kubernetes.io/metadata.name": "istio-system"}),
     ]
 
 
@@ -176,7 +177,7 @@ def test_object_checks_still_run_without_a_topology(make: SimpleNamespace) -> No
         plan_from_text(make.deployment("web", 1, namespace="shop"), "t.yaml")
     assert [p.message for p in raised.value.problems] == [
         "no Topology document: the file needs one (apiVersion: dpctl.dev/v1, kind: Topology)",
-        "namespace 'shop' is not declared; add a Namespace document (only 'default' and 'kube-system' exist without one)",
+        "namespace 'shop' is not declared; add a Namespace document (only 'default', 'kube-system' and 'istio-system' exist without one)",
     ]
 
 

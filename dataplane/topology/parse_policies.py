@@ -1,0 +1,187 @@
+"""AuthorizationPolicy documents → the policies ztunnel enforces.
+
+This step plays istiod's part (``pilot/.../ambient/authorization.go``): it
+keeps what a node's ztunnel is given and says what is lost on the way.
+ztunnel sees only TCP connections, so HTTP attributes (methods, paths,
+request principals, ...) are recorded in ``PolicyRule.l7_fields`` and reported
+as a Plan warning with istiod's wording; ``dataplane.mesh.authz`` decides what
+they mean for ALLOW and DENY.  Policies with ``targetRefs`` are waypoint
+policies: istiod never sends them to ztunnel, so they are left out with a
+warning.  The API server's own validation (empty ``from``/``source``, a
+``when`` with no values, bad ports and addresses) is a Problem, as
+``kubectl apply`` would refuse the object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from .model import Manifest, ObjectRef, Origin
+from .plan import AuthorizationPolicy, PolicyCondition, PolicyOperation, PolicyRule, PolicySource
+from .rules import apply, check_labels, check_name, dns_subdomain, ipv4_address, ipv4_network
+from .schema import Report, valid_items
+from .yamlsource import child_path, item_path
+
+# ``when`` keys ztunnel evaluates; every other key is an HTTP attribute.
+L4_WHEN_KEYS = ("source.ip", "source.namespace", "source.principal", "destination.ip", "destination.port")
+_SOURCE_L7 = ("requestPrincipals", "notRequestPrincipals", "remoteIpBlocks", "notRemoteIpBlocks")
+_AS_PRINCIPAL = "write the account as a principal, e.g. cluster.local/ns/NS/sa/SA"
+_OPERATION_L7 = ("hosts", "notHosts", "methods", "notMethods", "paths", "notPaths")
+
+
+def parse_policy(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
+    report = origin.report
+    metadata = clean.get("metadata", {})
+    name = check_name(dns_subdomain, metadata.get("name"), "metadata.name", report)
+    namespace = metadata.get("namespace", "default")
+    spec = clean.get("spec", {})
+    action = spec.get("action", "ALLOW")
+    if action in ("AUDIT", "CUSTOM"):
+        report("spec.action", f"{action} is not supported: ztunnel enforces only ALLOW and DENY")
+    selector = spec.get("selector")
+    labels = None if selector is None else selector.get("matchLabels", {})
+    check_labels(labels or {}, "spec.selector.matchLabels", report)
+    rules = [_rule(raw, item_path("spec.rules", i), report) for i, raw in valid_items(spec.get("rules", []))]
+    if name is None:
+        return
+    manifest.objects.append(ObjectRef(origin, "AuthorizationPolicy", namespace, name))
+    key = f"{namespace}/{name}"
+    if "targetRef" in spec or "targetRefs" in spec:
+        manifest.warnings.append(
+            f"AuthorizationPolicy {key}: targetRefs policies are enforced by waypoints, which dpctl does not emulate"
+        )
+        return
+    found = dict.fromkeys(_short(f) for rule in rules for f in rule.l7_fields)
+    if found:
+        manifest.warnings.append(
+            f"AuthorizationPolicy {key}: ztunnel does not support HTTP attributes (found: {', '.join(found)})"
+        )
+    manifest.policies.append(AuthorizationPolicy(namespace, name, action, labels, tuple(rules)))
+
+
+def _short(field: str) -> str:
+    """``to.operation.methods`` → ``methods``, ``when.request.headers[x]`` → ``request.headers[x]``."""
+    return field.removeprefix("when.") if field.startswith("when.") else field.split(".", 2)[2]
+
+
+def _rule(raw: dict[str, Any], path: str, report: Report) -> PolicyRule:
+    l7: list[str] = []
+    sources = _clauses(raw, path, "from", "source", report, l7)
+    operations = _clauses(raw, path, "to", "operation", report, l7)
+    conditions = []
+    for i, when in valid_items(raw.get("when", [])):
+        if (condition := _condition(when, item_path(f"{path}.when", i), report, l7)) is not None:
+            conditions.append(condition)
+    return PolicyRule(
+        sources=tuple(s for s in sources if isinstance(s, PolicySource)),
+        operations=tuple(o for o in operations if isinstance(o, PolicyOperation)),
+        conditions=tuple(conditions),
+        l7_fields=tuple(dict.fromkeys(l7)),
+        has_from=bool(raw.get("from")),
+        has_to=bool(raw.get("to")),
+    )
+
+
+def _clauses(
+    raw: dict[str, Any], path: str, clause: str, inner: str, report: Report, l7: list[str]
+) -> list[PolicySource | PolicyOperation]:
+    """The L4 part of each ``from[].source`` or ``to[].operation``; one left empty by
+    dropping its HTTP fields is not kept (ztunnel skips an empty match)."""
+    if clause in raw and not raw[clause]:
+        report(f"{path}.{clause}", f"must not be empty; omit '{clause}' to match any {inner}")
+    kept: list[PolicySource | PolicyOperation] = []
+    for i, entry in valid_items(raw.get(clause, [])):
+        entry_path = item_path(f"{path}.{clause}", i)
+        fields = entry.get(inner, {})
+        if not fields:
+            report(entry_path, f"'{inner}' must set at least one field")
+            continue
+        convert = _source if inner == "source" else _operation
+        http = _SOURCE_L7 if inner == "source" else _OPERATION_L7
+        l7.extend(f"{clause}.{inner}.{f}" for f in http if f in fields)
+        converted = convert(fields, child_path(entry_path, inner), report)
+        if any(dataclasses.astuple(converted)):
+            kept.append(converted)
+    return kept
+
+
+def _values(fields: dict[str, Any], name: str) -> list[str]:
+    return [v for _, v in valid_items(fields.get(name, []))]
+
+
+def _source(fields: dict[str, Any], path: str, report: Report) -> PolicySource:
+    def blocks(name: str) -> tuple[str, ...]:
+        return _checked(_cidr, fields, name, path, report)
+
+    for name in ("serviceAccounts", "notServiceAccounts"):
+        if name in fields:
+            report(child_path(path, name), f"not supported: {_AS_PRINCIPAL}")
+    return PolicySource(
+        principals=tuple(_values(fields, "principals")),
+        not_principals=tuple(_values(fields, "notPrincipals")),
+        namespaces=tuple(_values(fields, "namespaces")),
+        not_namespaces=tuple(_values(fields, "notNamespaces")),
+        ip_blocks=blocks("ipBlocks"),
+        not_ip_blocks=blocks("notIpBlocks"),
+    )
+
+
+def _operation(fields: dict[str, Any], path: str, report: Report) -> PolicyOperation:
+    return PolicyOperation(
+        ports=_checked(_port, fields, "ports", path, report),
+        not_ports=_checked(_port, fields, "notPorts", path, report),
+    )
+
+
+def _condition(when: dict[str, Any], path: str, report: Report, l7: list[str]) -> PolicyCondition | None:
+    key = when.get("key")
+    if not (when.get("values") or when.get("notValues")):
+        report(path, "a condition must set values or notValues")
+    if key is None:
+        return None
+    if key not in L4_WHEN_KEYS:
+        l7.append(f"when.{key}")
+        return None
+    rule = _CONDITION_VALUES.get(key, str)
+    return PolicyCondition(
+        key=key,
+        values=_checked(rule, when, "values", path, report),
+        not_values=_checked(rule, when, "notValues", path, report),
+    )
+
+
+def _checked(
+    rule: Callable[[str], Any], fields: dict[str, Any], name: str, path: str, report: Report
+) -> tuple[Any, ...]:
+    """``rule`` applied to each value of list ``name``; the ones that fail are reported and dropped."""
+    results = (
+        apply(rule, value, item_path(child_path(path, name), i), report)
+        for i, value in valid_items(fields.get(name, []))
+    )
+    return tuple(r for r in results if r is not None)
+
+
+def _port(text: str) -> int:
+    """Istio writes ports as strings of digits."""
+    if not text.isdigit() or not 0 < int(text) <= 65535:
+        raise ValueError(f"'{text}' is not a port number (1-65535)")
+    return int(text)
+
+
+def _port_text(text: str) -> str:
+    return str(_port(text))
+
+
+def _cidr(text: str) -> str:
+    """A CIDR, or a bare address taken as its /32, as Istio reads ipBlocks."""
+    return str(ipv4_network(text)) if "/" in text else f"{ipv4_address(text)}/32"
+
+
+# How each L4 ``when`` key's values are checked and written; the others are names.
+_CONDITION_VALUES: dict[str, Callable[[str], str]] = {
+    "source.ip": _cidr,
+    "destination.ip": _cidr,
+    "destination.port": _port_text,
+}
