@@ -1,6 +1,7 @@
 """Bringing an emulation up from a Plan, all or nothing.
 
-Steps run in order (router, nodes, overlay, pods, pod files, agents).  If any
+Steps run in order: workload identities, router, nodes, overlay, pods, the
+outside client and load balancer, pod files, agents, Service rules.  If any
 step fails -- or the user interrupts -- everything made so far is torn down
 before the error is reported, so a failed ``up`` leaves the host as it was.
 """
