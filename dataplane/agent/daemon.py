@@ -21,6 +21,7 @@ from dataplane.agent import dns_responder, ready, workloads
 from dataplane.agent.pods import PodService
 from dataplane.errors import DpctlError
 from dataplane.kernel import process
+from dataplane.mesh.ztunnel.ztunnel import Ztunnel
 from dataplane.topology.plan import Container, Plan, Pod
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class Agent:
         self._wake = asyncio.Event()
         self._reload_pending = False
         self._stopping = False
+        # The node's ztunnel (ambient mesh): serves this node's enrolled pods.
+        self._ztunnel = Ztunnel(state_dir, node)
 
     async def run(self) -> int:
         """Serve until SIGTERM/SIGINT; the exit code of the agent."""
@@ -127,6 +130,8 @@ class Agent:
                 continue
             self._pods[key] = service
             log.info("serving %s: %d sockets, %d commands", key, service.sockets, len(service.workloads))
+        # ztunnel: enroll/unenroll this node's pods, after their own sockets exist.
+        errors.extend(await self._ztunnel.reconcile(plan))
         self._plan_digest = digest
         self._publish(errors)
 
@@ -163,6 +168,7 @@ class Agent:
 
     async def _shutdown(self) -> None:
         log.info("stopping")
+        await self._ztunnel.close()
         await self._close(list(self._pods))
         ready.remove(self._state_dir, self._node)
         log.info("stopped")

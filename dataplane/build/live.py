@@ -11,11 +11,19 @@ without rules, and never sends new connections to a pod that is not served:
 4. stale UDP conntrack entries of endpoints that went away are deleted;
 5. agents drop the pods that went away (final plan, SIGHUP, wait);
 6. those pods' namespaces are deleted.
+
+``dpctl mesh enroll/unenroll`` change only a namespace's
+``istio.io/dataplane-mode`` label.  Overrides hold no namespace labels, so the
+label changes are kept in ``<state>/mesh.json`` (namespace → "ambient", or
+null for "label removed") and laid over every plan this module computes
+(``with_mesh_labels``); the roll-out is a plain agent reload, since neither
+pods nor kube-proxy rules change.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import time
@@ -29,7 +37,10 @@ from dataplane.errors import DpctlError
 from dataplane.kernel import etcnetns, netns
 from dataplane.topology import plan_from_text
 from dataplane.topology.overrides import Overrides
+from dataplane.mesh.enrollment import AMBIENT, DATAPLANE_MODE
 from dataplane.topology.plan import Plan, Pod
+
+MESH_FILE = "mesh.json"
 
 AGENT_RELOAD_TIMEOUT = 10.0
 # What a running emulation cannot change without being rebuilt.
@@ -53,7 +64,7 @@ def _check_fixed(old: Plan, new: Plan) -> None:
         )
 
 
-def _reload_agents(state: StateDir, plan: Plan) -> None:
+def reload_agents(state: StateDir, plan: Plan) -> None:
     """Publish ``plan`` to the agents and wait until each serves exactly it."""
     state.write_plan(plan)
     digest = ready.plan_digest(Path(state.plan_path).read_bytes())
@@ -104,10 +115,10 @@ def roll_out(state: StateDir, new: Plan, overrides: Overrides, source_text: str)
     removed = [p for k, p in old_pods.items() if k not in new_pods]
     identities.issue(new)
     _build_pods(new, added)
-    _reload_agents(state, dataclasses.replace(new, pods=new.pods + tuple(removed)))
+    reload_agents(state, dataclasses.replace(new, pods=new.pods + tuple(removed)))
     services.apply_all(new)
     flushed = services.flush_stale_udp(old, new)
-    _reload_agents(state, new)
+    reload_agents(state, new)
     _remove_pods(removed)
     state.save_inputs(source_text, overrides)
     return ChangeReport(
@@ -124,6 +135,51 @@ def change(name: str, overrides: Overrides, source_text: str | None = None) -> C
     state = StateDir(name)
     old = state.load_plan()
     text = source_text if source_text is not None else state.load_source()
-    new = plan_from_text(text, old.source, previous=old, overrides=overrides)
+    new = with_mesh_labels(state, plan_from_text(text, old.source, previous=old, overrides=overrides))
     # Readiness of pods that no longer exist must not stick to a future pod of the same name.
     return roll_out(state, new, overrides.pruned(new), text)
+
+
+def _mesh_modes(state: StateDir) -> dict[str, str | None]:
+    try:
+        with open(os.path.join(state.path, MESH_FILE)) as handle:
+            return dict(json.load(handle))
+    except FileNotFoundError:
+        return {}
+
+
+def with_mesh_labels(state: StateDir, plan: Plan) -> Plan:
+    """``plan`` with the dataplane-mode labels set by ``mesh enroll/unenroll``."""
+    modes = _mesh_modes(state)
+    if not modes:
+        return plan
+    namespaces = []
+    for ns in plan.namespaces:
+        if ns.name not in modes:
+            namespaces.append(ns)
+            continue
+        labels = {k: v for k, v in ns.labels.items() if k != DATAPLANE_MODE}
+        if modes[ns.name] is not None:
+            labels[DATAPLANE_MODE] = str(modes[ns.name])
+        namespaces.append(dataclasses.replace(ns, labels=labels))
+    return dataclasses.replace(plan, namespaces=tuple(namespaces))
+
+
+def set_dataplane_mode(name: str, namespace: str, enrolled: bool) -> float:
+    """Label (or unlabel) ``namespace`` ambient in the running emulation and
+    roll it out to the agents; the seconds it took."""
+    started = time.monotonic()
+    state = StateDir(name)
+    old = state.load_plan()
+    if namespace not in {ns.name for ns in old.namespaces}:
+        raise DpctlError(f"no namespace {namespace!r} in {name}")
+    modes = _mesh_modes(state)
+    modes[namespace] = AMBIENT if enrolled else None
+    path = os.path.join(state.path, MESH_FILE)
+    with open(f"{path}.tmp", "w") as handle:
+        json.dump(modes, handle, indent=1, sort_keys=True)
+    os.replace(f"{path}.tmp", path)
+    new = with_mesh_labels(state, old)
+    identities.issue(new)
+    reload_agents(state, new)
+    return time.monotonic() - started

@@ -44,3 +44,67 @@ def certs(topology: str | None, output: str) -> None:
             for r in rows
         ],
     )
+
+
+def _set_mode(topology: str | None, namespace: str, enrolled: bool) -> None:
+    from dataplane.build.live import set_dataplane_mode
+
+    verb = "enroll" if enrolled else "unenroll"
+    require_root(f"dpctl mesh {verb}")
+    plan = running_plan(topology)
+    seconds = set_dataplane_mode(plan.name, namespace, enrolled)
+    click.echo(f"namespace {namespace} {verb}ed ({seconds * 1000:.0f} ms)")
+
+
+@command.command("enroll")
+@topology_option
+@click.argument("namespace")
+def enroll(topology: str | None, namespace: str) -> None:
+    """Label NAMESPACE istio.io/dataplane-mode=ambient: its pods join the mesh live."""
+    _set_mode(topology, namespace, True)
+
+
+@command.command("unenroll")
+@topology_option
+@click.argument("namespace")
+def unenroll(topology: str | None, namespace: str) -> None:
+    """Remove NAMESPACE's ambient label: its pods leave the mesh; open connections carry on."""
+    _set_mode(topology, namespace, False)
+
+
+@command.command("workloads")
+@topology_option
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def workloads(topology: str | None, output: str) -> None:
+    """Every pod and whether the mesh carries it (like istioctl ztunnel-config workloads)."""
+    from dataplane.mesh.ztunnel.workloads import workload_rows
+
+    rows = workload_rows(running_plan(topology))
+    if output == "json":
+        print_json(
+            [
+                {"namespace": r.namespace, "name": r.pod, "address": r.address, "node": r.node,
+                 "waypoint": r.waypoint, "protocol": r.protocol}
+                for r in rows
+            ]
+        )
+        return
+    print_table(
+        ["NAMESPACE", "POD NAME", "ADDRESS", "NODE", "WAYPOINT", "PROTOCOL"],
+        [[r.namespace, r.pod, r.address, r.node, r.waypoint, r.protocol] for r in rows],
+    )
+
+
+@command.command("policies")
+@topology_option
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def policies(topology: str | None, output: str) -> None:
+    """The AuthorizationPolicies the ztunnels enforce (like istioctl ztunnel-config policies)."""
+    from dataplane.mesh.authz import scope
+
+    plan = running_plan(topology)
+    rows = [(p.namespace, p.name, p.action.capitalize(), scope(p, plan)) for p in plan.authorization_policies]
+    if output == "json":
+        print_json([{"namespace": n, "name": m, "action": a, "scope": s} for n, m, a, s in rows])
+        return
+    print_table(["NAMESPACE", "POLICY NAME", "ACTION", "SCOPE"], [list(r) for r in rows])

@@ -1,0 +1,340 @@
+"""One enrolled pod as its node's ztunnel serves it (in-pod mode).
+
+Three listeners live inside the pod's own namespace (``ztsockets``):
+
+* **15001 outbound**: the pod's captured TCP; ``original_dst`` then
+  ``workloads.Resolver``: a ztunnel port is refused (SelfCall), a Service VIP
+  becomes a random ready endpoint, an enrolled pod is reached over HBONE
+  (mTLS as the *source* pod's identity, from a marked socket in the source
+  pod, so the outer TCP source is the pod's IP), anything else is plain TCP
+  passthrough from a marked socket in the pod.
+* **15008 inbound HBONE**: ``HboneServer`` with the *destination* pod's
+  certificate; ``authorize`` checks the authority IP is this pod's
+  (§1.5 step 3) and the L4 policies (``authz.evaluate``) with the peer's
+  SPIFFE id; ``dial`` connects to the app from the client's IP
+  (``spoofed_socket_in``), so the app sees the client pod as its peer.
+* **15006 inbound plaintext**: captured traffic from unenrolled clients;
+  policies are evaluated with no identity, then the same spoofed dial.
+
+Every connection ends with one access log line (``accesslog``).  The proxy
+counts its live connections so the ztunnel can keep the pod's return-path
+plumbing until the last one is gone after an unenroll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from dataplane.kernel import ztsockets
+from dataplane.mesh import authz
+from dataplane.mesh.constants import HBONE_PORT, INBOUND_PLAINTEXT_PORT, OUTBOUND_PORT, PROXY_PORTS
+from dataplane.mesh.hbone import HbonePool, HboneServer, Tunnel, relay
+from dataplane.mesh.hbone.relay import abort_with_rst
+from dataplane.mesh.ztunnel import accesslog
+from dataplane.mesh.ztunnel.workloads import HBONE, PASSTHROUGH, Address, Route
+from dataplane.topology.plan import Pod
+
+if TYPE_CHECKING:
+    from dataplane.mesh.ztunnel.ztunnel import Ztunnel
+
+log = logging.getLogger(__name__)
+
+READ_SIZE = 256 * 1024
+DIAL_TIMEOUT = 10.0
+# What a failed dial or tunnel raises.
+_NET_ERRORS = (OSError, ConnectionError, asyncio.TimeoutError, ssl.SSLError)
+
+
+def policy_error(decision: authz.Decision) -> str:
+    return f"connection closed due to policy rejection: {decision.reason}"
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, counter: list[int]) -> None:
+    """Copy one direction; EOF becomes a half-close on the other side."""
+    while data := await reader.read(READ_SIZE):
+        writer.write(data)
+        counter[0] += len(data)
+        await writer.drain()
+    if writer.can_write_eof():
+        writer.write_eof()
+
+
+async def splice(
+    r1: asyncio.StreamReader, w1: asyncio.StreamWriter, r2: asyncio.StreamReader, w2: asyncio.StreamWriter
+) -> tuple[int, int, bool]:
+    """Plain TCP ↔ TCP with half-close; a reset on one side resets the other.
+
+    Returns (bytes 1→2, bytes 2→1, reset).
+    """
+    forward, backward = [0], [0]
+    tasks = [asyncio.ensure_future(_pipe(r1, w2, forward)), asyncio.ensure_future(_pipe(r2, w1, backward))]
+    reset = False
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        if any(t.exception() is not None for t in done):
+            reset = True
+            abort_with_rst(w1)
+            abort_with_rst(w2)
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+    finally:
+        for t in tasks:
+            if not t.done():
+                t.cancel()
+        w1.close()
+        w2.close()
+    return forward[0], backward[0], reset
+
+
+async def _dial(sock_factory: Callable[[], object], target: Address) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    sock = sock_factory()
+    try:
+        await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, target), DIAL_TIMEOUT)  # type: ignore[arg-type]
+    except BaseException:
+        sock.close()  # type: ignore[attr-defined]
+        raise
+    return await asyncio.open_connection(sock=sock)  # type: ignore[arg-type]
+
+
+class PodProxy:
+    def __init__(self, zt: Ztunnel, pod: Pod):
+        self.zt = zt
+        self.pod = pod
+        self.identity = zt.resolver.identity(pod)
+        self.active = 0
+        self.on_idle: Callable[[PodProxy], None] | None = None
+        self.pool = HbonePool(socket_factory=self._marked)
+        self.hbone = HboneServer(
+            zt.server_context(pod), self._authorize, self._dial_app, on_tunnel_closed=self._tunnel_closed
+        )
+        self._servers: list[asyncio.AbstractServer] = []
+        self._handlers: set[asyncio.Task[None]] = set()
+        self._tunnel_started: dict[tuple[Address, Address], deque[float]] = defaultdict(deque)
+
+    # -- life cycle --------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Listen on 15001/15006/15008 inside the pod (before its capture is switched on)."""
+        netns = self.pod.netns
+        try:
+            out = ztsockets.listener_in(netns, OUTBOUND_PORT)
+            self._servers.append(await asyncio.start_server(self._tracked(self._outbound), sock=out))
+            inb = ztsockets.listener_in(netns, INBOUND_PLAINTEXT_PORT)
+            self._servers.append(await asyncio.start_server(self._tracked(self._inbound), sock=inb))
+            self._servers.append(await self.hbone.serve(ztsockets.listener_in(netns, HBONE_PORT)))
+        except BaseException:
+            self.stop_listening()
+            raise
+
+    def stop_listening(self) -> None:
+        """Close the listening sockets only: accepted connections carry on."""
+        for server in self._servers:
+            server.close()
+        self._servers.clear()
+
+    async def close(self) -> None:
+        """Everything, established connections included (agent shutdown)."""
+        self.stop_listening()
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        await self.hbone.close()
+        await self.pool.close()
+
+    def _track(self, delta: int) -> None:
+        self.active += delta
+        if self.active == 0 and self.on_idle is not None:
+            self.on_idle(self)
+
+    def _tracked(self, handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], object]):  # type: ignore[no-untyped-def]
+        async def run(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                self._handlers.add(task)
+            self._track(+1)
+            try:
+                await handler(reader, writer)  # type: ignore[misc]
+            except Exception:  # one connection's bug must not take the agent down
+                log.exception("%s: connection handler failed", self.pod.key)
+                abort_with_rst(writer)
+            finally:
+                writer.close()
+                self._track(-1)
+                if task is not None:
+                    self._handlers.discard(task)
+
+        return run
+
+    def _marked(self):  # type: ignore[no-untyped-def]
+        return ztsockets.marked_socket_in(self.pod.netns)
+
+    # -- access log fields ---------------------------------------------------------------------------
+
+    def _workload(self, prefix: str, pod: Pod | None, identity: str | None) -> dict[str, object]:
+        if pod is None:
+            return {}
+        fields: dict[str, object] = {f"{prefix}.workload": pod.name, f"{prefix}.namespace": pod.namespace}
+        if identity:
+            fields[f"{prefix}.identity"] = identity.removeprefix("spiffe://")
+        return fields
+
+    # -- outbound (15001) ----------------------------------------------------------------------------
+
+    async def _outbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        started = time.monotonic()
+        peer = writer.get_extra_info("peername")
+        src = (peer[0], peer[1])
+        try:
+            dst = ztsockets.original_dst(writer.get_extra_info("socket"))
+        except OSError as exc:
+            log.warning("%s: outbound connection without original destination: %s", self.pod.key, exc)
+            abort_with_rst(writer)
+            return
+        route = self.zt.resolver.resolve(dst)
+        if route.kind not in (HBONE, PASSTHROUGH):
+            error = "self call" if route.kind == "self-call" else f"no healthy upstream for {dst[0]}:{dst[1]}"
+            log.warning(
+                "connection failed src.addr=%s dst.addr=%s direction=\"outbound\" error=\"%s\"",
+                accesslog.addr(src), accesslog.addr(dst), error,
+            )
+            abort_with_rst(writer)
+            return
+        fields: dict[str, object] = {"src.addr": accesslog.addr(src)}
+        fields.update(self._workload("src", self.pod, self.identity if route.kind == HBONE else None))
+        if route.kind == HBONE:
+            fields["dst.addr"] = f"{route.target[0]}:{HBONE_PORT}"
+            fields["dst.hbone_addr"] = accesslog.addr(route.target)
+        else:
+            fields["dst.addr"] = accesslog.addr(route.target)
+        if route.service is not None:
+            fields["dst.service"] = f"{route.service.name}.{route.service.namespace}.svc.{self.zt.resolver.plan.cluster_domain}"
+        fields.update(self._workload("dst", route.pod, route.identity if route.kind == HBONE else None))
+        fields["direction"] = "outbound"
+        sent = received = 0
+        try:
+            if route.kind == HBONE:
+                sent, received = await self._outbound_hbone(route, src, reader, writer)
+            else:
+                up_r, up_w = await _dial(self._marked, route.target)
+                sent, received, _ = await splice(reader, writer, up_r, up_w)
+        except _NET_ERRORS as exc:
+            fields["error"] = str(exc) or repr(exc)
+            abort_with_rst(writer)
+        fields.update(bytes_sent=sent, bytes_recv=received, duration=f"{int((time.monotonic() - started) * 1000)}ms")
+        accesslog.write(fields)
+
+    async def _outbound_hbone(
+        self, route: Route, src: Address, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[int, int]:
+        assert route.pod is not None
+        headers = {}
+        if route.service is not None:
+            host = f"{route.service.name}.{route.service.namespace}.svc.{self.zt.resolver.plan.cluster_domain}"
+            headers["forwarded"] = f'for="{src[0]}:{src[1]}";host={host}'
+        stream = await self.pool.connect(
+            (route.target[0], HBONE_PORT),
+            f"{route.target[0]}:{route.target[1]}",
+            ssl_context=self.zt.client_context(self.pod),
+            expected_identity=route.identity,
+            source_identity=self.identity,
+            forwarded_for=src,
+            headers=headers,
+            socket_factory=self._marked,
+        )
+        result = await relay(stream, reader, writer)
+        return result.to_stream, result.from_stream
+
+    # -- inbound HBONE (15008) -----------------------------------------------------------------------
+
+    def _authorize(self, peer_identity: str | None, source: Address, target: Address) -> str | None:
+        if target[0] != self.pod.ip:
+            return f"ip mismatch: {target[0]} is not {self.pod.ip}"
+        decision = authz.evaluate(
+            self.zt.resolver.plan, self.pod, authz.Connection(source[0], peer_identity, self.pod.ip, target[1])
+        )
+        if decision.allowed:
+            self._tunnel_started[(source, target)].append(time.monotonic())
+            return None
+        fields = self._inbound_fields(source, peer_identity, f"{self.pod.ip}:{HBONE_PORT}", target)
+        fields.update(bytes_sent=0, bytes_recv=0, duration="0ms", error=policy_error(decision))
+        accesslog.write(fields)
+        return policy_error(decision)
+
+    async def _dial_app(self, target: Address, source: Address) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        streams = await _dial(lambda: ztsockets.spoofed_socket_in(self.pod.netns, source[0]), (self.pod.ip, target[1]))
+        self._track(+1)
+        return streams
+
+    def _tunnel_closed(self, tunnel: Tunnel) -> None:
+        starts = self._tunnel_started.get((tunnel.source, tunnel.target))
+        started = starts.popleft() if starts else time.monotonic()
+        if starts is not None and not starts:
+            del self._tunnel_started[(tunnel.source, tunnel.target)]
+        fields = self._inbound_fields(tunnel.source, tunnel.peer_identity, f"{self.pod.ip}:{HBONE_PORT}", tunnel.target)
+        fields.update(
+            bytes_sent=tunnel.result.to_stream,
+            bytes_recv=tunnel.result.from_stream,
+            duration=f"{int((time.monotonic() - started) * 1000)}ms",
+        )
+        if tunnel.result.reset:
+            fields["error"] = "connection reset"
+        accesslog.write(fields)
+        self._track(-1)
+
+    def _inbound_fields(
+        self, source: Address, identity: str | None, dst_addr: str, target: Address | None
+    ) -> dict[str, object]:
+        fields: dict[str, object] = {"src.addr": accesslog.addr(source)}
+        fields.update(self._workload("src", self.zt.resolver.pod_at(source[0]), identity))
+        fields["dst.addr"] = dst_addr
+        if target is not None:
+            fields["dst.hbone_addr"] = accesslog.addr(target)
+        fields.update(self._workload("dst", self.pod, self.identity if identity else None))
+        fields["direction"] = "inbound"
+        return fields
+
+    # -- inbound plaintext (15006) -------------------------------------------------------------------
+
+    async def _inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        started = time.monotonic()
+        peer = writer.get_extra_info("peername")
+        src = (peer[0], peer[1])
+        try:
+            dst = ztsockets.original_dst(writer.get_extra_info("socket"))
+        except OSError as exc:
+            log.warning("%s: inbound connection without original destination: %s", self.pod.key, exc)
+            abort_with_rst(writer)
+            return
+        fields = self._inbound_fields(src, None, accesslog.addr((self.pod.ip, dst[1])) or "", None)
+        if dst[1] in PROXY_PORTS:
+            log.warning("connection failed src.addr=%s dst.addr=%s direction=\"inbound\" error=\"self call\"",
+                        accesslog.addr(src), accesslog.addr(dst))
+            abort_with_rst(writer)
+            return
+        decision = authz.evaluate(
+            self.zt.resolver.plan, self.pod, authz.Connection(src[0], None, self.pod.ip, dst[1])
+        )
+        sent = received = 0
+        if not decision.allowed:
+            fields["error"] = policy_error(decision)
+            abort_with_rst(writer)
+        else:
+            try:
+                app_r, app_w = await _dial(
+                    lambda: ztsockets.spoofed_socket_in(self.pod.netns, src[0]), (self.pod.ip, dst[1])
+                )
+                received, sent, reset = await splice(reader, writer, app_r, app_w)
+                if reset:
+                    fields["error"] = "connection reset"
+            except _NET_ERRORS as exc:
+                fields["error"] = str(exc) or repr(exc)
+                abort_with_rst(writer)
+        fields.update(bytes_sent=sent, bytes_recv=received, duration=f"{int((time.monotonic() - started) * 1000)}ms")
+        accesslog.write(fields)

@@ -1,0 +1,107 @@
+"""What a ztunnel knows from the plan: enrolled workloads, identities, routes.
+
+Pure: no I/O.  ``Resolver`` answers ztunnel's outbound decision tree
+(``ztunnel.md`` §2.4) for one original destination:
+
+* a ztunnel port (15001/15006/15008) → ``SELF_CALL`` (refused);
+* a Service ClusterIP:port (TCP) → a random ready endpoint (no endpoint →
+  ``NO_UPSTREAM``), then as for that pod;
+* an enrolled pod's IP → ``HBONE`` to ``<podIP>:15008``, authority
+  ``<podIP>:<targetPort>``;
+* anything else (unenrolled pod, outside the mesh) → ``PASSTHROUGH`` plain TCP.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from dataplane.mesh.constants import PROXY_PORTS
+from dataplane.mesh.enrollment import is_enrolled
+from dataplane.mesh.identity import pod_identity
+from dataplane.topology.endpoints import PodIndex, service_port_endpoints
+from dataplane.topology.plan import Plan, Pod, Service
+
+SELF_CALL = "self-call"
+NO_UPSTREAM = "no-upstream"
+HBONE = "hbone"
+PASSTHROUGH = "passthrough"
+
+Address = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str  # SELF_CALL | NO_UPSTREAM | HBONE | PASSTHROUGH
+    target: Address  # where the bytes finally go (pod IP:target port, or the original destination)
+    pod: Pod | None = None  # the destination workload, when known
+    service: Service | None = None  # the Service the client dialled, if any
+    identity: str = ""  # the destination's SPIFFE id (HBONE only)
+
+
+@dataclass(frozen=True)
+class WorkloadRow:
+    namespace: str
+    pod: str
+    address: str
+    node: str
+    waypoint: str
+    protocol: str  # HBONE | TCP
+
+
+class Resolver:
+    """The plan as one ztunnel sees it; rebuilt on every reconcile."""
+
+    def __init__(self, plan: Plan, rng: random.Random | None = None):
+        self.plan = plan
+        self._rng = rng or random.Random()
+        self.pods_by_ip: dict[str, Pod] = {p.ip: p for p in plan.pods}
+        self.enrolled: frozenset[str] = frozenset(p.key for p in plan.pods if is_enrolled(plan, p))
+        index = PodIndex(plan.pods)
+        self._vips: dict[Address, tuple[Service, tuple]] = {}
+        for service in plan.services:
+            if not service.cluster_ip:
+                continue
+            for port_endpoints in service_port_endpoints(plan, service, index):
+                if port_endpoints.port.protocol == "TCP":
+                    self._vips[(service.cluster_ip, port_endpoints.port.port)] = (service, port_endpoints.endpoints)
+
+    def is_enrolled(self, pod: Pod) -> bool:
+        return pod.key in self.enrolled
+
+    def identity(self, pod: Pod) -> str:
+        return str(pod_identity(self.plan, pod))
+
+    def pod_at(self, ip: str) -> Pod | None:
+        return self.pods_by_ip.get(ip)
+
+    def resolve(self, dst: Address) -> Route:
+        ip, port = dst
+        if port in PROXY_PORTS:
+            return Route(SELF_CALL, dst)
+        service = None
+        vip = self._vips.get((ip, port))
+        if vip is not None:
+            service, endpoints = vip
+            ready = [e for e in endpoints if e.ready]
+            if not ready:
+                return Route(NO_UPSTREAM, dst, service=service)
+            chosen = self._rng.choice(ready)
+            ip, port = chosen.ip, chosen.port
+        pod = self.pods_by_ip.get(ip)
+        if pod is not None and self.is_enrolled(pod):
+            return Route(HBONE, (ip, port), pod, service, self.identity(pod))
+        return Route(PASSTHROUGH, (ip, port), pod, service)
+
+
+def enrolled_on(plan: Plan, node: str) -> dict[str, Pod]:
+    """The enrolled pods a node's ztunnel serves, by key."""
+    return {p.key: p for p in plan.pods_on(node) if is_enrolled(plan, p)}
+
+
+def workload_rows(plan: Plan) -> list[WorkloadRow]:
+    """``istioctl ztunnel-config workloads``: every pod, HBONE when enrolled."""
+    return [
+        WorkloadRow(p.namespace, p.name, p.ip, p.node, "None", "HBONE" if is_enrolled(plan, p) else "TCP")
+        for p in sorted(plan.pods, key=lambda p: (p.namespace, p.name))
+    ]

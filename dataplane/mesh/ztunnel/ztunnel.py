@@ -1,0 +1,165 @@
+"""The node's ztunnel: the object the node agent owns and reconciles on SIGHUP.
+
+``reconcile(plan)`` moves the node's pods in and out of the mesh live, as
+istio-cni + ztunnel do for a namespace label change, without touching a
+pod's own sockets:
+
+* a pod that joins: its ``PodProxy`` listens first (15001/15006/15008 in the
+  pod), then ``enable_redirection`` switches capture on, so no captured flow
+  ever finds no listener;
+* a pod that leaves (unenrolled, opted out, deleted, or re-made with another
+  namespace/address): its listeners close and the capture rules (nat, flushed; the hooked
+  empty chains keep translating established flows) go at once, so new flows go straight to their target; connections already
+  proxied keep running, and the return-path plumbing (mangle table, fwmark
+  rule, table 100) that their spoofed legs need is removed only when the last
+  of them ends (``disable_redirection``).
+
+TLS contexts are made per identity from the emulation's certificate store
+(``<state>/certs``) and remade after ``CONTEXT_REFRESH`` seconds, well inside
+the certificates' half-life renewal.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from pathlib import Path
+
+from dataplane.kernel import inpod, netns, nft
+from dataplane.mesh import tls
+from dataplane.mesh.identity import pod_identity
+from dataplane.mesh.redirect import NAT_TABLE
+from dataplane.mesh.store import CertificateStore, certs_dir
+from dataplane.mesh.ztunnel import accesslog
+from dataplane.mesh.ztunnel.podproxy import PodProxy
+from dataplane.mesh.ztunnel.workloads import Resolver, enrolled_on
+from dataplane.topology.plan import Plan, Pod
+
+log = logging.getLogger(__name__)
+
+CONTEXT_REFRESH = 3600.0
+# Flush, not delete: the kernel translates established REDIRECTed flows only
+# while some nat chain is hooked in the namespace, so the chains must stay.
+_STOP_CAPTURE = f"flush table inet {NAT_TABLE}\n"
+
+
+def _shape(pod: Pod) -> tuple[str, str, str, str]:
+    return (pod.netns, pod.ip, pod.namespace, pod.service_account)
+
+
+class Ztunnel:
+    def __init__(self, state_dir: Path, node: str):
+        self._state_dir = state_dir
+        self.node = node
+        self.resolver: Resolver  # set by the first reconcile, before any pod is served
+        self.proxies: dict[str, PodProxy] = {}
+        self.draining: set[PodProxy] = set()
+        self._store: CertificateStore | None = None
+        self._contexts: dict[tuple[bool, str], tuple[float, ssl.SSLContext]] = {}
+        accesslog.setup()
+
+    # -- TLS ---------------------------------------------------------------------------------------
+
+    def _context(self, server: bool, pod: Pod) -> ssl.SSLContext:
+        assert self._store is not None
+        identity = pod_identity(self.resolver.plan, pod)
+        key = (server, str(identity))
+        cached = self._contexts.get(key)
+        if cached is not None and time.monotonic() - cached[0] < CONTEXT_REFRESH:
+            return cached[1]
+        self._store.workload(identity)  # renews if due
+        make = tls.server_context if server else tls.client_context
+        context = make(self._store, identity)
+        self._contexts[key] = (time.monotonic(), context)
+        return context
+
+    def server_context(self, pod: Pod) -> ssl.SSLContext:
+        return self._context(True, pod)
+
+    def client_context(self, pod: Pod) -> ssl.SSLContext:
+        return self._context(False, pod)
+
+    # -- reconcile ---------------------------------------------------------------------------------
+
+    async def reconcile(self, plan: Plan) -> list[str]:
+        """Enroll and unenroll this node's pods to match ``plan``; the errors, one per pod."""
+        if self._store is None:
+            self._store = CertificateStore(certs_dir(str(self._state_dir)), plan.name, plan.cluster_domain)
+        self.resolver = Resolver(plan)
+        wanted = enrolled_on(plan, self.node)
+        errors: list[str] = []
+        for key, proxy in list(self.proxies.items()):
+            pod = wanted.get(key)
+            if pod is not None and _shape(pod) == _shape(proxy.pod):
+                proxy.pod = pod
+                continue
+            del self.proxies[key]
+            try:
+                self._unenroll(proxy)
+            except (OSError, ValueError) as exc:
+                log.error("ztunnel: cannot unenroll %s: %s", key, exc)
+                errors.append(f"ztunnel {key}: {exc}")
+        for key, pod in wanted.items():
+            if key in self.proxies:
+                continue
+            try:
+                self.proxies[key] = await self._enroll(pod)
+            except (OSError, ValueError, ssl.SSLError) as exc:
+                log.error("ztunnel: cannot enroll %s: %s", key, exc)
+                errors.append(f"ztunnel {key}: {exc}")
+        return errors
+
+    async def _enroll(self, pod: Pod) -> PodProxy:
+        # A pod leaving and coming back before its old connections drained:
+        # the old proxy must not tear the new capture down when it goes idle.
+        for old in [p for p in self.draining if p.pod.netns == pod.netns]:
+            old.on_idle = None
+            self.draining.discard(old)
+        proxy = PodProxy(self, pod)
+        await proxy.open()
+        try:
+            inpod.enable_redirection(pod.netns)
+        except BaseException:
+            await proxy.close()
+            raise
+        log.info("ztunnel: enrolled %s (%s) as %s", pod.key, pod.ip, proxy.identity)
+        return proxy
+
+    def _unenroll(self, proxy: PodProxy) -> None:
+        proxy.stop_listening()
+        if not netns.exists(proxy.pod.netns):
+            return
+        if proxy.active == 0:
+            inpod.disable_redirection(proxy.pod.netns)
+            log.info("ztunnel: unenrolled %s", proxy.pod.key)
+            return
+        nft.apply(proxy.pod.netns, _STOP_CAPTURE)
+        self.draining.add(proxy)
+        proxy.on_idle = self._drained
+        log.info("ztunnel: unenrolled %s; %d connections drain first", proxy.pod.key, proxy.active)
+
+    def _drained(self, proxy: PodProxy) -> None:
+        proxy.on_idle = None
+        self.draining.discard(proxy)
+        if any(p.pod.netns == proxy.pod.netns for p in self.proxies.values()):
+            return  # enrolled again meanwhile
+        try:
+            if netns.exists(proxy.pod.netns):
+                inpod.disable_redirection(proxy.pod.netns)
+            log.info("ztunnel: %s drained, capture removed", proxy.pod.key)
+        except (OSError, ValueError) as exc:
+            log.error("ztunnel: cannot remove capture of %s: %s", proxy.pod.key, exc)
+
+    async def close(self) -> None:
+        """Agent shutdown: every listener and connection; capture removed where the pod still exists."""
+        for proxy in [*self.proxies.values(), *self.draining]:
+            proxy.on_idle = None
+            await proxy.close()
+            try:
+                if netns.exists(proxy.pod.netns):
+                    inpod.disable_redirection(proxy.pod.netns)
+            except (OSError, ValueError) as exc:
+                log.error("ztunnel: cannot remove capture of %s: %s", proxy.pod.key, exc)
+        self.proxies.clear()
+        self.draining.clear()
