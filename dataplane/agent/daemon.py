@@ -5,6 +5,10 @@ start-up and on every SIGHUP it opens the pods that are new, closes the ones
 that are gone and leaves the rest untouched, then rewrites its ready file.
 SIGTERM or SIGINT closes everything, stops the commands and exits 0.
 
+The agent also serves its ztunnel's metrics on 127.0.0.1:15020 (``/metrics``,
+``/stats/prometheus``); it runs in the node's namespace, so that loopback is
+the node's and nothing outside the node can reach it.
+
 Signals only set flags; the main coroutine acts on them one at a time, so a
 reload never overlaps another reload or the shutdown.
 """
@@ -17,10 +21,11 @@ import os
 import signal
 from pathlib import Path
 
-from dataplane.agent import dns_responder, ready, workloads
+from dataplane.agent import dns_responder, ready, responders, workloads
 from dataplane.agent.pods import PodService
 from dataplane.errors import DpctlError
 from dataplane.kernel import process
+from dataplane.mesh.constants import METRICS_PORT
 from dataplane.mesh.ztunnel.ztunnel import Ztunnel
 from dataplane.topology.plan import Container, Plan, Pod
 
@@ -62,6 +67,8 @@ class Agent:
         self._stopping = False
         # The node's ztunnel (ambient mesh): serves this node's enrolled pods.
         self._ztunnel = Ztunnel(state_dir, node)
+        self._metrics_server: asyncio.Server | None = None
+        self._metrics_connections = responders.Connections()
 
     async def run(self) -> int:
         """Serve until SIGTERM/SIGINT; the exit code of the agent."""
@@ -78,6 +85,7 @@ class Agent:
         files = process.raise_open_files_limit()
         log.info("agent for node %s started (pid %d, up to %d open files)", self._node, os.getpid(), files)
         self._log_dir.mkdir(parents=True, exist_ok=True)
+        await self._serve_metrics()
         await self._reconcile(digest, plan)
         while True:
             await self._wake.wait()
@@ -89,6 +97,16 @@ class Agent:
                 await self._reload()
         await self._shutdown()
         return 0
+
+    async def _serve_metrics(self) -> None:
+        """ztunnel's metrics endpoint on the node's loopback; not serving it is no reason to stop the pods."""
+        exposition = self._ztunnel.metrics.exposition
+        try:
+            self._metrics_server = await asyncio.get_running_loop().create_server(
+                lambda: responders.MetricsResponder(exposition, self._metrics_connections), "127.0.0.1", METRICS_PORT
+            )
+        except OSError as exc:  # e.g. an agent run outside a node namespace, beside another one
+            log.warning("cannot serve metrics on 127.0.0.1:%d: %s", METRICS_PORT, exc)
 
     def _on_hup(self) -> None:
         self._reload_pending = True
@@ -168,6 +186,9 @@ class Agent:
 
     async def _shutdown(self) -> None:
         log.info("stopping")
+        if self._metrics_server is not None:
+            self._metrics_server.close()
+        self._metrics_connections.close()
         await self._ztunnel.close()
         await self._close(list(self._pods))
         ready.remove(self._state_dir, self._node)

@@ -7,6 +7,9 @@
   echoed.
 * ``udp-echo``: every datagram back to its sender.
 * ``dns`` lives in ``dns_responder``: it answers from the agent's cluster zone.
+* ``MetricsResponder`` is not a pod's: the agent's own ztunnel metrics endpoint
+  (``GET /metrics``, ``/stats/prometheus`` on 127.0.0.1:15020 of the node),
+  the same h11 machinery (``H11Responder``) with another answer.
 
 TCP responders register their transport with the pod's ``Connections`` while
 the connection is open, so removing a pod can close its accepted connections
@@ -120,17 +123,15 @@ class TcpEcho(Connection):
         return False
 
 
-class HttpResponder(Connection):
-    """HTTP/1.1 with keep-alive; every request gets a JSON report of itself.
+class H11Responder(Connection):
+    """HTTP/1.1 server side with keep-alive; subclasses say what each request gets (``_answer``).
 
-    ``/status/<code>`` answers with that code, so a test can provoke errors.
     A request that is not valid HTTP gets 400 (or h11's better hint) and the
     connection is closed.
     """
 
-    def __init__(self, pod: Pod, connections: Connections):
+    def __init__(self, connections: Connections):
         super().__init__(connections)
-        self._pod = pod
         self._http = h11.Connection(h11.SERVER)
         self._request: h11.Request | None = None
         self._body_bytes = 0
@@ -177,13 +178,16 @@ class HttpResponder(Connection):
         else:
             self.transport.close()
 
+    def _answer(self, request: h11.Request, target: str) -> tuple[int, bytes, bytes]:
+        """(status, content type, body) for one complete request."""
+        raise NotImplementedError
+
     def _respond(self) -> None:
         request = cast(h11.Request, self._request)
         target = request.target.decode("latin-1")
-        status = _requested_status(target)
-        body = json.dumps(self._report(request, target)).encode() + b"\n"
+        status, content_type, body = self._answer(request, target)
         headers = [
-            (b"content-type", b"application/json"),
+            (b"content-type", content_type),
             (b"content-length", str(len(body)).encode()),
             (b"server", SERVER_NAME),
         ]
@@ -193,6 +197,28 @@ class HttpResponder(Connection):
         if body and request.method != b"HEAD":
             self._send(h11.Data(data=body))
         self._send(h11.EndOfMessage())
+
+    def _reject(self, status: int) -> None:
+        if self._http.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            headers = [(b"content-length", b"0"), (b"connection", b"close"), (b"server", SERVER_NAME)]
+            self._send(_response(status, headers))
+            self._send(h11.EndOfMessage())
+        self.transport.close()
+
+
+class HttpResponder(H11Responder):
+    """Every request gets a JSON report of itself (pod, client, Host, path).
+
+    ``/status/<code>`` answers with that code, so a test can provoke errors.
+    """
+
+    def __init__(self, pod: Pod, connections: Connections):
+        super().__init__(connections)
+        self._pod = pod
+
+    def _answer(self, request: h11.Request, target: str) -> tuple[int, bytes, bytes]:
+        body = json.dumps(self._report(request, target)).encode() + b"\n"
+        return _requested_status(target), b"application/json", body
 
     def _report(self, request: h11.Request, target: str) -> dict[str, object]:
         host = next((v for k, v in request.headers if k == b"host"), b"")
@@ -209,12 +235,24 @@ class HttpResponder(Connection):
             "bodyBytes": self._body_bytes,
         }
 
-    def _reject(self, status: int) -> None:
-        if self._http.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-            headers = [(b"content-length", b"0"), (b"connection", b"close"), (b"server", SERVER_NAME)]
-            self._send(_response(status, headers))
-            self._send(h11.EndOfMessage())
-        self.transport.close()
+
+METRICS_PATHS = frozenset({"/metrics", "/stats/prometheus"})
+PROMETHEUS_TEXT = b"text/plain; version=0.0.4; charset=utf-8"
+
+
+class MetricsResponder(H11Responder):
+    """ztunnel's metrics endpoint: ``GET /metrics`` or ``/stats/prometheus`` -> the exposition text."""
+
+    def __init__(self, exposition: Callable[[], str], connections: Connections):
+        super().__init__(connections)
+        self._exposition = exposition
+
+    def _answer(self, request: h11.Request, target: str) -> tuple[int, bytes, bytes]:
+        if target.split("?", 1)[0] not in METRICS_PATHS:
+            return 404, b"text/plain; charset=utf-8", b"not found\n"
+        if request.method not in (b"GET", b"HEAD"):
+            return 405, b"text/plain; charset=utf-8", b"method not allowed\n"
+        return 200, PROMETHEUS_TEXT, self._exposition().encode()
 
 
 def _requested_status(target: str) -> int:

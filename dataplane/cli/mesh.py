@@ -108,3 +108,51 @@ def policies(topology: str | None, output: str) -> None:
         print_json([{"namespace": n, "name": m, "action": a, "scope": s} for n, m, a, s in rows])
         return
     print_table(["NAMESPACE", "POLICY NAME", "ACTION", "SCOPE"], [list(r) for r in rows])
+
+
+def _expositions(topology: str | None, node: str | None) -> dict[str, str]:
+    """Each chosen node's ztunnel metrics text, scraped from inside the node."""
+    from dataplane.mesh.scrape import scrape
+
+    plan = running_plan(topology)
+    names = [n.name for n in plan.nodes]
+    if node is not None and node not in names:
+        raise click.BadParameter(f"no node {node!r} (nodes: {', '.join(names)})", param_hint="NODE")
+    return {n.name: scrape(n.netns) for n in plan.nodes if node is None or n.name == node}
+
+
+@command.command("metrics")
+@topology_option
+@click.argument("node", required=False)
+def metrics(topology: str | None, node: str | None) -> None:
+    """The ztunnel metrics (Prometheus text) of NODE, or of every node one after another."""
+    require_root("dpctl mesh metrics")
+    texts = _expositions(topology, node)
+    for name, text in texts.items():
+        if node is None:
+            click.echo(f"# node {name}")
+        click.echo(text, nl=False)
+
+
+@command.command("graph")
+@topology_option
+@click.option(
+    "-o", "--output", "output", required=True, type=click.Path(dir_okay=False),
+    help="Where to draw the graph: .svg or .png (needs Graphviz), or .dot for the DOT text.",
+)
+def graph(topology: str | None, output: str) -> None:
+    """Draw the mesh's traffic graph from every ztunnel's metrics (workloads, connections, bytes, mTLS)."""
+    from pathlib import Path
+
+    from dataplane.mesh.graph import build_graph, render, to_dot
+    from dataplane.mesh.promtext import parse
+
+    require_root("dpctl mesh graph")
+    samples = [s for text in _expositions(topology, None).values() for s in parse(text)]
+    traffic = build_graph(samples)
+    dot = to_dot(traffic)
+    if output.lower().endswith(".dot"):
+        Path(output).write_text(dot)
+    else:
+        render(dot, output)
+    click.echo(f"{output}: {len(traffic.nodes)} workloads, {len(traffic.edges)} edges")

@@ -15,6 +15,9 @@ INBOUND_PLAINTEXT_PORT = 15006
 HBONE_PORT = 15008
 """HBONE (mTLS HTTP/2 CONNECT) listener; reached directly, never redirected."""
 
+METRICS_PORT = 15020
+"""ztunnel's Prometheus endpoint (``/metrics``, ``/stats/prometheus``), on the node's loopback only."""
+
 PROXY_PORTS = frozenset({OUTBOUND_PORT, INBOUND_PLAINTEXT_PORT, HBONE_PORT})
 """An original destination among these is a ztunnel calling itself (refused)."""
 

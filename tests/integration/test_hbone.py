@@ -24,7 +24,16 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from dataplane.mesh.hbone import HboneError, HbonePool, HboneServer, IdentityError, Stream, StreamResetError, relay
+from dataplane.mesh.hbone import (
+    HboneError,
+    HbonePool,
+    HboneServer,
+    IdentityError,
+    Rejection,
+    Stream,
+    StreamResetError,
+    relay,
+)
 
 CLIENT_ID = "spiffe://cluster.local/ns/a/sa/x"
 SERVER_ID = "spiffe://cluster.local/ns/b/sa/y"
@@ -113,7 +122,7 @@ class Mesh:
 
 
 @asynccontextmanager
-async def mesh(tls: Contexts, deny: str | None = None, handshake_timeout: float = 10.0) -> AsyncIterator[Mesh]:
+async def mesh(tls: Contexts, deny: str | Rejection | None = None, handshake_timeout: float = 10.0) -> AsyncIterator[Mesh]:
     echo = await asyncio.start_server(_echo, "127.0.0.1", 0)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
@@ -232,6 +241,17 @@ def test_denied_by_authorize_is_401(tls: Contexts) -> None:
         assert err.value.status == 401
 
     run(tls, body, deny="policy ns-b/deny-all")
+
+
+def test_authorize_rejection_keeps_its_status(tls: Contexts) -> None:
+    """A ``Rejection`` from authorize (the ztunnel's ip-mismatch rule, §1.5 step 3) is answered as is: 400."""
+
+    async def body(m: Mesh) -> None:
+        with pytest.raises(HboneError) as err:
+            await m.connect()
+        assert err.value.status == 400
+
+    run(tls, body, deny=Rejection(400, "ip mismatch: 127.0.0.1 is not 10.0.0.1"))
 
 
 def test_connect_to_15008_is_503(tls: Contexts) -> None:

@@ -16,6 +16,8 @@ import pytest
 
 from dataplane.build.state import StateDir
 from dataplane.kernel import netns
+from dataplane.mesh.identity import pod_identity
+from dataplane.mesh.promtext import Sample, parse
 from dataplane.topology.plan import Plan
 from tests.integration.conftest import dpctl, unique_name, write_topology
 from tests.integration.traffic import http_get
@@ -189,3 +191,113 @@ def test_unenroll_and_enroll_live(live: Plan, tmp_path: Path) -> None:
         assert "HBONE" in dpctl("mesh", "workloads", "-t", live.name, check=True).stdout
     finally:
         held.close()
+
+
+# -- metrics and graph -----------------------------------------------------------------------------------
+
+
+def node_metrics(plan: Plan, node: str) -> list[Sample]:
+    """The node ztunnel's series, scraped through ``dpctl mesh metrics NODE``."""
+    return parse(dpctl("mesh", "metrics", node, "-t", plan.name, check=True).stdout)
+
+
+def total(samples: list[Sample], name: str, **labels: str) -> float:
+    return sum(s.value for s in samples if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+
+
+def wait_for_total(plan: Plan, node: str, name: str, at_least: float, timeout: float = 5.0, **labels: str) -> float:
+    """Poll the node's metrics until the summed series reach ``at_least`` (closes are counted asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = total(node_metrics(plan, node), name, **labels)
+        if value >= at_least:
+            return value
+        assert time.monotonic() < deadline, f"{name}{labels} on {node} stayed at {value} < {at_least}"
+        time.sleep(0.1)
+
+
+def test_destination_metrics_count_meshed_connections_and_bytes(live: Plan) -> None:
+    client, server = live.pod("mesh", "client"), live.pod("mesh", "server-0")
+    mtls = {
+        "reporter": "destination",
+        "source_workload": "client",
+        "source_workload_namespace": "mesh",
+        "source_principal": str(pod_identity(live, client)),
+        "destination_workload": "server",
+        "destination_workload_namespace": "mesh",
+        "destination_principal": str(pod_identity(live, server)),
+        "connection_security_policy": "mutual_tls",
+        "request_protocol": "tcp",
+    }
+    before = node_metrics(live, server.node)
+    opened = total(before, "istio_tcp_connections_opened_total", **mtls)
+    closed = total(before, "istio_tcp_connections_closed_total", **mtls)
+    received = total(before, "istio_tcp_received_bytes_total", **mtls)
+    sent = total(before, "istio_tcp_sent_bytes_total", **mtls)
+    payloads = [secrets.token_bytes(n) for n in (1000, 20_000, 300_000)]
+    for payload, ip in zip(payloads, (server.ip, service_ip(live), server.ip)):
+        with echo_connection(client.netns, ip) as sock:
+            assert echo(sock, payload) == payload
+    n, nbytes = len(payloads), sum(map(len, payloads))
+    wait_for_total(live, server.node, "istio_tcp_connections_closed_total", closed + n, **mtls)
+    after = node_metrics(live, server.node)
+    assert total(after, "istio_tcp_connections_opened_total", **mtls) >= opened + n
+    # Istio's flipped convention: what the client sent is the destination's "received"
+    assert total(after, "istio_tcp_received_bytes_total", **mtls) >= received + nbytes
+    assert total(after, "istio_tcp_sent_bytes_total", **mtls) >= sent + nbytes  # echoed back
+    # The client's node reports the same connections as source, knowing the Service it dialled.
+    source = node_metrics(live, client.node)
+    assert total(
+        source, "istio_tcp_connections_opened_total", reporter="source", source_workload="client",
+        destination_workload="server", connection_security_policy="mutual_tls",
+        destination_service="server.mesh.svc.cluster.local",
+    ) >= 1
+
+
+def test_denied_connection_is_flagged_deny(live: Plan) -> None:
+    client, server = live.pod("mesh", "client"), live.pod("mesh", "server-0")
+    deny = {"reporter": "destination", "source_workload": "client", "destination_workload": "server",
+            "response_flags": "DENY", "connection_security_policy": "mutual_tls"}
+    before = total(node_metrics(live, server.node), "istio_tcp_connections_closed_total", **deny)
+    with netns.socket_in(client.netns, socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect((server.ip, 8081))
+        try:
+            sock.sendall(b"x")
+            sock.recv(100)
+        except ConnectionResetError:
+            pass
+    wait_for_total(live, server.node, "istio_tcp_connections_closed_total", before + 1, **deny)
+    assert total(node_metrics(live, server.node), "istio_tcp_received_bytes_total", **deny) == 0
+
+
+def test_graph_from_metrics(live: Plan, tmp_path: Path) -> None:
+    client, server, outsider = live.pod("mesh", "client"), live.pod("mesh", "server-0"), live.pod("plain", "outsider")
+    with echo_connection(client.netns, server.ip) as sock:
+        assert echo(sock, b"graph") == b"graph"
+    http_get(outsider.netns, server.ip, 8080)
+    wait_for_total(live, server.node, "istio_tcp_connections_closed_total", 1,
+                   reporter="destination", source_workload="outsider", destination_workload="server")
+    svg = tmp_path / "mesh.svg"
+    dpctl("mesh", "graph", "-t", live.name, "-o", str(svg), check=True)
+    text = svg.read_text()
+    assert text.lstrip().startswith("<?xml") or "<svg" in text[:500]
+    assert ">client<" in text and ">server<" in text and "mTLS" in text
+    dot = tmp_path / "mesh.dot"
+    dpctl("mesh", "graph", "-t", live.name, "-o", str(dot), check=True)
+    edges = dot.read_text().splitlines()
+    meshed = [e for e in edges if '"mesh/client" -> "mesh/server"' in e]
+    assert meshed and all("style=solid" in e for e in meshed) and any("mTLS" in e for e in meshed)
+    plain = [e for e in edges if '"plain/outsider" -> "mesh/server"' in e]
+    assert plain and all("style=dashed" in e and "mTLS" not in e for e in plain)
+
+
+def test_metrics_endpoint_is_node_loopback_only(live: Plan) -> None:
+    server, outsider = live.pod("mesh", "server-0"), live.pod("plain", "outsider")  # outsider: no capture
+    text = dpctl("mesh", "metrics", "-t", live.name, check=True).stdout
+    assert 'istio_build{component="ztunnel"' in text and text.count("# node ") == len(live.nodes)
+    node_ip = live.node(server.node).ip
+    with netns.socket_in(outsider.netns, socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(2)
+        with pytest.raises(OSError):
+            sock.connect((node_ip, 15020))

@@ -2,7 +2,8 @@
 
 Each CONNECT goes through ztunnel's order (``shared/reference/ztunnel.md``
 §1.5): 400 for a non-CONNECT or a bad ``:authority``, 503 for ztunnel's own
-ports, then ``authorize`` (a deny reason → 401), then ``dial`` (failure →
+ports, then ``authorize`` (a deny reason → 401, or a ``Rejection`` with its
+own status, e.g. 400 for step 3's ``ip mismatch``), then ``dial`` (failure →
 503), and 200 only once the upstream TCP connection exists.  Then bytes flow
 through ``relay``.
 
@@ -25,12 +26,16 @@ from dataplane.mesh.hbone import h2patch
 from dataplane.mesh.hbone.protocol import CONNECT_TIMEOUT, Rejection, check_connect
 from dataplane.mesh.hbone.relay import RelayResult, relay
 from dataplane.mesh.hbone.session import Headers, H2Session, Stream
+from dataplane.mesh import tls
 
 log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
-# (peer SPIFFE id or None, outer source address, target) -> deny reason, or None to allow
-Authorize = Callable[[str | None, Address, Address], str | None]
+# (peer SPIFFE id or None, outer source address, target) -> None to allow; a deny
+# reason (str) to refuse with 401 Unauthorized (policy denial, ztunnel's DENY); or
+# a ``Rejection(status, reason)`` to refuse with another status, as the ip-mismatch
+# rule of §1.5 step 3 does with 400.
+Authorize = Callable[[str | None, Address, Address], str | Rejection | None]
 # (target, source address to present) -> an open connection to the application
 Dial = Callable[[Address, Address], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
@@ -44,6 +49,31 @@ class Tunnel:
     target: Address
     headers: Headers
     result: RelayResult = field(default_factory=RelayResult)
+
+
+class _ServerSession(H2Session):
+    """A server connection that refuses, right after the handshake and before
+    any HTTP/2 byte, a client whose certificate carries no SPIFFE identity of
+    our trust domain (``tls.verify_client``).
+
+    OpenSSL has already verified the chain against the emulation's root;
+    ztunnel's server checks only the trust domain and leaves the principal to
+    authorization (reference: ztunnel.md §1.3).  Without a trust domain (bare
+    transport tests) any verified peer is accepted.
+    """
+
+    def __init__(self, trust_domain: str | None, on_request: Callable[[Stream, Headers], None]):
+        super().__init__(client=False, on_request=on_request)
+        self.trust_domain = trust_domain
+
+    def check_peer(self) -> ConnectionError | None:
+        if self.trust_domain is None or self.tls_object is None:
+            return None
+        try:
+            tls.verify_client(self.tls_object, self.trust_domain)
+        except tls.PeerRejected as exc:
+            return exc
+        return None
 
 
 class HboneServer:
@@ -61,9 +91,11 @@ class HboneServer:
         dial: Dial,
         handshake_timeout: float = CONNECT_TIMEOUT,
         on_tunnel_closed: Callable[[Tunnel], None] | None = None,
+        trust_domain: str | None = None,
     ):
         h2patch.apply()
         self.ssl_context = ssl_context
+        self.trust_domain = trust_domain
         self.authorize = authorize
         self.dial = dial
         self.handshake_timeout = handshake_timeout
@@ -94,7 +126,9 @@ class HboneServer:
             await server.wait_closed()
 
     def _new_session(self) -> H2Session:
-        session = H2Session(client=False, on_request=lambda stream, headers: self._spawn(self._handle(stream, headers)))
+        session = _ServerSession(
+            self.trust_domain, on_request=lambda stream, headers: self._spawn(self._handle(stream, headers))
+        )
         self.sessions.add(session)
         session.closed.add_done_callback(lambda _: self.sessions.discard(session))
         return session
@@ -114,7 +148,9 @@ class HboneServer:
         tunnel = Tunnel(session.peer_identity, (source[0], source[1]), verdict, headers)
         deny = self.authorize(tunnel.peer_identity, tunnel.source, tunnel.target)
         if deny is not None:
-            self._refuse(session, stream, Rejection(HTTPStatus.UNAUTHORIZED, deny))
+            if not isinstance(deny, Rejection):
+                deny = Rejection(HTTPStatus.UNAUTHORIZED, deny)
+            self._refuse(session, stream, deny)
             return
         try:
             reader, writer = await asyncio.wait_for(self.dial(tunnel.target, tunnel.source), CONNECT_TIMEOUT)

@@ -16,8 +16,15 @@ Three listeners live inside the pod's own namespace (``ztsockets``):
 * **15006 inbound plaintext**: captured traffic from unenrolled clients;
   policies are evaluated with no identity, then the same spoofed dial.
 
-Every connection ends with one access log line (``accesslog``).  The proxy
-counts its live connections so the ztunnel can keep the pod's return-path
+Every connection ends with one access log line (``accesslog``) and is
+counted in the node's ``MeshMetrics`` (``zt.metrics``) as ztunnel counts it:
+``reporter=source`` on 15001, ``reporter=destination`` on 15006/15008;
+opened once the connection's context (route, or a passed CONNECT check) is
+known, closed and bytes at completion, with ``response_flags`` ``DENY`` for a
+policy denial (opened and closed, 0 bytes) and ``CONNECT`` for a failed
+upstream dial; SelfCall and no-upstream rejections are not counted.  Labels
+are fixed when a connection opens, so a relabel mid-connection cannot split
+its series.  The proxy counts its live connections so the ztunnel can keep the pod's return-path
 plumbing until the last one is gone after an unenroll.
 """
 
@@ -26,16 +33,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import dataclasses
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from dataplane.kernel import ztsockets
 from dataplane.mesh import authz
 from dataplane.mesh.constants import HBONE_PORT, INBOUND_PLAINTEXT_PORT, OUTBOUND_PORT, PROXY_PORTS
-from dataplane.mesh.hbone import HbonePool, HboneServer, Tunnel, relay
+from dataplane.mesh.hbone import HbonePool, HboneServer, Rejection, Tunnel, relay
 from dataplane.mesh.hbone.relay import abort_with_rst
+from dataplane.mesh.identity import SpiffeId
+from dataplane.mesh.metrics import ConnectionLabels, connection_labels
 from dataplane.mesh.ztunnel import accesslog
 from dataplane.mesh.ztunnel.workloads import HBONE, PASSTHROUGH, Address, Route
 from dataplane.topology.plan import Pod
@@ -51,8 +62,18 @@ DIAL_TIMEOUT = 10.0
 _NET_ERRORS = (OSError, ConnectionError, asyncio.TimeoutError, ssl.SSLError)
 
 
+DENY = "DENY"
+"""``response_flags`` of a connection refused by an AuthorizationPolicy."""
+CONNECT = "CONNECT"
+"""``response_flags`` of a connection whose upstream could not be reached."""
+
+
 def policy_error(decision: authz.Decision) -> str:
     return f"connection closed due to policy rejection: {decision.reason}"
+
+
+class _UpstreamError(Exception):
+    """Wraps a failed upstream dial/CONNECT so the outbound handler can flag it CONNECT."""
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, counter: list[int]) -> None:
@@ -112,11 +133,16 @@ class PodProxy:
         self.on_idle: Callable[[PodProxy], None] | None = None
         self.pool = HbonePool(socket_factory=self._marked)
         self.hbone = HboneServer(
-            zt.server_context(pod), self._authorize, self._dial_app, on_tunnel_closed=self._tunnel_closed
+            zt.server_context(pod),
+            self._authorize,
+            self._dial_app,
+            on_tunnel_closed=self._tunnel_closed,
+            trust_domain=SpiffeId.parse(self.identity).trust_domain,
         )
         self._servers: list[asyncio.AbstractServer] = []
         self._handlers: set[asyncio.Task[None]] = set()
-        self._tunnel_started: dict[tuple[Address, Address], deque[float]] = defaultdict(deque)
+        # accepted CONNECTs waiting for their dial/close: start time and metric labels
+        self._tunnel_started: dict[tuple[Address, Address], deque[tuple[float, ConnectionLabels]]] = defaultdict(deque)
 
     # -- life cycle --------------------------------------------------------------------------------
 
@@ -185,6 +211,37 @@ class PodProxy:
             fields[f"{prefix}.identity"] = identity.removeprefix("spiffe://")
         return fields
 
+    # -- metrics -------------------------------------------------------------------------------------
+
+    def _labels(
+        self,
+        reporter: str,
+        source: Pod | None,
+        destination: Pod | None,
+        *,
+        service: object = None,
+        mtls: bool = False,
+        source_principal: str | None = None,
+        destination_principal: str | None = None,
+    ) -> ConnectionLabels:
+        return connection_labels(
+            reporter,
+            source=source,
+            destination=destination,
+            service=service,  # type: ignore[arg-type]
+            cluster_domain=self.zt.resolver.plan.cluster_domain,
+            mtls=mtls,
+            source_principal=source_principal if mtls else None,
+            destination_principal=destination_principal if mtls else None,
+        )
+
+    def _count_closed(self, labels: ConnectionLabels, sent: int, received: int, flags: str = "-") -> None:
+        """Completion: ``sent``/``received`` from the client application's side (``add_bytes``)."""
+        if flags != labels.response_flags:
+            labels = dataclasses.replace(labels, response_flags=flags)
+        self.zt.metrics.closed(labels)
+        self.zt.metrics.add_bytes(labels, sent, received)
+
     # -- outbound (15001) ----------------------------------------------------------------------------
 
     async def _outbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -217,16 +274,33 @@ class PodProxy:
             fields["dst.service"] = f"{route.service.name}.{route.service.namespace}.svc.{self.zt.resolver.plan.cluster_domain}"
         fields.update(self._workload("dst", route.pod, route.identity if route.kind == HBONE else None))
         fields["direction"] = "outbound"
+        hbone = route.kind == HBONE
+        labels = self._labels(
+            "source", self.pod, route.pod, service=route.service, mtls=hbone,
+            source_principal=self.identity, destination_principal=route.identity,
+        )
+        self.zt.metrics.opened(labels)
         sent = received = 0
+        flags = "-"
         try:
-            if route.kind == HBONE:
+            if hbone:
                 sent, received = await self._outbound_hbone(route, src, reader, writer)
             else:
-                up_r, up_w = await _dial(self._marked, route.target)
+                try:
+                    up_r, up_w = await _dial(self._marked, route.target)
+                except _NET_ERRORS as exc:
+                    raise _UpstreamError(exc) from exc
                 sent, received, _ = await splice(reader, writer, up_r, up_w)
+        except _UpstreamError as wrapped:
+            exc = wrapped.__cause__
+            flags = CONNECT
+            fields["error"] = str(exc) or repr(exc)
+            abort_with_rst(writer)
         except _NET_ERRORS as exc:
             fields["error"] = str(exc) or repr(exc)
             abort_with_rst(writer)
+        finally:
+            self._count_closed(labels, sent, received, flags)
         fields.update(bytes_sent=sent, bytes_recv=received, duration=f"{int((time.monotonic() - started) * 1000)}ms")
         accesslog.write(fields)
 
@@ -238,45 +312,82 @@ class PodProxy:
         if route.service is not None:
             host = f"{route.service.name}.{route.service.namespace}.svc.{self.zt.resolver.plan.cluster_domain}"
             headers["forwarded"] = f'for="{src[0]}:{src[1]}";host={host}'
-        stream = await self.pool.connect(
-            (route.target[0], HBONE_PORT),
-            f"{route.target[0]}:{route.target[1]}",
-            ssl_context=self.zt.client_context(self.pod),
-            expected_identity=route.identity,
-            source_identity=self.identity,
-            forwarded_for=src,
-            headers=headers,
-            socket_factory=self._marked,
-        )
+        try:
+            stream = await self.pool.connect(
+                (route.target[0], HBONE_PORT),
+                f"{route.target[0]}:{route.target[1]}",
+                ssl_context=self.zt.client_context(self.pod),
+                expected_identity=route.identity,
+                source_identity=self.identity,
+                forwarded_for=src,
+                headers=headers,
+                socket_factory=self._marked,
+            )
+        except _NET_ERRORS as exc:  # no tunnel: TLS/identity failure or a non-200 answer
+            raise _UpstreamError(exc) from exc
         result = await relay(stream, reader, writer)
         return result.to_stream, result.from_stream
 
     # -- inbound HBONE (15008) -----------------------------------------------------------------------
 
-    def _authorize(self, peer_identity: str | None, source: Address, target: Address) -> str | None:
-        if target[0] != self.pod.ip:
-            return f"ip mismatch: {target[0]} is not {self.pod.ip}"
+    def _inbound_hbone_labels(self, peer_identity: str | None, source: Address) -> ConnectionLabels:
+        # destination_service stays unknown: the inbound side is not told which VIP the client dialled.
+        return self._labels(
+            "destination", self.zt.resolver.pod_at(source[0]), self.pod, mtls=True,
+            source_principal=peer_identity, destination_principal=self.identity,
+        )
+
+    def _authorize(self, peer_identity: str | None, source: Address, target: Address) -> str | Rejection | None:
+        if target[0] != self.pod.ip:  # §1.5 step 3, before any context: no metrics
+            return Rejection(HTTPStatus.BAD_REQUEST, f"ip mismatch: {target[0]} is not {self.pod.ip}")
         decision = authz.evaluate(
             self.zt.resolver.plan, self.pod, authz.Connection(source[0], peer_identity, self.pod.ip, target[1])
         )
+        labels = self._inbound_hbone_labels(peer_identity, source)
+        self.zt.metrics.opened(labels)
         if decision.allowed:
-            self._tunnel_started[(source, target)].append(time.monotonic())
+            self._tunnel_started[(source, target)].append((time.monotonic(), labels))
             return None
+        self._count_closed(labels, 0, 0, DENY)
         fields = self._inbound_fields(source, peer_identity, f"{self.pod.ip}:{HBONE_PORT}", target)
         fields.update(bytes_sent=0, bytes_recv=0, duration="0ms", error=policy_error(decision))
         accesslog.write(fields)
         return policy_error(decision)
 
+    def _pop_tunnel(self, source: Address, target: Address) -> tuple[float, ConnectionLabels | None]:
+        """The start time and labels ``_authorize`` recorded for this tunnel (oldest first)."""
+        starts = self._tunnel_started.get((source, target))
+        started, labels = starts.popleft() if starts else (time.monotonic(), None)
+        if starts is not None and not starts:
+            del self._tunnel_started[(source, target)]
+        return started, labels
+
     async def _dial_app(self, target: Address, source: Address) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        streams = await _dial(lambda: ztsockets.spoofed_socket_in(self.pod.netns, source[0]), (self.pod.ip, target[1]))
+        try:
+            streams = await _dial(
+                lambda: ztsockets.spoofed_socket_in(self.pod.netns, source[0]), (self.pod.ip, target[1])
+            )
+        except BaseException as exc:  # HboneServer answers 503; the connection ends here
+            started, labels = self._pop_tunnel(source, target)
+            if labels is not None:
+                self._count_closed(labels, 0, 0, CONNECT)
+            if isinstance(exc, Exception):
+                identity = labels.source_principal if labels is not None else None
+                fields = self._inbound_fields(source, identity, f"{self.pod.ip}:{HBONE_PORT}", target)
+                fields.update(bytes_sent=0, bytes_recv=0, duration=f"{int((time.monotonic() - started) * 1000)}ms",
+                              error=str(exc) or repr(exc))
+                accesslog.write(fields)
+            raise
         self._track(+1)
         return streams
 
     def _tunnel_closed(self, tunnel: Tunnel) -> None:
-        starts = self._tunnel_started.get((tunnel.source, tunnel.target))
-        started = starts.popleft() if starts else time.monotonic()
-        if starts is not None and not starts:
-            del self._tunnel_started[(tunnel.source, tunnel.target)]
+        started, labels = self._pop_tunnel(tunnel.source, tunnel.target)
+        if labels is None:  # not seen by _authorize (cannot happen with HboneServer): count it now
+            labels = self._inbound_hbone_labels(tunnel.peer_identity, tunnel.source)
+            self.zt.metrics.opened(labels)
+        # from_stream: client -> app (request), to_stream: app -> client (response)
+        self._count_closed(labels, tunnel.result.from_stream, tunnel.result.to_stream)
         fields = self._inbound_fields(tunnel.source, tunnel.peer_identity, f"{self.pod.ip}:{HBONE_PORT}", tunnel.target)
         fields.update(
             bytes_sent=tunnel.result.to_stream,
@@ -321,20 +432,30 @@ class PodProxy:
         decision = authz.evaluate(
             self.zt.resolver.plan, self.pod, authz.Connection(src[0], None, self.pod.ip, dst[1])
         )
-        sent = received = 0
-        if not decision.allowed:
-            fields["error"] = policy_error(decision)
-            abort_with_rst(writer)
-        else:
-            try:
-                app_r, app_w = await _dial(
-                    lambda: ztsockets.spoofed_socket_in(self.pod.netns, src[0]), (self.pod.ip, dst[1])
-                )
+        labels = self._labels("destination", self.zt.resolver.pod_at(src[0]), self.pod)
+        self.zt.metrics.opened(labels)
+        sent = received = 0  # ztunnel's view: sent = to the client, received = from it
+        flags = "-"
+        try:
+            if not decision.allowed:
+                flags = DENY
+                fields["error"] = policy_error(decision)
+                abort_with_rst(writer)
+            else:
+                try:
+                    app_r, app_w = await _dial(
+                        lambda: ztsockets.spoofed_socket_in(self.pod.netns, src[0]), (self.pod.ip, dst[1])
+                    )
+                except _NET_ERRORS as exc:
+                    flags = CONNECT
+                    raise
                 received, sent, reset = await splice(reader, writer, app_r, app_w)
                 if reset:
                     fields["error"] = "connection reset"
-            except _NET_ERRORS as exc:
-                fields["error"] = str(exc) or repr(exc)
-                abort_with_rst(writer)
+        except _NET_ERRORS as exc:
+            fields["error"] = str(exc) or repr(exc)
+            abort_with_rst(writer)
+        finally:
+            self._count_closed(labels, received, sent, flags)
         fields.update(bytes_sent=sent, bytes_recv=received, duration=f"{int((time.monotonic() - started) * 1000)}ms")
         accesslog.write(fields)

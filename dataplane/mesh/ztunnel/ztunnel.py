@@ -14,6 +14,10 @@ pod's own sockets:
   rule, table 100) that their spoofed legs need is removed only when the last
   of them ends (``disable_redirection``).
 
+The ztunnel's ``MeshMetrics`` (``self.metrics``) outlives reconciles: its
+counters only grow, as Prometheus expects; the agent serves them on
+127.0.0.1:15020 of the node.
+
 TLS contexts are made per identity from the emulation's certificate store
 (``<state>/certs``) and remade after ``CONTEXT_REFRESH`` seconds, well inside
 the certificates' half-life renewal.
@@ -24,11 +28,13 @@ from __future__ import annotations
 import logging
 import ssl
 import time
+from importlib import metadata
 from pathlib import Path
 
 from dataplane.kernel import inpod, netns, nft
 from dataplane.mesh import tls
 from dataplane.mesh.identity import pod_identity
+from dataplane.mesh.metrics import MeshMetrics
 from dataplane.mesh.redirect import NAT_TABLE
 from dataplane.mesh.store import CertificateStore, certs_dir
 from dataplane.mesh.ztunnel import accesslog
@@ -44,6 +50,14 @@ CONTEXT_REFRESH = 3600.0
 _STOP_CAPTURE = f"flush table inet {NAT_TABLE}\n"
 
 
+def build_tag() -> str:
+    """``istio_build``'s tag: dpctl's version (the emulation's "Istio version")."""
+    try:
+        return metadata.version("dpctl")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def _shape(pod: Pod) -> tuple[str, str, str, str]:
     return (pod.netns, pod.ip, pod.namespace, pod.service_account)
 
@@ -57,6 +71,7 @@ class Ztunnel:
         self.draining: set[PodProxy] = set()
         self._store: CertificateStore | None = None
         self._contexts: dict[tuple[bool, str], tuple[float, ssl.SSLContext]] = {}
+        self.metrics = MeshMetrics(build_tag())
         accesslog.setup()
 
     # -- TLS ---------------------------------------------------------------------------------------
