@@ -177,6 +177,7 @@ class H2Session(asyncio.Protocol):
         self.streams: dict[int, Stream] = {}
         self.transport: asyncio.Transport | None = None
         self.peer_identity: str | None = None
+        self.tls_object: ssl.SSLObject | None = None  # for peer checks after the handshake
         self.peer_address: tuple[str, int] | None = None
         self.going_away = False
         self._writable = asyncio.Event()
@@ -193,6 +194,7 @@ class H2Session(asyncio.Protocol):
         if tls is None or tls.selected_alpn_protocol() != "h2":
             self._fail(ConnectionError("peer did not negotiate ALPN h2 over TLS"))
             return
+        self.tls_object = tls
         self.peer_identity = spiffe_id(tls.getpeercert())
         refusal = self.check_peer()
         if refusal is not None:
