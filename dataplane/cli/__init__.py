@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from dataplane.cli import apply, delete, down, exec_, get, mesh, scale, set_, status, trace, up
+from dataplane.cli import apply, capture, delete, down, exec_, get, mesh, scale, set_, status, trace, up
 from dataplane.cli.context import CONTEXT_SETTINGS
 from dataplane.errors import DpctlError
 
@@ -34,6 +34,7 @@ for command in (
     apply.command,
     trace.command,
     mesh.command,
+    capture.command,
 ):
     cli.add_command(command)
 
