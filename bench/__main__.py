@@ -1,21 +1,23 @@
-"""``python -m bench [services|throughput|all]``."""
+"""``python -m bench [services|throughput|mesh|all]``."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import service_sync, throughput
+from bench import mesh, service_sync, throughput
 
 
 def main(argv: list[str]) -> int:
     which = argv[0] if argv else "all"
-    if which not in ("services", "throughput", "all"):
-        print("usage: scripts/bench [services|throughput|all]", file=sys.stderr)
+    if which not in ("services", "throughput", "mesh", "all"):
+        print("usage: scripts/bench [services|throughput|mesh|all]", file=sys.stderr)
         return 2
     if which in ("services", "all"):
         service_sync.run()
     if which in ("throughput", "all"):
         throughput.run()
+    if which in ("mesh", "all"):
+        mesh.run()
     return 0
 
 

@@ -7,17 +7,12 @@ node, so the ratio is the price of kube-proxy's data path.
 
 from __future__ import annotations
 
-import json
-import secrets
 import statistics
-import subprocess
 
-from dataplane.build.teardown import teardown
-from dataplane.build.up import up
-from dataplane.topology import plan_from_text
+from bench.common import IPERF_SECONDS, emulation
+from bench.common import iperf as iperf_from
 from dataplane.topology.plan import Plan
 
-SECONDS = 5
 ROUNDS = 3
 TOPOLOGY = """\
 apiVersion: dpctl.dev/v1
@@ -61,30 +56,17 @@ spec:
 
 def iperf(plan: Plan, target: str, streams: int = 1) -> float:
     """Gbit/s received, from the client pod to ``target``:5201."""
-    client = plan.pod("default", "client").netns
-    out = subprocess.run(
-        ["ip", "netns", "exec", client, "iperf3", "-c", target, "-p", "5201", "-t", str(SECONDS), "-O", "1",
-         "-P", str(streams), "-J"],
-        capture_output=True, text=True, timeout=SECONDS + 30,
-    )
-    result = json.loads(out.stdout)
-    if "error" in result:
-        raise RuntimeError(result["error"])
-    return float(result["end"]["sum_received"]["bits_per_second"]) / 1e9
+    return iperf_from(plan.pod("default", "client").netns, target, 5201, streams)
 
 
 def run() -> None:
-    name = f"bench-{secrets.token_hex(3)}"
-    text = TOPOLOGY.replace("NAME", name)
-    plan = plan_from_text(text, "<bench throughput>")
-    up(plan, text)
-    try:
+    with emulation(TOPOLOGY, "throughput") as plan:
         # The responder port is declared for the Service; iperf3 itself listens there.
         server = plan.pod("default", "server").ip
         vip = next(s.cluster_ip for s in plan.services if s.name == "iperf")
         assert vip
         print(f"iperf3 pod -> pod on another node, direct vs through the ClusterIP, {ROUNDS} alternating "
-              f"rounds of {SECONDS} s (medians)")
+              f"rounds of {IPERF_SECONDS} s (medians)")
         direct, service = [], []
         for _ in range(ROUNDS):
             direct.append(iperf(plan, server))
@@ -94,5 +76,3 @@ def run() -> None:
         for label, runs in (("direct (pod IP)", direct), ("ClusterIP (DNAT)", service)):
             median = statistics.median(runs)
             print(f"{label:<22} {median:>8.2f} {median / base:>9.2f}  {' '.join(f'{r:.2f}' for r in runs)}")
-    finally:
-        teardown(name)
