@@ -25,6 +25,17 @@ SO_ORIGINAL_DST = 80
 """``getsockopt(SOL_IP, 80)``: conntrack's pre-NAT destination (linux/netfilter_ipv4.h)."""
 _SOCKADDR_IN_LEN = 16
 
+LISTEN_BACKLOG = socket.SOMAXCONN
+"""Accept-queue length of the ztunnel's listeners (the kernel caps it at the
+namespace's ``net.core.somaxconn``).  Pass it again to asyncio's
+``start_server``/``create_server``: given ``sock=`` they call ``listen()``
+once more with their own default of 100, which a burst of connects (1,000
+clients at once) overflows; the overflow switches the listener to SYN cookies,
+and a cookie ACK dropped because the queue is still full is followed by data
+segments whose sequence numbers no longer validate the cookie: the kernel
+answers them with RST, so the client's connection dies before the ztunnel
+ever accepts it (``TcpExtSyncookiesFailed``, no access-log line)."""
+
 
 def listener_in(pod_netns: str, port: int, *, bind: str = "0.0.0.0", transparent: bool = False) -> socket.socket:
     """A listening TCP socket on ``bind:port`` inside ``pod_netns``.
@@ -34,6 +45,7 @@ def listener_in(pod_netns: str, port: int, *, bind: str = "0.0.0.0", transparent
     eth0 address (15006), so a listener on only one of them refuses the other.
     ``transparent`` sets IP_TRANSPARENT as Istio does (best effort); REDIRECT
     does not need it.  SO_REUSEADDR lets a restarted ztunnel rebind at once.
+    Whoever serves it must keep ``LISTEN_BACKLOG`` (see there).
     """
     sock = netns.socket_in(pod_netns, socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -41,7 +53,7 @@ def listener_in(pod_netns: str, port: int, *, bind: str = "0.0.0.0", transparent
         if transparent:
             sock.setsockopt(SOL_IP, socket.IP_TRANSPARENT, 1)
         sock.bind((bind, port))
-        sock.listen(socket.SOMAXCONN)
+        sock.listen(LISTEN_BACKLOG)
         sock.setblocking(False)
     except OSError:
         sock.close()

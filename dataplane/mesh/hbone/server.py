@@ -104,11 +104,17 @@ class HboneServer:
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def serve(self, sock: socket.socket) -> asyncio.Server:
-        """Start accepting on ``sock`` (bound and listening, or about to be)."""
+    async def serve(self, sock: socket.socket, backlog: int = socket.SOMAXCONN) -> asyncio.Server:
+        """Start accepting on ``sock`` (bound and listening, or about to be).
+
+        ``backlog`` is passed on because asyncio calls ``listen()`` again on a
+        given socket, with 100 unless told otherwise: too short an accept queue
+        for a burst of connects, whose overflow ends in resets.
+        """
         loop = asyncio.get_running_loop()
         server = await loop.create_server(
-            self._new_session, sock=sock, ssl=self.ssl_context, ssl_handshake_timeout=self.handshake_timeout
+            self._new_session, sock=sock, backlog=backlog, ssl=self.ssl_context,
+            ssl_handshake_timeout=self.handshake_timeout,
         )
         self._servers.append(server)
         return server

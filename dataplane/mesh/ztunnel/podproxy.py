@@ -150,11 +150,14 @@ class PodProxy:
         """Listen on 15001/15006/15008 inside the pod (before its capture is switched on)."""
         netns = self.pod.netns
         try:
+            # backlog: asyncio re-listens with 100 by default, too short for a burst
+            # of connects (see ztsockets.LISTEN_BACKLOG)
+            backlog = ztsockets.LISTEN_BACKLOG
             out = ztsockets.listener_in(netns, OUTBOUND_PORT)
-            self._servers.append(await asyncio.start_server(self._tracked(self._outbound), sock=out))
+            self._servers.append(await asyncio.start_server(self._tracked(self._outbound), sock=out, backlog=backlog))
             inb = ztsockets.listener_in(netns, INBOUND_PLAINTEXT_PORT)
-            self._servers.append(await asyncio.start_server(self._tracked(self._inbound), sock=inb))
-            self._servers.append(await self.hbone.serve(ztsockets.listener_in(netns, HBONE_PORT)))
+            self._servers.append(await asyncio.start_server(self._tracked(self._inbound), sock=inb, backlog=backlog))
+            self._servers.append(await self.hbone.serve(ztsockets.listener_in(netns, HBONE_PORT), backlog=backlog))
         except BaseException:
             self.stop_listening()
             raise

@@ -1,0 +1,120 @@
+"""The mesh under load: 1,000 connections opened at once from one meshed pod
+through its ztunnel (15001), pooled HBONE and the server's ztunnel (15008) to
+an echo responder, each sending 64 KiB, half-closing and reading the echo to
+EOF.  Every stream must come back intact: a burst of connects must queue at
+the ztunnel's listeners, never be reset.
+
+The burst runs several rounds on the same emulation: with a short accept
+queue the first round may only see SYNs dropped and retried, while the later
+ones go through SYN cookies, whose failed checks reset clients outright."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import resource
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dataplane.build.state import StateDir
+from dataplane.kernel.netns import NetnsThread
+from dataplane.mesh.constants import HBONE_PORT, INBOUND_PLAINTEXT_PORT, OUTBOUND_PORT
+from dataplane.topology.plan import Plan
+from tests.integration.conftest import dpctl, run_in, unique_name, write_topology
+
+pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
+
+STREAMS = 1000
+STREAM_BYTES = 64 * 1024
+ECHO_PORT = 9000
+ROUNDS = 3
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
+    name = unique_name("meshload")
+    path = write_topology(tmp_path_factory.mktemp("meshload"), "mesh.yaml", name, CNI="vpc")
+    try:
+        dpctl("up", "-q", str(path), check=True)
+        yield StateDir(name).load_plan()
+    finally:
+        dpctl("down", name)
+
+
+@pytest.fixture
+def enough_fds() -> Iterator[None]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(max(soft, 4 * STREAMS), hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def _echo_stream(host: str, port: int, payload: bytes) -> str:
+    """Send ``payload``, half-close, read to EOF: "ok", "corrupt ..." or the error."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 30)
+    except (OSError, asyncio.TimeoutError) as exc:
+        return f"connect: {exc!r}"
+    try:
+
+        async def send() -> None:
+            writer.write(payload)
+            await writer.drain()
+            writer.write_eof()
+
+        _, echoed = await asyncio.wait_for(asyncio.gather(send(), reader.read(-1)), 90)
+        if hashlib.sha256(echoed).digest() == hashlib.sha256(payload).digest():
+            return "ok"
+        return f"corrupt ({len(echoed)} of {len(payload)} bytes back)"
+    except (OSError, asyncio.TimeoutError) as exc:
+        return repr(exc)
+    finally:
+        writer.close()
+
+
+def _all_streams(host: str, port: int) -> list[str]:
+    """Runs on a thread inside the client pod: asyncio makes every socket there."""
+    payloads = [os.urandom(STREAM_BYTES) for _ in range(STREAMS)]
+
+    async def run() -> list[str]:
+        return list(await asyncio.gather(*(_echo_stream(host, port, p) for p in payloads)))
+
+    return asyncio.run(run())
+
+
+def _agent_problems(plan: Plan) -> list[str]:
+    found = []
+    for node in plan.nodes:
+        log = Path(StateDir(plan.name).agent_log_path(node.name))
+        if log.exists():
+            found += [f"{node.name}: {line[:300]}" for line in log.read_text(errors="replace").splitlines()
+                      if any(w in line for w in ("ERROR", "WARNING", "Traceback", "error="))]
+    return found[-10:]
+
+
+def test_ztunnel_listeners_queue_a_burst_of_connects(live: Plan) -> None:
+    """asyncio re-listens a given socket with a backlog of 100 unless told otherwise."""
+    client = live.pod("mesh", "client")
+    listening = run_in(client.netns, "ss", "-Hltn").stdout
+    backlogs = {int(f[3].rsplit(":", 1)[1]): int(f[2]) for f in (line.split() for line in listening.splitlines())}
+    for port in (OUTBOUND_PORT, INBOUND_PLAINTEXT_PORT, HBONE_PORT):
+        assert backlogs.get(port, 0) >= STREAMS, f"listen backlog of {port}: {backlogs.get(port)}"
+
+
+def test_thousand_concurrent_streams_through_the_mesh(live: Plan, enough_fds: None) -> None:
+    client, server = live.pod("mesh", "client"), live.pod("mesh", "server-0")
+    with NetnsThread(client.netns) as worker:
+        for round_ in range(1, ROUNDS + 1):
+            outcomes = worker.call(_all_streams, server.ip, ECHO_PORT)
+            failures = Counter(o for o in outcomes if o != "ok")
+            assert not failures, (
+                f"round {round_}: {sum(failures.values())} of {STREAMS} streams failed: {failures.most_common(5)}; "
+                f"agents: {_agent_problems(live)}"
+            )
