@@ -148,6 +148,14 @@ def _mesh_modes(state: StateDir) -> dict[str, str | None]:
         return {}
 
 
+def forget_mesh_modes(state: StateDir) -> None:
+    """Drop ``mesh enroll/unenroll`` changes: the file applied is the new desired state."""
+    try:
+        os.unlink(os.path.join(state.path, MESH_FILE))
+    except FileNotFoundError:
+        pass
+
+
 def with_mesh_labels(state: StateDir, plan: Plan) -> Plan:
     """``plan`` with the dataplane-mode labels set by ``mesh enroll/unenroll``."""
     modes = _mesh_modes(state)

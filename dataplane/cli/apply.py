@@ -2,15 +2,15 @@
 
 Pods, Services and endpoints follow the file; nodes, subnets and the CNI
 mode cannot change without a rebuild.  The file becomes the new desired
-state, so earlier scale/delete/set changes are dropped, as a ``kubectl
-apply`` of the same manifests would reset them.
+state, so earlier scale/delete/set and mesh enroll/unenroll changes are
+dropped, as a ``kubectl apply`` of the same manifests would reset them.
 """
 
 from __future__ import annotations
 
 import click
 
-from dataplane.build.live import roll_out
+from dataplane.build.live import forget_mesh_modes, roll_out
 from dataplane.build.state import StateDir
 from dataplane.cli.changes import report
 from dataplane.cli.context import require_root
@@ -32,4 +32,5 @@ def command(file: str) -> None:
     new = plan_from_text(text, file, previous=state.load_plan())
     for warning in new.warnings:
         click.echo(f"warning: {warning}", err=True)
+    forget_mesh_modes(state)
     report(roll_out(state, new, Overrides(), text))
