@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from dataplane.cli import apply, capture, delete, down, exec_, get, mesh, scale, set_, status, trace, up
+from dataplane.cli import apply, capture, delete, down, exec_, get, mesh, scale, set_, status, trace, up, verify
 from dataplane.cli.context import CONTEXT_SETTINGS
 from dataplane.errors import DpctlError
 
@@ -35,6 +35,7 @@ for command in (
     trace.command,
     mesh.command,
     capture.command,
+    verify.command,
 ):
     cli.add_command(command)
 
