@@ -298,6 +298,11 @@ def probe_once(sock: socket.socket, probe: Probe) -> Outcome:
             return Outcome(TIMEOUT, f"no answer to SYN within {CONNECT_TIMEOUT}s")
         except ConnectionRefusedError:
             return Outcome(REFUSED, "connection refused")
+        except ConnectionResetError:
+            # The handshake completed (a SYN answered by RST is "refused"), and a
+            # capturing ztunnel that denies the flow reset it before connect()
+            # returned: the same denial as a reset after it, only faster.
+            return Outcome(DENIED, "connection reset right after the handshake")
         except OSError as exc:
             if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
                 return Outcome(UNREACHABLE, exc.strerror or str(exc))
