@@ -13,7 +13,7 @@ from bench.common import IPERF_SECONDS, emulation
 from bench.common import iperf as iperf_from
 from dataplane.topology.plan import Plan
 
-ROUNDS = 3
+ROUNDS = 5
 TOPOLOGY = """\
 apiVersion: dpctl.dev/v1
 kind: Topology
