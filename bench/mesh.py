@@ -346,10 +346,13 @@ def measure_row(label: str, plan: Plan, path: Target, pids: list[int]) -> Row:
 
 
 def widen_ports(plan: Plan) -> None:
-    """Give both pods the whole ephemeral port range and TIME_WAIT reuse, so
-    3 s of sequential connections at kernel speed do not run out of ports."""
+    """Give both pods a wide ephemeral port range and TIME_WAIT reuse, so 3 s
+    of sequential connections at kernel speed do not run out of ports.  The
+    range starts above the ztunnel's ports (15001/15006/15008): a connection
+    that happened to use one of them as its source port would keep the
+    ztunnel from listening there when the namespace is enrolled."""
     for pod in (plan.pod(NAMESPACE, "client"), plan.pod(NAMESPACE, "server")):
-        for key, value in (("net.ipv4.ip_local_port_range", "1024 65535"), ("net.ipv4.tcp_tw_reuse", "1")):
+        for key, value in (("net.ipv4.ip_local_port_range", "16000 65535"), ("net.ipv4.tcp_tw_reuse", "1")):
             subprocess.run(["ip", "netns", "exec", pod.netns, "sysctl", "-qw", f"{key}={value}"], check=True)
 
 
