@@ -247,16 +247,24 @@ class PodProxy:
 
     # -- outbound (15001) ----------------------------------------------------------------------------
 
-    async def _outbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        started = time.monotonic()
+    def _captured(self, writer: asyncio.StreamWriter, direction: str) -> tuple[Address, Address] | None:
+        """Client address and original destination of a redirected connection;
+        None (and the connection reset) when the kernel has no NAT record of it."""
         peer = writer.get_extra_info("peername")
-        src = (peer[0], peer[1])
         try:
             dst = ztsockets.original_dst(writer.get_extra_info("socket"))
         except OSError as exc:
-            log.warning("%s: outbound connection without original destination: %s", self.pod.key, exc)
+            log.warning("%s: %s connection without original destination: %s", self.pod.key, direction, exc)
             abort_with_rst(writer)
+            return None
+        return (peer[0], peer[1]), dst
+
+    async def _outbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        started = time.monotonic()
+        addresses = self._captured(writer, "outbound")
+        if addresses is None:
             return
+        src, dst = addresses
         route = self.zt.resolver.resolve(dst)
         if route.kind not in (HBONE, PASSTHROUGH):
             error = "self call" if route.kind == "self-call" else f"no healthy upstream for {dst[0]}:{dst[1]}"
@@ -418,14 +426,10 @@ class PodProxy:
 
     async def _inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         started = time.monotonic()
-        peer = writer.get_extra_info("peername")
-        src = (peer[0], peer[1])
-        try:
-            dst = ztsockets.original_dst(writer.get_extra_info("socket"))
-        except OSError as exc:
-            log.warning("%s: inbound connection without original destination: %s", self.pod.key, exc)
-            abort_with_rst(writer)
+        addresses = self._captured(writer, "inbound")
+        if addresses is None:
             return
+        src, dst = addresses
         fields = self._inbound_fields(src, None, accesslog.addr((self.pod.ip, dst[1])) or "", None)
         if dst[1] in PROXY_PORTS:
             log.warning("connection failed src.addr=%s dst.addr=%s direction=\"inbound\" error=\"self call\"",
