@@ -47,6 +47,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Address
 
+from dataplane.topology import endpoints
 from dataplane.topology.plan import Plan, Pod, Service, ServicePort
 
 TTL = 5
@@ -131,12 +132,11 @@ def build_zone(plan: Plan) -> Zone:
     records: defaultdict[str, list[Rdata]] = defaultdict(list)
     records[f"ns.dns.{domain}"].append(A(plan.dns_ip))
     records[f"dns-version.{domain}"].append(TXT(SPEC_VERSION))
-    pods_in: defaultdict[str, list[Pod]] = defaultdict(list)
     for pod in plan.pods:
         records[f"{_dashed(pod.ip)}.{pod.namespace}.pod.{domain}"].append(A(pod.ip))
-        pods_in[pod.namespace].append(pod)
+    index = endpoints.PodIndex(plan.pods)
     for service in plan.services:
-        _add_service(records, service, pods_in[service.namespace], domain)
+        _add_service(records, service, _ready_pods(plan, service, index), domain)
     frozen = {name: _with_srv_weights(rdata) for name, rdata in records.items()}
     frozen[domain] = (_soa(domain, frozen), NS(f"ns.dns.{domain}"))
     namespaces = [f"{ns.name}.{kind}.{domain}" for ns in plan.namespaces for kind in ("svc", "pod")]
@@ -144,19 +144,19 @@ def build_zone(plan: Plan) -> Zone:
     return Zone(domain=domain, records=frozen, names=frozenset(names))
 
 
-def _add_service(records: defaultdict[str, list[Rdata]], service: Service, pods: list[Pod], domain: str) -> None:
-    """The records of one Service; ``pods`` are those of its namespace."""
+def _add_service(records: defaultdict[str, list[Rdata]], service: Service, ready: list[Pod], domain: str) -> None:
+    """The records of one Service; ``ready`` are the pods an EndpointSlice lists as ready for it."""
     fqdn = f"{service.name}.{service.namespace}.svc.{domain}"
     if service.external_name is not None:
         records[fqdn].append(CNAME(service.external_name.lower()))
     elif service.headless:
-        for pod in _ready_endpoints(service, pods):
+        for pod in ready:
             endpoint = f"{_dashed(pod.ip)}.{fqdn}"
             records[fqdn].append(A(pod.ip))
             records[endpoint].append(A(pod.ip))
             records[_reverse(pod.ip)].append(PTR(endpoint))
             for port in service.ports:
-                target = _target_port(pod, port)
+                target = endpoints.target_port(port, pod)
                 if port.name and target is not None:
                     records[_srv_name(port, fqdn)].append(SRV(0, 0, target, endpoint))
     elif service.cluster_ip is not None:
@@ -167,27 +167,14 @@ def _add_service(records: defaultdict[str, list[Rdata]], service: Service, pods:
                 records[_srv_name(port, fqdn)].append(SRV(0, 0, port.port, fqdn))
 
 
-def _ready_endpoints(service: Service, pods: list[Pod]) -> list[Pod]:
-    """The pods an EndpointSlice would list as ready for ``service``, in plan order.
-
-    A Service without a selector has no managed endpoints at all.
-    """
-    if not service.selector:
-        return []
+def _ready_pods(plan: Plan, service: Service, index: endpoints.PodIndex) -> list[Pod]:
+    """The pods an EndpointSlice would list as ready for ``service`` (all of
+    them with publishNotReadyAddresses), selected as kube-proxy selects them."""
     return [
         pod
-        for pod in pods
-        if service.selector.items() <= pod.labels.items()
-        and (service.publish_not_ready_addresses or (pod.ready and not pod.terminating))
+        for pod in endpoints.selected_pods(plan, service, index)
+        if service.publish_not_ready_addresses or (pod.ready and not pod.terminating)
     ]
-
-
-def _target_port(pod: Pod, port: ServicePort) -> int | None:
-    """The endpoint port on ``pod``; None when a named target port is not one of its container ports."""
-    target = port.port if port.target_port is None else port.target_port
-    if isinstance(target, int):
-        return target
-    return next((p.port for p in pod.ports if p.name == target and p.protocol == port.protocol), None)
 
 
 def _with_srv_weights(rdata: list[Rdata]) -> tuple[Rdata, ...]:
