@@ -4,15 +4,21 @@ One ztunnel process serves every enrolled pod of its node, yet each of its
 sockets must live in the pod's own network namespace: that is where the
 pod's capture rules send traffic and where its address can be used as a
 source.  A socket's namespace is fixed when it is created, so each one is
-made by ``netns.socket_in`` (a thread that entered the pod) and then used
-from the ztunnel's event loop like any other socket.  All sockets returned
-here are non-blocking, ready for asyncio.
+made inside the pod and then used from the ztunnel's event loop like any
+other socket.  The ``*_socket_in`` functions make one with ``netns.socket_in``
+(a short-lived thread per socket: fine for listeners and tests); the per-
+connection sockets of a served pod come from its ``PodSockets``, one
+persistent thread inside the pod that only calls ``socket.socket()``, the
+options being set by the pure helpers ``marked`` and ``spoofed``.  All sockets
+returned here are non-blocking, ready for asyncio.
 
 Facts behind each option are in ``shared/reference/inpod-redirection.md``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import ipaddress
 import socket
 import struct
@@ -84,13 +90,13 @@ def mark(sock: socket.socket) -> socket.socket:
     return sock
 
 
-def marked_socket_in(pod_netns: str) -> socket.socket:
-    """A TCP socket in ``pod_netns`` for the ztunnel's own outbound dials.
+def marked(sock: socket.socket) -> socket.socket:
+    """Configure ``sock``, a TCP socket made in the pod, for the ztunnel's own outbound dials.
 
     Made in the pod so it is routed like the pod (its source is the pod IP);
-    marked so the pod's nat output chain does not capture it.
+    marked so the pod's nat output chain does not capture it.  Closes ``sock``
+    if it cannot be configured.
     """
-    sock = netns.socket_in(pod_netns, socket.AF_INET, socket.SOCK_STREAM)
     try:
         mark(sock)
         sock.setblocking(False)
@@ -100,17 +106,17 @@ def marked_socket_in(pod_netns: str) -> socket.socket:
     return sock
 
 
-def spoofed_socket_in(pod_netns: str, src_ip: str) -> socket.socket:
-    """A TCP socket in ``pod_netns`` bound to ``(src_ip, 0)``, a foreign address.
+def spoofed(sock: socket.socket, src_ip: str) -> socket.socket:
+    """Configure ``sock``, a TCP socket made in the pod, bound to ``(src_ip, 0)``, a foreign address.
 
     Used to dial the pod's application so it sees the real client's IP.
     IP_TRANSPARENT is what allows both the bind (else EADDRNOTAVAIL) and the
     connect (IP_FREEBIND alone gives ENETUNREACH).  The mark makes the looped
     SYN get connmark 0x111, which steers the app's replies back through lo
     to this socket instead of out of eth0.  Port 0: reusing the client's own
-    port would collide with its conntrack entry on the 15006 path.
+    port would collide with its conntrack entry on the 15006 path.  Closes
+    ``sock`` if it cannot be configured.
     """
-    sock = netns.socket_in(pod_netns, socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(SOL_IP, socket.IP_TRANSPARENT, 1)
         mark(sock)
@@ -120,3 +126,73 @@ def spoofed_socket_in(pod_netns: str, src_ip: str) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def marked_socket_in(pod_netns: str) -> socket.socket:
+    """A ``marked`` TCP socket in ``pod_netns`` (one short-lived thread per call)."""
+    return marked(netns.socket_in(pod_netns, socket.AF_INET, socket.SOCK_STREAM))
+
+
+def spoofed_socket_in(pod_netns: str, src_ip: str) -> socket.socket:
+    """A ``spoofed`` TCP socket in ``pod_netns`` (one short-lived thread per call)."""
+    return spoofed(netns.socket_in(pod_netns, socket.AF_INET, socket.SOCK_STREAM), src_ip)
+
+
+def _tcp_socket() -> socket.socket:
+    return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+
+def _close_unclaimed(future: "concurrent.futures.Future[socket.socket]") -> None:
+    """A socket made for a dial that was cancelled meanwhile: nobody will close it."""
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()
+
+
+class PodSockets:
+    """Per-connection sockets of one served pod, made by one thread living inside it.
+
+    Starting a thread per socket costs more than the connection itself, so
+    the pod gets one ``netns.NetnsThread`` (from ``start``) and the event loop
+    awaits each ``socket.socket()`` it runs there, without blocking.  That
+    thread holds the pod's namespace (and its veths) alive: ``close`` it as
+    soon as the pod is no longer served.  Before ``start`` and after ``close``
+    a request still gets its socket, from a short-lived thread
+    (``netns.socket_in``).  Configuring the socket (``marked``/``spoofed``)
+    happens on the loop: options and bind do not depend on the thread.
+    """
+
+    def __init__(self, pod_netns: str):
+        self.netns = pod_netns
+        self._thread: netns.NetnsThread | None = None
+
+    def start(self) -> None:
+        """Start the thread inside the pod (no-op if running); NetnsError if the pod is gone."""
+        if self._thread is None:
+            self._thread = netns.NetnsThread(self.netns)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    async def tcp(self) -> socket.socket:
+        """A plain blocking TCP socket made inside the pod."""
+        if self._thread is None:  # not started, or a straggler after close: the slow way
+            return await asyncio.to_thread(netns.socket_in, self.netns, socket.AF_INET, socket.SOCK_STREAM)
+        future = self._thread.submit(_tcp_socket)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.add_done_callback(_close_unclaimed)
+            raise
+
+    async def marked(self) -> socket.socket:
+        return marked(await self.tcp())
+
+    async def spoofed(self, src_ip: str) -> socket.socket:
+        return spoofed(await self.tcp(), src_ip)
+
+    def close(self) -> None:
+        """Stop the thread (idempotent), letting the namespace go once nothing else holds it."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dataplane.build.state import StateDir
-from dataplane.kernel import netns
+from dataplane.kernel import daemons, netns
 from dataplane.mesh.identity import pod_identity
 from dataplane.mesh.promtext import Sample, parse
 from dataplane.topology.plan import Plan
@@ -193,6 +193,32 @@ def test_unenroll_and_enroll_live(live: Plan, tmp_path: Path) -> None:
         held.close()
 
 
+def ztunnel_threads_in(plan: Plan, pod_netns: str) -> set[int]:
+    """Agents of ``plan`` with a thread inside ``pod_netns`` (the ztunnel's per-pod socket thread)."""
+    return daemons.processes_in([pod_netns]) & daemons.processes_naming(StateDir(plan.name).path)
+
+
+def wait_for_threads(plan: Plan, pod_netns: str, present: bool, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while bool(ztunnel_threads_in(plan, pod_netns)) != present:
+        assert time.monotonic() < deadline, f"ztunnel thread in {pod_netns}: expected present={present}"
+        time.sleep(0.1)
+
+
+def test_unenrolled_pod_is_not_held_by_a_ztunnel_thread(live: Plan) -> None:
+    """A thread inside a pod keeps its namespace (and veths) alive: it goes with the enrollment."""
+    server = live.pod("mesh", "server-0")
+    wait_for_threads(live, server.netns, present=True)
+    try:
+        dpctl("mesh", "unenroll", "mesh", "-t", live.name, check=True)
+        wait_for_threads(live, server.netns, present=False)
+    finally:
+        dpctl("mesh", "enroll", "mesh", "-t", live.name, check=True)
+    wait_for_threads(live, server.netns, present=True)
+    with echo_connection(live.pod("mesh", "client").netns, server.ip) as sock:
+        assert echo(sock, b"again") == b"again"
+
+
 # -- metrics and graph -----------------------------------------------------------------------------------
 
 
@@ -301,3 +327,25 @@ def test_metrics_endpoint_is_node_loopback_only(live: Plan) -> None:
         sock.settimeout(2)
         with pytest.raises(OSError):
             sock.connect((node_ip, 15020))
+
+
+# -- last: changes the module's topology ---------------------------------------------------------------------
+
+
+def agent_thread_inodes(plan: Plan) -> set[int | None]:
+    inodes: set[int | None] = set()
+    for pid in daemons.processes_naming(StateDir(plan.name).path):
+        for tid in Path(f"/proc/{pid}/task").iterdir():
+            inodes.add(netns.task_netns_inode(pid, int(tid.name)))
+    return inodes
+
+
+def test_deleted_pod_namespace_is_not_held_by_a_ztunnel_thread(live: Plan) -> None:
+    victim = live.pod("mesh", "server-0")
+    inode = netns.inode(victim.netns)
+    assert inode in agent_thread_inodes(live)
+    dpctl("delete", "pod", "-t", live.name, f"mesh/{victim.name}", check=True)
+    deadline = time.monotonic() + 5
+    while inode in agent_thread_inodes(live):
+        assert time.monotonic() < deadline, "a ztunnel thread still holds the deleted pod's namespace"
+        time.sleep(0.1)

@@ -11,9 +11,10 @@ one handshake instead of racing to open one each.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import socket
 import ssl
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from http import HTTPStatus
 
 from h2.errors import ErrorCodes
@@ -30,7 +31,8 @@ from dataplane.mesh.hbone.protocol import (
 from dataplane.mesh.hbone.session import H2Session, Stream
 
 Address = tuple[str, int]
-SocketFactory = Callable[[], socket.socket]
+SocketFactory = Callable[[], "socket.socket | Awaitable[socket.socket]"]
+"""Makes the TCP socket of a new connection, directly or as an awaitable."""
 PoolKey = tuple[str, frozenset[str], Address]
 
 
@@ -163,7 +165,8 @@ class HbonePool:
 
     async def _open(self, key: PoolKey, context: ssl.SSLContext, factory: SocketFactory) -> _PooledSession:
         loop = asyncio.get_running_loop()
-        sock = factory()
+        made = factory()
+        sock = await made if inspect.isawaitable(made) else made
         sock.setblocking(False)
         try:
             async with asyncio.timeout(self.connect_timeout):

@@ -12,7 +12,7 @@ Three listeners live inside the pod's own namespace (``ztsockets``):
   certificate; ``authorize`` checks the authority IP is this pod's
   (§1.5 step 3) and the L4 policies (``authz.evaluate``) with the peer's
   SPIFFE id; ``dial`` connects to the app from the client's IP
-  (``spoofed_socket_in``), so the app sees the client pod as its peer.
+  (``ztsockets.spoofed``), so the app sees the client pod as its peer.
 * **15006 inbound plaintext**: captured traffic from unenrolled clients;
   policies are evaluated with no identity, then the same spoofed dial.
 
@@ -26,17 +26,23 @@ upstream dial; SelfCall and no-upstream rejections are not counted.  Labels
 are fixed when a connection opens, so a relabel mid-connection cannot split
 its series.  The proxy counts its live connections so the ztunnel can keep the pod's return-path
 plumbing until the last one is gone after an unenroll.
+
+The per-connection sockets (dials to the app, to peers, passthrough) are made
+by ``self.sockets`` (``ztsockets.PodSockets``), one thread living inside the
+pod for as long as it is served.  That thread keeps the pod's namespace alive,
+so whoever finishes with the proxy calls ``close_sockets`` (``close`` does).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 import dataclasses
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
@@ -114,14 +120,16 @@ async def splice(
     return forward[0], backward[0], reset
 
 
-async def _dial(sock_factory: Callable[[], object], target: Address) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    sock = sock_factory()
+async def _dial(
+    sock_factory: Callable[[], Awaitable[socket.socket]], target: Address
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    sock = await sock_factory()
     try:
-        await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, target), DIAL_TIMEOUT)  # type: ignore[arg-type]
+        await asyncio.wait_for(asyncio.get_running_loop().sock_connect(sock, target), DIAL_TIMEOUT)
     except BaseException:
-        sock.close()  # type: ignore[attr-defined]
+        sock.close()
         raise
-    return await asyncio.open_connection(sock=sock)  # type: ignore[arg-type]
+    return await asyncio.open_connection(sock=sock)
 
 
 class PodProxy:
@@ -131,6 +139,7 @@ class PodProxy:
         self.identity = zt.resolver.identity(pod)
         self.active = 0
         self.on_idle: Callable[[PodProxy], None] | None = None
+        self.sockets = ztsockets.PodSockets(pod.netns)  # its thread runs from open() to close_sockets()
         self.pool = HbonePool(socket_factory=self._marked)
         self.hbone = HboneServer(
             zt.server_context(pod),
@@ -150,6 +159,7 @@ class PodProxy:
         """Listen on 15001/15006/15008 inside the pod (before its capture is switched on)."""
         netns = self.pod.netns
         try:
+            self.sockets.start()
             # backlog: asyncio re-listens with 100 by default, too short for a burst
             # of connects (see ztsockets.LISTEN_BACKLOG)
             backlog = ztsockets.LISTEN_BACKLOG
@@ -160,6 +170,7 @@ class PodProxy:
             self._servers.append(await self.hbone.serve(ztsockets.listener_in(netns, HBONE_PORT), backlog=backlog))
         except BaseException:
             self.stop_listening()
+            self.close_sockets()
             raise
 
     def stop_listening(self) -> None:
@@ -176,6 +187,16 @@ class PodProxy:
         await asyncio.gather(*self._handlers, return_exceptions=True)
         await self.hbone.close()
         await self.pool.close()
+        self.close_sockets()
+
+    def close_sockets(self) -> None:
+        """Stop the pod's socket thread, which holds its namespace (idempotent).
+
+        Due whenever the proxy is done: closed, unenrolled while idle, drained,
+        replaced, or its pod deleted.  A straggling dial afterwards still works,
+        the slow way (see ``ztsockets.PodSockets``).
+        """
+        self.sockets.close()
 
     def _track(self, delta: int) -> None:
         self.active += delta
@@ -201,8 +222,8 @@ class PodProxy:
 
         return run
 
-    def _marked(self):  # type: ignore[no-untyped-def]
-        return ztsockets.marked_socket_in(self.pod.netns)
+    async def _marked(self) -> socket.socket:
+        return await self.sockets.marked()
 
     # -- access log fields ---------------------------------------------------------------------------
 
@@ -376,7 +397,7 @@ class PodProxy:
     async def _dial_app(self, target: Address, source: Address) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         try:
             streams = await _dial(
-                lambda: ztsockets.spoofed_socket_in(self.pod.netns, source[0]), (self.pod.ip, target[1])
+                lambda: self.sockets.spoofed(source[0]), (self.pod.ip, target[1])
             )
         except BaseException as exc:  # HboneServer answers 503; the connection ends here
             started, labels = self._pop_tunnel(source, target)
@@ -451,7 +472,7 @@ class PodProxy:
             else:
                 try:
                     app_r, app_w = await _dial(
-                        lambda: ztsockets.spoofed_socket_in(self.pod.netns, src[0]), (self.pod.ip, dst[1])
+                        lambda: self.sockets.spoofed(src[0]), (self.pod.ip, dst[1])
                     )
                 except _NET_ERRORS as exc:
                     flags = CONNECT

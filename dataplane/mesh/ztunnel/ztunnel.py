@@ -12,7 +12,10 @@ pod's own sockets:
   empty chains keep translating established flows) go at once, so new flows go straight to their target; connections already
   proxied keep running, and the return-path plumbing (mangle table, fwmark
   rule, table 100) that their spoofed legs need is removed only when the last
-  of them ends (``disable_redirection``).
+  of them ends (``disable_redirection``).  The proxy's socket thread, which
+  sits inside the pod and so keeps its namespace (and veths) alive, stops at
+  the same moment: at once if nothing is active or the pod is gone, else
+  with the last connection (``_drained``).
 
 The ztunnel's ``MeshMetrics`` (``self.metrics``) outlives reconciles: its
 counters only grow, as Prometheus expects; the agent serves them on
@@ -130,6 +133,7 @@ class Ztunnel:
         # the old proxy must not tear the new capture down when it goes idle.
         for old in [p for p in self.draining if p.pod.netns == pod.netns]:
             old.on_idle = None
+            old.close_sockets()
             self.draining.discard(old)
         proxy = PodProxy(self, pod)
         await proxy.open()
@@ -143,9 +147,11 @@ class Ztunnel:
 
     def _unenroll(self, proxy: PodProxy) -> None:
         proxy.stop_listening()
-        if not netns.exists(proxy.pod.netns):
+        if not netns.exists(proxy.pod.netns):  # pod deleted: let its namespace go
+            proxy.close_sockets()
             return
         if proxy.active == 0:
+            proxy.close_sockets()
             inpod.disable_redirection(proxy.pod.netns)
             log.info("ztunnel: unenrolled %s", proxy.pod.key)
             return
@@ -157,6 +163,7 @@ class Ztunnel:
     def _drained(self, proxy: PodProxy) -> None:
         proxy.on_idle = None
         self.draining.discard(proxy)
+        proxy.close_sockets()
         if any(p.pod.netns == proxy.pod.netns for p in self.proxies.values()):
             return  # enrolled again meanwhile
         try:
