@@ -25,10 +25,14 @@ def runner(name: str) -> Callable[..., list[CheckResult]] | None:
         from dataplane.verify.checks import encryption
 
         return encryption.run
+    if name == "policy":
+        from dataplane.verify.checks import policy
+
+        return policy.run
     return None
 
 
-IMPLEMENTED = ("connectivity", "encryption")
+IMPLEMENTED = ("connectivity", "encryption", "policy")
 
 
 def not_implemented(name: str) -> list[CheckResult]:
