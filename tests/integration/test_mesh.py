@@ -148,8 +148,8 @@ def test_deny_policy_resets_the_client(live: Plan) -> None:
     sock = netns.socket_in(client.netns, socket.AF_INET, socket.SOCK_STREAM)
     with sock:
         sock.settimeout(5)
-        sock.connect((server.ip, 8081))  # accepted by the client's ztunnel
         try:
+            sock.connect((server.ip, 8081))  # accepted by the client's ztunnel (its reset may beat connect() back)
             sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
             data = sock.recv(65536)
         except ConnectionResetError:
@@ -287,8 +287,10 @@ def test_denied_connection_is_flagged_deny(live: Plan) -> None:
     before = total(node_metrics(live, server.node), "istio_tcp_connections_closed_total", **deny)
     with netns.socket_in(client.netns, socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(5)
-        sock.connect((server.ip, 8081))
         try:
+            # The local ztunnel accepts, is refused (401) and resets: on a busy
+            # machine that reset can come back before connect() returns.
+            sock.connect((server.ip, 8081))
             sock.sendall(b"x")
             sock.recv(100)
         except ConnectionResetError:
