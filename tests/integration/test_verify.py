@@ -90,7 +90,7 @@ def test_connectivity_fails_naming_the_service_whose_dnat_is_gone(services: Plan
     assert result.returncode == 1
     failed = [r for r in json.loads(result.stdout)["results"] if r["status"] == "failed"]
     assert failed
-    assert all("svc shop/web:80" in r["subject"] for r in failed), [r["subject"] for r in failed]
+    assert all("svc shop/web:80" in r["subject"] for r in failed), [(r["subject"], r["reason"]) for r in failed]
     assert any(r["subject"] == "shop/client -> svc shop/web:80" for r in failed)
     junit = verify(services, "--only", "connectivity", "-o", "junit")
     assert junit.returncode == 1
