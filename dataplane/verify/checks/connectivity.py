@@ -23,10 +23,11 @@ import json
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
+from typing import TypeVar
 
 from dataplane.kernel.netns import NetnsThread
 from dataplane.kubeproxy.categorize import categorize, external_policy_local, internal_policy_local, usable
@@ -37,6 +38,7 @@ from dataplane.topology.plan import Plan, Pod, Service, ServicePort
 from dataplane.verify.result import CheckResult
 
 NAME = "connectivity"
+T = TypeVar("T")
 CONNECT_TIMEOUT = 1.5
 READ_TIMEOUT = 2.0
 WORKERS = 8
@@ -360,33 +362,46 @@ def judge(probe: Probe, outcome: Outcome, seconds: float) -> CheckResult:
     )
 
 
-def run(plan: Plan, progress: Callable[[int, int], None] | None = None, max_sources: int | None = None) -> list[CheckResult]:
-    probes = plan_probes(plan, max_sources)
-    threads: dict[str, NetnsThread] = {}
-    results: list[CheckResult] = []
-    try:
-        for p in probes:
-            if p.source_netns not in threads:
-                threads[p.source_netns] = NetnsThread(p.source_netns)
+def run_probes(
+    items: Sequence[T],
+    probe_of: Callable[[T], Probe],
+    judge_one: Callable[[T, Outcome, float], CheckResult],
+    progress: Callable[[int, int], None] | None = None,
+) -> list[CheckResult]:
+    """Probe every item for real and judge it, in item order.
 
-        def one(p: Probe) -> CheckResult:
+    One thread per source namespace makes the sockets (a thread per socket
+    would be far too slow for hundreds of probes); a few workers run the
+    probes concurrently."""
+    threads: dict[str, NetnsThread] = {}
+    try:
+        for item in items:
+            source = probe_of(item).source_netns
+            if source not in threads:
+                threads[source] = NetnsThread(source)
+
+        def one(item: T) -> CheckResult:
+            probe = probe_of(item)
             started = time.monotonic()
             try:
-                sock = threads[p.source_netns].call(socket.socket, socket.AF_INET, socket.SOCK_STREAM)
-                outcome = probe_once(sock, p)
+                sock = threads[probe.source_netns].call(socket.socket, socket.AF_INET, socket.SOCK_STREAM)
+                outcome = probe_once(sock, probe)
             except Exception as exc:  # noqa: BLE001  reported as the probe's result
                 outcome = Outcome(ERROR, f"{type(exc).__name__}: {exc}")
-            return judge(p, outcome, time.monotonic() - started)
+            return judge_one(item, outcome, time.monotonic() - started)
 
         with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="verify") as pool:
-            futures = {pool.submit(one, p): i for i, p in enumerate(probes)}
+            futures = {pool.submit(one, item): i for i, item in enumerate(items)}
             done: dict[int, CheckResult] = {}
             for n, future in enumerate(as_completed(futures), 1):
                 done[futures[future]] = future.result()
                 if progress:
-                    progress(n, len(probes))
-        results = [done[i] for i in range(len(probes))]
+                    progress(n, len(items))
+        return [done[i] for i in range(len(items))]
     finally:
         for t in threads.values():
             t.close()
-    return results
+
+
+def run(plan: Plan, progress: Callable[[int, int], None] | None = None, max_sources: int | None = None) -> list[CheckResult]:
+    return run_probes(plan_probes(plan, max_sources), lambda p: p, judge, progress)

@@ -16,27 +16,21 @@ of a known-good policy set can be checked against a data plane that changed.
 
 from __future__ import annotations
 
-import socket
-import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
-from dataplane.kernel.netns import NetnsThread
 from dataplane.mesh import authz
 from dataplane.mesh.enrollment import is_enrolled
 from dataplane.topology.plan import Plan, Pod
 from dataplane.verify.checks.connectivity import (
     ANSWER,
     DENIED,
-    ERROR,
-    WORKERS,
     Expected,
     Outcome,
     Probe,
     _identity,
     _served_ports,
-    probe_once,
+    run_probes,
     sample_sources,
 )
 from dataplane.verify.result import CheckResult
@@ -115,32 +109,7 @@ def run(
     probes = plan_probes(plan, expected, max_sources)
     if not probes:
         return [CheckResult(NAME, NAME, ok=True, skipped=True, reason="skipped: no meshed pod has an AuthorizationPolicy")]
-    threads: dict[str, NetnsThread] = {}
-    try:
-        for pp in probes:
-            if pp.probe.source_netns not in threads:
-                threads[pp.probe.source_netns] = NetnsThread(pp.probe.source_netns)
-
-        def one(pp: PolicyProbe) -> CheckResult:
-            started = time.monotonic()
-            try:
-                sock = threads[pp.probe.source_netns].call(socket.socket, socket.AF_INET, socket.SOCK_STREAM)
-                outcome = probe_once(sock, pp.probe)
-            except Exception as exc:  # noqa: BLE001  reported as the probe's result
-                outcome = Outcome(ERROR, f"{type(exc).__name__}: {exc}")
-            return judge(pp, outcome, time.monotonic() - started)
-
-        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="verify-policy") as pool:
-            futures = {pool.submit(one, pp): i for i, pp in enumerate(probes)}
-            done: dict[int, CheckResult] = {}
-            for n, future in enumerate(as_completed(futures), 1):
-                done[futures[future]] = future.result()
-                if progress:
-                    progress(n, len(probes))
-        return [done[i] for i in range(len(probes))]
-    finally:
-        for t in threads.values():
-            t.close()
+    return run_probes(probes, lambda pp: pp.probe, judge, progress)
 
 
 def matrix_cell(result: CheckResult) -> str:
