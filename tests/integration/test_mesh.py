@@ -193,6 +193,103 @@ def test_unenroll_and_enroll_live(live: Plan, tmp_path: Path) -> None:
         held.close()
 
 
+def http_keepalive(sock: socket.socket) -> str:
+    """One HTTP/1.1 request on a kept connection; the status line of the answer."""
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: server\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed"
+        head += chunk
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    body = head.split(b"\r\n\r\n", 1)[1]
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head.split(b"\r\n", 1)[0].decode()
+
+
+def is_cut(sock: socket.socket) -> bool:
+    """True once the connection is closed or reset (a send may still be accepted locally)."""
+    try:
+        sock.sendall(b"still there?")
+        return sock.recv(65536) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+
+
+DENY_ECHO = """
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{name: deny-echo, namespace: mesh}}
+spec:
+  action: DENY
+  rules:
+    - from: [{{source: {{principals: ["{domain}/ns/mesh/sa/client"]}}}}]
+      to: [{{operation: {{ports: ["9000"]}}}}]
+    - from: [{{source: {{ipBlocks: ["{outsider}/32"]}}}}]
+      to: [{{operation: {{ports: ["9000"]}}}}]
+"""
+
+
+def test_policy_edit_closes_only_the_connections_it_now_denies(live: Plan, tmp_path: Path) -> None:
+    """ztunnel re-checks established inbound connections when policies change:
+    the newly denied ones (HBONE and 15006 plaintext alike) are closed with
+    the policy in the access log, the others carry on."""
+    client, server, outsider = live.pod("mesh", "client"), live.pod("mesh", "server-0"), live.pod("plain", "outsider")
+    original = write_topology(tmp_path, "mesh.yaml", live.name, CNI=live.cni)
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(original.read_text() + DENY_ECHO.format(domain=live.trust_domain, outsider=outsider.ip))
+    opened = [
+        echo_connection(client.netns, server.ip),  # HBONE, to be denied by principal
+        echo_connection(outsider.netns, server.ip),  # plaintext via 15006, to be denied by ipBlocks
+        echo_connection(client.netns, server.ip, 8080),  # HBONE, another port: kept
+        echo_connection(outsider.netns, server.ip, 8080),  # plaintext, another port: kept
+    ]
+    denied_hbone, denied_plain, kept_hbone, kept_plain = opened
+    try:
+        for sock in (denied_hbone, denied_plain):
+            assert echo(sock, b"before") == b"before"
+        for sock in (kept_hbone, kept_plain):
+            assert http_keepalive(sock) == "HTTP/1.1 200 OK"
+        dpctl("apply", str(edited), check=True)
+        try:
+            assert is_cut(denied_hbone), "an HBONE connection the new policy denies must be closed"
+            assert is_cut(denied_plain), "a plaintext connection the new policy denies must be closed"
+            for sock in (kept_hbone, kept_plain):
+                assert http_keepalive(sock) == "HTTP/1.1 200 OK"
+            line = wait_for_log(live, server.node, "explicitly denied by: mesh/deny-echo")
+            assert 'error="connection closed due to policy rejection' in line
+            with echo_connection(client.netns, server.ip) as fresh:  # new connections: denied too
+                assert is_cut(fresh)
+        finally:
+            dpctl("apply", str(original), check=True)
+    finally:
+        for sock in opened:
+            sock.close()
+
+
+def test_scaling_keeps_established_meshed_connections(live: Plan) -> None:
+    """Scale up and back down under a held tunnel: the survivor's connection
+    never notices, the new replica joins the mesh at once (HBONE, in the
+    workloads table) and its removal does not disturb the rest."""
+    client, server = live.pod("mesh", "client"), live.pod("mesh", "server-0")
+    with echo_connection(client.netns, server.ip) as held:
+        assert echo(held, b"before") == b"before"
+        dpctl("scale", "mesh/server", "2", "-t", live.name, check=True)
+        try:
+            assert echo(held, b"while-scaled") == b"while-scaled"
+            added = next(p for p in StateDir(live.name).load_plan().pods if p.namespace == "mesh" and p.name.startswith("server") and p.name != "server-0")
+            rows = dpctl("mesh", "workloads", "-t", live.name, "-o", "json", check=True).stdout
+            assert f'"{added.ip}"' in rows and rows.count('"protocol": "HBONE"') >= 3
+            with echo_connection(client.netns, added.ip) as fresh:
+                assert echo(fresh, b"new replica") == b"new replica"
+            wait_for_log(live, added.node, f"dst.hbone_addr={added.ip}:9000")
+        finally:
+            dpctl("scale", "mesh/server", "1", "-t", live.name, check=True)
+        assert echo(held, b"after") == b"after"
+
+
 def ztunnel_threads_in(plan: Plan, pod_netns: str) -> set[int]:
     """Agents of ``plan`` with a thread inside ``pod_netns`` (the ztunnel's per-pod socket thread)."""
     return daemons.processes_in([pod_netns]) & daemons.processes_naming(StateDir(plan.name).path)

@@ -144,6 +144,17 @@ class HbonePool:
         """Live pooled connections (all keys)."""
         return sum(1 for sessions in self._sessions.values() for s in sessions if s.error is None)
 
+    def close_idle(self) -> None:
+        """GOAWAY and close every pooled connection that carries no stream now.
+
+        Each holds a socket made in the source pod, which keeps that pod's
+        network namespace (and its veths) alive: due when the pod stops
+        being served, not at the idle timeout."""
+        for group in self._sessions.values():
+            for session in [s for s in group if not s.streams]:
+                group.remove(session)
+                session.close()
+
     async def close(self) -> None:
         sessions = [s for group in self._sessions.values() for s in group]
         self._sessions.clear()

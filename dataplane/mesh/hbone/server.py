@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
+from h2.errors import ErrorCodes
+
 from dataplane.mesh.hbone import h2patch
 from dataplane.mesh.hbone.protocol import CONNECT_TIMEOUT, Rejection, check_connect
 from dataplane.mesh.hbone.relay import RelayResult, relay
@@ -49,6 +51,7 @@ class Tunnel:
     target: Address
     headers: Headers
     result: RelayResult = field(default_factory=RelayResult)
+    closed_by: str | None = None  # why the server cut it (``close_tunnels``), for the log
 
 
 class _ServerSession(H2Session):
@@ -103,6 +106,7 @@ class HboneServer:
         self.sessions: set[H2Session] = set()
         self._servers: list[asyncio.Server] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._live: dict[int, tuple[Tunnel, Stream]] = {}  # relaying tunnels, by id(tunnel)
 
     async def serve(self, sock: socket.socket, backlog: int = socket.SOMAXCONN) -> asyncio.Server:
         """Start accepting on ``sock`` (bound and listening, or about to be).
@@ -130,6 +134,32 @@ class HboneServer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for server in self._servers:
             await server.wait_closed()
+
+    def close_idle(self) -> None:
+        """GOAWAY and close every connection that carries no tunnel now (its
+        socket lives in the pod's namespace and keeps it alive)."""
+        for session in list(self.sessions):
+            if not session.streams:
+                session.close()
+
+    def close_tunnels(self, reason_to_close: Callable[[Tunnel], str | None]) -> int:
+        """Reset every relaying tunnel for which ``reason_to_close`` gives a
+        reason (kept in ``Tunnel.closed_by``); returns how many.
+
+        ztunnel's policy watcher does this when policies change: established
+        connections are checked again and the newly denied ones closed.  The
+        stream is reset, so the relay ends as it does for any reset (RST to
+        the application, RST_STREAM to the client) and still reports the
+        bytes it moved.
+        """
+        closed = 0
+        for tunnel, stream in list(self._live.values()):
+            reason = reason_to_close(tunnel)
+            if reason is not None:
+                tunnel.closed_by = reason
+                stream.reset(ErrorCodes.CONNECT_ERROR)
+                closed += 1
+        return closed
 
     def _new_session(self) -> H2Session:
         session = _ServerSession(
@@ -164,9 +194,11 @@ class HboneServer:
             self._refuse(session, stream, Rejection(HTTPStatus.SERVICE_UNAVAILABLE, f"dial {tunnel.target}: {exc!r}"))
             return
         session.respond(stream, HTTPStatus.OK)
+        self._live[id(tunnel)] = (tunnel, stream)
         try:
             tunnel.result = await relay(stream, reader, writer)
         finally:
+            del self._live[id(tunnel)]
             if self.on_tunnel_closed is not None:
                 self.on_tunnel_closed(tunnel)
 

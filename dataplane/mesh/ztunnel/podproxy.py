@@ -78,6 +78,17 @@ def policy_error(decision: authz.Decision) -> str:
     return f"connection closed due to policy rejection: {decision.reason}"
 
 
+@dataclasses.dataclass(eq=False)
+class _PlainInbound:
+    """A live 15006 connection, as the policy re-check needs it."""
+
+    source_ip: str
+    port: int
+    client: asyncio.StreamWriter
+    app: asyncio.StreamWriter
+    closed_by: str | None = None
+
+
 class _UpstreamError(Exception):
     """Wraps a failed upstream dial/CONNECT so the outbound handler can flag it CONNECT."""
 
@@ -150,6 +161,7 @@ class PodProxy:
         )
         self._servers: list[asyncio.AbstractServer] = []
         self._handlers: set[asyncio.Task[None]] = set()
+        self._plain_inbound: set[_PlainInbound] = set()
         # accepted CONNECTs waiting for their dial/close: start time and metric labels
         self._tunnel_started: dict[tuple[Address, Address], deque[tuple[float, ConnectionLabels]]] = defaultdict(deque)
 
@@ -190,13 +202,40 @@ class PodProxy:
         self.close_sockets()
 
     def close_sockets(self) -> None:
-        """Stop the pod's socket thread, which holds its namespace (idempotent).
+        """Stop the pod's socket thread and close its idle HBONE connections,
+        inbound and pooled: each holds the pod's namespace (idempotent).
 
         Due whenever the proxy is done: closed, unenrolled while idle, drained,
         replaced, or its pod deleted.  A straggling dial afterwards still works,
         the slow way (see ``ztsockets.PodSockets``).
         """
         self.sockets.close()
+        self.hbone.close_idle()
+        self.pool.close_idle()
+
+    def recheck_policies(self) -> int:
+        """Close the live inbound connections the current policies deny; how many.
+
+        ztunnel re-checks established inbound connections whenever policies
+        change and closes the newly denied ones (its ``PolicyWatcher``); the
+        others carry on untouched.  Identity-less 15006 connections are
+        checked with no identity, as when they were opened.
+        """
+        plan, pod = self.zt.resolver.plan, self.pod
+
+        def denial(source_ip: str, identity: str | None, port: int) -> str | None:
+            decision = authz.evaluate(plan, pod, authz.Connection(source_ip, identity, pod.ip, port))
+            return None if decision.allowed else policy_error(decision)
+
+        closed = self.hbone.close_tunnels(lambda t: denial(t.source[0], t.peer_identity, t.target[1]))
+        for conn in list(self._plain_inbound):
+            reason = denial(conn.source_ip, None, conn.port)
+            if reason is not None and conn.closed_by is None:
+                conn.closed_by = reason
+                abort_with_rst(conn.client)
+                abort_with_rst(conn.app)
+                closed += 1
+        return closed
 
     def _track(self, delta: int) -> None:
         self.active += delta
@@ -426,7 +465,9 @@ class PodProxy:
             bytes_recv=tunnel.result.from_stream,
             duration=f"{int((time.monotonic() - started) * 1000)}ms",
         )
-        if tunnel.result.reset:
+        if tunnel.closed_by:
+            fields["error"] = tunnel.closed_by
+        elif tunnel.result.reset:
             fields["error"] = "connection reset"
         accesslog.write(fields)
         self._track(-1)
@@ -477,8 +518,15 @@ class PodProxy:
                 except _NET_ERRORS as exc:
                     flags = CONNECT
                     raise
-                received, sent, reset = await splice(reader, writer, app_r, app_w)
-                if reset:
+                live = _PlainInbound(src[0], dst[1], writer, app_w)
+                self._plain_inbound.add(live)
+                try:
+                    received, sent, reset = await splice(reader, writer, app_r, app_w)
+                finally:
+                    self._plain_inbound.discard(live)
+                if live.closed_by:
+                    fields["error"] = live.closed_by
+                elif reset:
                     fields["error"] = "connection reset"
         except _NET_ERRORS as exc:
             fields["error"] = str(exc) or repr(exc)

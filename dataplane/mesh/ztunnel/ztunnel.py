@@ -7,6 +7,9 @@ pod's own sockets:
 * a pod that joins: its ``PodProxy`` listens first (15001/15006/15008 in the
   pod), then ``enable_redirection`` switches capture on, so no captured flow
   ever finds no listener;
+* every proxy checks its established inbound connections against the
+  plan's policies again and closes the newly denied ones, as ztunnel's
+  policy watcher does; the others carry on;
 * a pod that leaves (unenrolled, opted out, deleted, or re-made with another
   namespace/address): its listeners close and the capture rules (nat, flushed; the hooked
   empty chains keep translating established flows) go at once, so new flows go straight to their target; connections already
@@ -126,6 +129,10 @@ class Ztunnel:
             except (OSError, ValueError, ssl.SSLError) as exc:
                 log.error("ztunnel: cannot enroll %s: %s", key, exc)
                 errors.append(f"ztunnel {key}: {exc}")
+        for key, proxy in self.proxies.items():
+            closed = proxy.recheck_policies()
+            if closed:
+                log.info("ztunnel: %s: closed %d established connection(s) the policies now deny", key, closed)
         return errors
 
     async def _enroll(self, pod: Pod) -> PodProxy:
