@@ -357,10 +357,10 @@ def test_client_reset_mid_stream_resets_the_server_side(live: Plan) -> None:
     """The client resets its connection (SO_LINGER 0) with data in flight.
     The reset must travel as RST_STREAM and end the server side's
     application connection too (no socket left behind in the server pod,
-    the inbound access line says "connection reset"), and the client's
+    both access lines say "connection reset"), and the client's
     captured socket is gone; new connections work afterwards."""
     client, server = live.pod("mesh", "client"), live.pod("mesh", "server")
-    mark = log_mark(live, server.node)
+    mark, client_mark = log_mark(live, server.node), log_mark(live, client.node)
     sock = connected(client, server)
     try:
         sock.sendall(b"warm-up")
@@ -373,6 +373,8 @@ def test_client_reset_mid_stream_resets_the_server_side(live: Plan) -> None:
         sock.close()
     [line] = wait_for_access(live, server.node, mark, 'direction="inbound"', 'src.workload="client"')
     assert 'error="connection reset"' in line, line
+    [outbound] = wait_for_access(live, client.node, client_mark, 'direction="outbound"', 'src.workload="client"')
+    assert 'error="connection reset"' in outbound, outbound
     wait_for_sockets(server.netns, ECHO_PORT, 0)
     wait_for_sockets(client.netns, OUTBOUND_PORT, 0)
     assert_mesh_serves(live)

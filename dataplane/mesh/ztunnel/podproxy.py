@@ -355,13 +355,15 @@ class PodProxy:
         flags = "-"
         try:
             if hbone:
-                sent, received = await self._outbound_hbone(route, src, reader, writer)
+                sent, received, reset = await self._outbound_hbone(route, src, reader, writer)
             else:
                 try:
                     up_r, up_w = await _dial(self._marked, route.target)
                 except _NET_ERRORS as exc:
                     raise _UpstreamError(exc) from exc
-                sent, received, _ = await splice(reader, writer, up_r, up_w)
+                sent, received, reset = await splice(reader, writer, up_r, up_w)
+            if reset:
+                fields["error"] = "connection reset"
         except _UpstreamError as wrapped:
             exc = wrapped.__cause__
             flags = CONNECT
@@ -377,7 +379,7 @@ class PodProxy:
 
     async def _outbound_hbone(
         self, route: Route, src: Address, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, bool]:
         assert route.pod is not None
         headers = {}
         if route.service is not None:
@@ -397,7 +399,7 @@ class PodProxy:
         except _NET_ERRORS as exc:  # no tunnel: TLS/identity failure or a non-200 answer
             raise _UpstreamError(exc) from exc
         result = await relay(stream, reader, writer)
-        return result.to_stream, result.from_stream
+        return result.to_stream, result.from_stream, result.reset
 
     # -- inbound HBONE (15008) -----------------------------------------------------------------------
 
