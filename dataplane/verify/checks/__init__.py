@@ -1,7 +1,5 @@
 """The checks of ``dpctl verify``, each a function ``run(plan, progress) ->
-list[CheckResult]``.  ``CHECKS`` lists every name the command accepts;
-``IMPLEMENTED`` the ones that exist so far (the others are reported as
-skipped, never as passed)."""
+list[CheckResult]``.  ``CHECKS`` lists every name the command accepts."""
 
 from __future__ import annotations
 
@@ -15,12 +13,16 @@ Progress = Callable[[int, int], None]  # (done, total) for the current check
 CHECKS = ("connectivity", "dnat", "policy", "encryption", "path")
 
 
-def runner(name: str) -> Callable[..., list[CheckResult]] | None:
-    """The ``run`` function of check ``name``, or None when not implemented yet."""
+def runner(name: str) -> Callable[..., list[CheckResult]]:
+    """The ``run`` function of check ``name`` (imported only when asked for)."""
     if name == "connectivity":
         from dataplane.verify.checks import connectivity
 
         return connectivity.run
+    if name == "dnat":
+        from dataplane.verify.checks import dnat
+
+        return dnat.run
     if name == "encryption":
         from dataplane.verify.checks import encryption
 
@@ -29,18 +31,12 @@ def runner(name: str) -> Callable[..., list[CheckResult]] | None:
         from dataplane.verify.checks import policy
 
         return policy.run
-    return None
+    if name == "path":
+        from dataplane.verify.checks import path
 
-
-IMPLEMENTED = ("connectivity", "encryption", "policy")
-
-
-def not_implemented(name: str) -> list[CheckResult]:
-    return [CheckResult(name, name, ok=False, skipped=True, reason="not implemented yet")]
+        return path.run
+    raise KeyError(f"no check {name!r}; choose from {', '.join(CHECKS)}")
 
 
 def run_check(name: str, plan: Plan, progress: Progress | None = None) -> list[CheckResult]:
-    fn = runner(name)
-    if fn is None:
-        return not_implemented(name)
-    return fn(plan, progress=progress)
+    return runner(name)(plan, progress=progress)
