@@ -195,6 +195,15 @@ def build_pod(plan: Plan, pod: Pod) -> None:
         cfg.route("default", via=POD_GATEWAY, dev="eth0", onlink=True)
 
 
+def remove_pod_link(plan: Plan, pod: Pod) -> None:
+    """Delete a pod's veth pair from its node's side (before its namespace
+    goes), so a pod made next under the same name finds the name free."""
+    node = plan.node(pod.node)
+    if netns.exists(node.netns):
+        with NamespaceConfig(node.netns) as host:
+            host.delete_link(pod.host_iface)
+
+
 def steps(plan: Plan) -> Iterator[Step]:
     """Every construction step in order, named for progress and errors."""
     yield ("router", lambda: build_router(plan))

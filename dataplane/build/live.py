@@ -94,12 +94,13 @@ def _build_pods(plan: Plan, pods: list[Pod]) -> None:
             fabric.build_pod(plan, pod)
             etcnetns.write(pod.netns, podfiles.files_for(plan, pod))
     except BaseException:
-        _remove_pods(made)
+        _remove_pods(plan, made)
         raise
 
 
-def _remove_pods(pods: list[Pod]) -> None:
+def _remove_pods(plan: Plan, pods: list[Pod]) -> None:
     for pod in pods:
+        fabric.remove_pod_link(plan, pod)
         netns.delete(pod.netns)
         etcnetns.remove(pod.netns)
 
@@ -119,7 +120,7 @@ def roll_out(state: StateDir, new: Plan, overrides: Overrides, source_text: str)
     services.apply_all(new)
     flushed = services.flush_stale_udp(old, new)
     reload_agents(state, new)
-    _remove_pods(removed)
+    _remove_pods(old, removed)
     state.save_inputs(source_text, overrides)
     return ChangeReport(
         added=tuple(p.key for p in added),

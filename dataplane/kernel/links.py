@@ -169,6 +169,23 @@ class NamespaceConfig:
 
         self._do(add)
 
+    def delete_link(self, ifname: str) -> bool:
+        """Delete ``ifname`` if it exists (a veth takes its peer with it); whether it did.
+
+        Deleting a namespace frees its veths only when the kernel's
+        asynchronous namespace clean-up runs, so a pod re-made at once under
+        the same name would find its node-side veth name still taken: remove
+        the pair explicitly first."""
+
+        def delete() -> bool:
+            found = self._ipr.link_lookup(ifname=ifname)
+            if not found:
+                return False
+            self._ipr.link("del", index=found[0])
+            return True
+
+        return bool(self._do(delete))
+
     def delete_route(
         self, dst: str, *, dev: str | None = None, table: int | None = None, kind: str | None = None
     ) -> None:
