@@ -1,16 +1,16 @@
-"""``python -m bench [services|throughput|mesh|all]``."""
+"""``python -m bench [services|throughput|mesh|verify|all]``."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import mesh, service_sync, throughput
+from bench import mesh, service_sync, throughput, verify
 
 
 def main(argv: list[str]) -> int:
     which = argv[0] if argv else "all"
-    if which not in ("services", "throughput", "mesh", "all"):
-        print("usage: scripts/bench [services|throughput|mesh|all]", file=sys.stderr)
+    if which not in ("services", "throughput", "mesh", "verify", "all"):
+        print("usage: scripts/bench [services|throughput|mesh|verify|all]", file=sys.stderr)
         return 2
     if which in ("services", "all"):
         service_sync.run()
@@ -18,6 +18,8 @@ def main(argv: list[str]) -> int:
         throughput.run()
     if which in ("mesh", "all"):
         mesh.run()
+    if which in ("verify", "all"):
+        verify.run()
     return 0
 
 
