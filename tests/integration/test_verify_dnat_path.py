@@ -110,6 +110,26 @@ def test_dnat_fails_naming_the_service_whose_dnat_is_gone(
     assert any("reached no endpoint" in r["reason"] for r in bad)
 
 
+def test_dnat_fails_naming_the_node_port_whose_masquerade_is_gone(
+    emulate: Callable[[str, str], Plan], host_unchanged: None
+) -> None:
+    plan = emulate("services.yaml", "vpc")
+    a1 = plan.node("a1")
+    assert plan.external is not None
+    nsenter(a1.netns, "nft", "flush", "chain", "ip", "kube-proxy", "masquerading")
+    code, results = verify(plan, "dnat")
+    assert code == 1
+    bad = {r["subject"]: r for r in failed(results)}
+    # outside traffic DNATed on a1 under the Cluster policy keeps the client's address
+    for service, node_port in (("web-np", 30080), ("web-lb", 30081)):
+        reason = bad[f"external -> nodeport shop/{service} a1:{node_port}"]["reason"]
+        assert reason.startswith(f"shop/{service}:80: SYN reached shop/web-")
+        assert f"from {plan.external.client_ip}, expected the masqueraded node address ({a1.ip})" in reason
+    # nothing else, but the LB VIP when the LB picked a1
+    assert all(s.startswith(("external -> nodeport shop/web-", "external -> lb shop/web-lb ")) for s in bad)
+    assert not any(" a2:" in s or " b1:" in s for s in bad)
+
+
 @pytest.mark.parametrize("cni", ["vpc", "overlay"])
 def test_path_fails_naming_the_hop_of_a_detour_through_another_node(
     emulate: Callable[[str, str], Plan], cni: str, host_unchanged: None
