@@ -24,11 +24,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from dataplane.mesh.hbone.session import H2Session
 from dataplane.mesh.hbone import (
     HboneError,
     HbonePool,
     HboneServer,
     IdentityError,
+    Keepalive,
     Rejection,
     Stream,
     StreamResetError,
@@ -122,7 +124,9 @@ class Mesh:
 
 
 @asynccontextmanager
-async def mesh(tls: Contexts, deny: str | Rejection | None = None, handshake_timeout: float = 10.0) -> AsyncIterator[Mesh]:
+async def mesh(
+    tls: Contexts, deny: str | Rejection | None = None, handshake_timeout: float = 10.0, keepalive: Keepalive = Keepalive()
+) -> AsyncIterator[Mesh]:
     echo = await asyncio.start_server(_echo, "127.0.0.1", 0)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
@@ -132,9 +136,9 @@ async def mesh(tls: Contexts, deny: str | Rejection | None = None, handshake_tim
         return await asyncio.open_connection(*target)
 
     server = HboneServer(tls.server, authorize=lambda identity, src, dst: deny, dial=dial,
-                         handshake_timeout=handshake_timeout)
+                         handshake_timeout=handshake_timeout, keepalive=keepalive)
     await server.serve(listener)
-    pool = HbonePool()
+    pool = HbonePool(keepalive=keepalive)
     try:
         yield Mesh(pool, server, listener.getsockname(), echo.sockets[0].getsockname()[1], tls)
     finally:
@@ -317,3 +321,44 @@ def test_client_side_relay_carries_an_application_connection(tls: Contexts) -> N
         assert (results[0].to_stream, results[0].from_stream, results[0].reset) == (len(payload), len(payload), False)
 
     run(tls, body)
+
+
+QUICK_KEEPALIVE = Keepalive(interval=0.2, timeout=0.5)
+
+
+def test_keepalive_keeps_a_quiet_healthy_connection(tls: Contexts) -> None:
+    """PINGs are answered: a pooled connection idle for many keepalive periods is still the one used."""
+
+    async def body(m: Mesh) -> None:
+        assert await echo_roundtrip(await m.connect(), b"one") == b"one"
+        [session] = [s for group in m.pool._sessions.values() for s in group]
+        await asyncio.sleep(QUICK_KEEPALIVE.timeout * 4)
+        assert session.error is None
+        assert await echo_roundtrip(await m.connect(), b"two") == b"two"
+        assert [s for group in m.pool._sessions.values() for s in group] == [session]
+
+    run(tls, body, keepalive=QUICK_KEEPALIVE)
+
+
+class _Mute(asyncio.Protocol):
+    """A peer that completes the TLS handshake and then never answers: a node that vanished."""
+
+
+def test_keepalive_drops_a_connection_whose_peer_went_silent(tls: Contexts) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(_Mute, "127.0.0.1", 0, ssl=tls.server)
+        try:
+            _, session = await loop.create_connection(
+                lambda: H2Session(client=True, keepalive=QUICK_KEEPALIVE),
+                *server.sockets[0].getsockname()[:2], ssl=tls.client, server_hostname="",
+            )
+            started = loop.time()
+            await asyncio.wait_for(asyncio.shield(session.closed), 5)
+            waited = loop.time() - started
+            assert session.error is not None and "keepalive timeout" in str(session.error)
+            assert QUICK_KEEPALIVE.interval + QUICK_KEEPALIVE.timeout - 0.1 <= waited < 3.0
+        finally:
+            server.close()
+
+    asyncio.run(main())

@@ -10,7 +10,7 @@ patch (``h2patch``), which the whole data path needs for throughput.
 
 from dataplane.mesh.hbone import h2patch
 from dataplane.mesh.hbone.client import HbonePool, IdentityError
-from dataplane.mesh.hbone.protocol import HboneError, Rejection
+from dataplane.mesh.hbone.protocol import HboneError, Keepalive, Rejection
 from dataplane.mesh.hbone.relay import RelayResult, relay
 from dataplane.mesh.hbone.server import HboneServer, Tunnel
 from dataplane.mesh.hbone.session import Stream, StreamResetError
@@ -22,6 +22,7 @@ __all__ = [
     "HbonePool",
     "HboneServer",
     "IdentityError",
+    "Keepalive",
     "Rejection",
     "RelayResult",
     "Stream",

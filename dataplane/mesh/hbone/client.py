@@ -23,8 +23,10 @@ from dataplane.mesh.hbone import h2patch
 from dataplane.mesh.hbone.protocol import (
     CONNECT_TIMEOUT,
     MAX_STREAMS_PER_CONNECTION,
+    KEEPALIVE,
     POOL_IDLE_TIMEOUT,
     HboneError,
+    Keepalive,
     forwarded,
     traceparent,
 )
@@ -48,7 +50,7 @@ class _PooledSession(H2Session):
     """A client connection that knows its expected peer and reports idleness."""
 
     def __init__(self, pool: HbonePool, key: PoolKey):
-        super().__init__(client=True)
+        super().__init__(client=True, keepalive=pool.keepalive)
         self.pool = pool
         self.key = key
         self._idle: asyncio.TimerHandle | None = None
@@ -92,8 +94,10 @@ class HbonePool:
         max_streams: int = MAX_STREAMS_PER_CONNECTION,
         idle_timeout: float = POOL_IDLE_TIMEOUT,
         connect_timeout: float = CONNECT_TIMEOUT,
+        keepalive: Keepalive = KEEPALIVE,
     ):
         h2patch.apply()
+        self.keepalive = keepalive
         self.socket_factory = socket_factory
         self.max_streams = max_streams
         self.idle_timeout = idle_timeout

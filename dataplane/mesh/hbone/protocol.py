@@ -34,6 +34,21 @@ CONNECT_TIMEOUT = 10.0
 POOL_IDLE_TIMEOUT = 300.0  # POOL_UNUSED_RELEASE_TIMEOUT
 
 
+@dataclass(frozen=True)
+class Keepalive:
+    """HTTP/2 PING on a quiet connection every ``interval`` s; a PING not
+    acknowledged within ``timeout`` s drops the connection (ztunnel: 10 s /
+    20 s, ``shared/reference/ztunnel.md`` §1.7).  What finds a peer that
+    vanished without a FIN or RST, which TCP alone would notice only after
+    its retransmissions (minutes)."""
+
+    interval: float = 10.0
+    timeout: float = 20.0
+
+
+KEEPALIVE = Keepalive()
+
+
 def local_settings(client: bool) -> dict[int, int]:
     """The SETTINGS each side announces (ztunnel's values, §1.7)."""
     settings = {

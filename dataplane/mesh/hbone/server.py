@@ -25,7 +25,7 @@ from http import HTTPStatus
 from h2.errors import ErrorCodes
 
 from dataplane.mesh.hbone import h2patch
-from dataplane.mesh.hbone.protocol import CONNECT_TIMEOUT, Rejection, check_connect
+from dataplane.mesh.hbone.protocol import CONNECT_TIMEOUT, KEEPALIVE, Keepalive, Rejection, check_connect
 from dataplane.mesh.hbone.relay import RelayResult, relay
 from dataplane.mesh.hbone.session import Headers, H2Session, Stream
 from dataplane.mesh import tls
@@ -65,8 +65,8 @@ class _ServerSession(H2Session):
     transport tests) any verified peer is accepted.
     """
 
-    def __init__(self, trust_domain: str | None, on_request: Callable[[Stream, Headers], None]):
-        super().__init__(client=False, on_request=on_request)
+    def __init__(self, trust_domain: str | None, on_request: Callable[[Stream, Headers], None], keepalive: Keepalive):
+        super().__init__(client=False, on_request=on_request, keepalive=keepalive)
         self.trust_domain = trust_domain
 
     def check_peer(self) -> ConnectionError | None:
@@ -95,8 +95,10 @@ class HboneServer:
         handshake_timeout: float = CONNECT_TIMEOUT,
         on_tunnel_closed: Callable[[Tunnel], None] | None = None,
         trust_domain: str | None = None,
+        keepalive: Keepalive = KEEPALIVE,
     ):
         h2patch.apply()
+        self.keepalive = keepalive
         self.ssl_context = ssl_context
         self.trust_domain = trust_domain
         self.authorize = authorize
@@ -163,7 +165,7 @@ class HboneServer:
 
     def _new_session(self) -> H2Session:
         session = _ServerSession(
-            self.trust_domain, on_request=lambda stream, headers: self._spawn(self._handle(stream, headers))
+            self.trust_domain, lambda stream, headers: self._spawn(self._handle(stream, headers)), self.keepalive
         )
         self.sessions.add(session)
         session.closed.add_done_callback(lambda _: self.sessions.discard(session))

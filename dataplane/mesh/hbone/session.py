@@ -30,6 +30,7 @@ from h2.errors import ErrorCodes
 from h2.events import (
     ConnectionTerminated,
     DataReceived,
+    PingAckReceived,
     RemoteSettingsChanged,
     RequestReceived,
     ResponseReceived,
@@ -40,9 +41,10 @@ from h2.events import (
 from h2.exceptions import H2Error, ProtocolError, StreamClosedError
 from h2.settings import Settings
 
-from dataplane.mesh.hbone.protocol import CONNECTION_WINDOW, SEND_FRAME_SIZE, local_settings
+from dataplane.mesh.hbone.protocol import CONNECTION_WINDOW, KEEPALIVE, SEND_FRAME_SIZE, Keepalive, local_settings
 
 _DEFAULT_WINDOW = 65535
+_PING_DATA = b"dpctl-ka"  # any 8 bytes: only one PING is ever outstanding
 Headers = list[tuple[str, str]]
 
 
@@ -165,7 +167,12 @@ class Stream:
 class H2Session(asyncio.Protocol):
     """An HTTP/2 connection over an asyncio TLS transport (client or server side)."""
 
-    def __init__(self, client: bool, on_request: Callable[[Stream, Headers], None] | None = None):
+    def __init__(
+        self,
+        client: bool,
+        on_request: Callable[[Stream, Headers], None] | None = None,
+        keepalive: Keepalive = KEEPALIVE,
+    ):
         self.client = client
         self._on_request = on_request
         self.conn = H2Connection(H2Configuration(client_side=client, header_encoding="utf-8"))
@@ -184,6 +191,10 @@ class H2Session(asyncio.Protocol):
         self._writable.set()
         self._error: ConnectionError | None = None
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._keepalive = keepalive
+        self._keepalive_timer: asyncio.TimerHandle | None = None
+        self._last_received = 0.0
+        self._ping_sent: float | None = None  # when the unanswered PING left
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -203,8 +214,11 @@ class H2Session(asyncio.Protocol):
         self.conn.initiate_connection()
         self.conn.increment_flow_control_window(CONNECTION_WINDOW - _DEFAULT_WINDOW)
         self.flush()
+        self._last_received = asyncio.get_running_loop().time()
+        self._schedule_keepalive(self._keepalive.interval)
 
     def data_received(self, data: bytes) -> None:
+        self._last_received = asyncio.get_running_loop().time()
         try:
             events = self.conn.receive_data(data)
         except ProtocolError as exc:
@@ -343,6 +357,9 @@ class H2Session(asyncio.Protocol):
                 if target is not None:
                     target.on_window()
             return
+        if isinstance(event, PingAckReceived):
+            self._ping_sent = None
+            return
         if isinstance(event, RemoteSettingsChanged):
             for stream in self.streams.values():
                 stream.on_window()
@@ -390,7 +407,35 @@ class H2Session(asyncio.Protocol):
     def on_stream_closed(self, stream: Stream) -> None:
         """Hook for the pool (a stream slot became free)."""
 
+    def _schedule_keepalive(self, delay: float) -> None:
+        self._keepalive_timer = asyncio.get_running_loop().call_later(delay, self._keepalive_tick)
+
+    def _keepalive_tick(self) -> None:
+        """PING a connection quiet for ``interval``; drop it when a PING stays unanswered for ``timeout``."""
+        if self._error is not None:
+            return
+        now = asyncio.get_running_loop().time()
+        if self._ping_sent is not None:
+            waited = now - self._ping_sent
+            if waited >= self._keepalive.timeout:
+                self._fail(ConnectionError(f"keepalive timeout: no PING acknowledgement in {self._keepalive.timeout:g} s"))
+                if self.transport is not None:
+                    self.transport.abort()  # a vanished peer would never finish a TLS close
+                return
+            self._schedule_keepalive(self._keepalive.timeout - waited)
+            return
+        quiet = now - self._last_received
+        if quiet < self._keepalive.interval:
+            self._schedule_keepalive(self._keepalive.interval - quiet)
+            return
+        self.conn.ping(_PING_DATA)
+        self.flush()
+        self._ping_sent = now
+        self._schedule_keepalive(min(self._keepalive.interval, self._keepalive.timeout))
+
     def _fail(self, error: ConnectionError) -> None:
+        if self._keepalive_timer is not None:
+            self._keepalive_timer.cancel()
         if self._error is None:
             self._error = error
         for stream in list(self.streams.values()):
