@@ -26,7 +26,6 @@ import hashlib
 import os
 import resource
 import socket
-import statistics
 import subprocess
 import tempfile
 import threading
@@ -277,7 +276,7 @@ async def _echo_stream(host: str, port: int, payload: bytes) -> str:
     or the error that ended it."""
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), IO_TIMEOUT)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         return f"connect: {exc!r}"
     try:
 
@@ -290,7 +289,7 @@ async def _echo_stream(host: str, port: int, payload: bytes) -> str:
         if hashlib.sha256(echoed).digest() == hashlib.sha256(payload).digest():
             return "ok"
         return f"corrupt ({len(echoed)} of {len(payload)} bytes back)"
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         return f"{exc!r}"
     finally:
         writer.close()

@@ -35,9 +35,9 @@ from dataplane.build import fabric, identities, podfiles, services
 from dataplane.build.state import StateDir
 from dataplane.errors import DpctlError
 from dataplane.kernel import etcnetns, netns
+from dataplane.mesh.enrollment import AMBIENT, DATAPLANE_MODE
 from dataplane.topology import plan_from_text
 from dataplane.topology.overrides import Overrides
-from dataplane.mesh.enrollment import AMBIENT, DATAPLANE_MODE
 from dataplane.topology.plan import Plan, Pod
 
 MESH_FILE = "mesh.json"

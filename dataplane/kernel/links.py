@@ -39,7 +39,7 @@ class NamespaceConfig:
         finally:
             self._thread.close()
 
-    def __enter__(self) -> "NamespaceConfig":
+    def __enter__(self) -> NamespaceConfig:
         return self
 
     def __exit__(self, *exc: object) -> None:

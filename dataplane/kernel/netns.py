@@ -184,7 +184,7 @@ class NetnsThread:
         self._jobs.put(None)
         self._thread.join()
 
-    def __enter__(self) -> "NetnsThread":
+    def __enter__(self) -> NetnsThread:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -146,7 +146,7 @@ def _tcp_sockets(count: int) -> list[socket.socket]:
     return [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
 
 
-def _close_unclaimed(future: "concurrent.futures.Future[list[socket.socket]]") -> None:
+def _close_unclaimed(future: concurrent.futures.Future[list[socket.socket]]) -> None:
     """Sockets made for a dial that was cancelled meanwhile: nobody will close them."""
     if not future.cancelled() and future.exception() is None:
         for sock in future.result():
@@ -212,7 +212,7 @@ class PodSockets:
         future = thread.submit(_tcp_sockets, SPARES - len(self._spares))
         future.add_done_callback(lambda done: loop.call_soon_threadsafe(self._refilled, thread, done))
 
-    def _refilled(self, thread: netns.NetnsThread, done: "concurrent.futures.Future[list[socket.socket]]") -> None:
+    def _refilled(self, thread: netns.NetnsThread, done: concurrent.futures.Future[list[socket.socket]]) -> None:
         self._refilling = False
         if done.cancelled() or done.exception() is not None:
             return  # the next dial asks the thread directly and sees the error

@@ -35,7 +35,7 @@ class Issued:
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def make_root(emulation: str, now: dt.datetime | None = None, lifetime: dt.timedelta = ROOT_LIFETIME) -> Issued:

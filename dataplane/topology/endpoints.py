@@ -21,10 +21,10 @@ endpoints: dpctl has no manual EndpointSlices.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-import functools
 from ipaddress import IPv4Address
 from typing import NamedTuple
 

@@ -272,7 +272,7 @@ class Plan:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "Plan":
+    def from_json(cls, text: str) -> Plan:
         return _plan_from_dict(json.loads(text))
 
 

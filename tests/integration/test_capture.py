@@ -119,9 +119,8 @@ def test_no_sockets_or_threads_leak(live: Plan) -> None:
                 http_get(x.netns, w.ip)
             assert busy.stop()
         Sniffer(live.router_netns, many[0]).start().stop()  # stopped at once, nothing seen
-        with pytest.raises(RuntimeError):
-            with Sniffer(live.router_netns):
-                raise RuntimeError("probe failed")
+        with pytest.raises(RuntimeError), Sniffer(live.router_netns):
+            raise RuntimeError("probe failed")
     assert (threading.active_count(), open_fds()) == baseline
 
 

@@ -24,7 +24,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from dataplane.mesh.hbone.session import H2Session
 from dataplane.mesh.hbone import (
     HboneError,
     HbonePool,
@@ -36,6 +35,8 @@ from dataplane.mesh.hbone import (
     StreamResetError,
     relay,
 )
+from dataplane.mesh.hbone.protocol import KEEPALIVE
+from dataplane.mesh.hbone.session import H2Session
 
 CLIENT_ID = "spiffe://cluster.local/ns/a/sa/x"
 SERVER_ID = "spiffe://cluster.local/ns/b/sa/y"
@@ -44,7 +45,7 @@ SERVER_ID = "spiffe://cluster.local/ns/b/sa/y"
 def _cert(path: Path, name: str, uri: str | None, issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None) -> tuple[x509.Name, ec.EllipticCurvePrivateKey]:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -125,7 +126,7 @@ class Mesh:
 
 @asynccontextmanager
 async def mesh(
-    tls: Contexts, deny: str | Rejection | None = None, handshake_timeout: float = 10.0, keepalive: Keepalive = Keepalive()
+    tls: Contexts, deny: str | Rejection | None = None, handshake_timeout: float = 10.0, keepalive: Keepalive = KEEPALIVE
 ) -> AsyncIterator[Mesh]:
     echo = await asyncio.start_server(_echo, "127.0.0.1", 0)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -60,7 +60,7 @@ async def _echo_stream(host: str, port: int, payload: bytes) -> str:
     """Send ``payload``, half-close, read to EOF: "ok", "corrupt ..." or the error."""
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 30)
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         return f"connect: {exc!r}"
     try:
 
@@ -73,7 +73,7 @@ async def _echo_stream(host: str, port: int, payload: bytes) -> str:
         if hashlib.sha256(echoed).digest() == hashlib.sha256(payload).digest():
             return "ok"
         return f"corrupt ({len(echoed)} of {len(payload)} bytes back)"
-    except (OSError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError) as exc:
         return repr(exc)
     finally:
         writer.close()

@@ -22,8 +22,8 @@ from h2.errors import ErrorCodes
 from dataplane.mesh.hbone import h2patch
 from dataplane.mesh.hbone.protocol import (
     CONNECT_TIMEOUT,
-    MAX_STREAMS_PER_CONNECTION,
     KEEPALIVE,
+    MAX_STREAMS_PER_CONNECTION,
     POOL_IDLE_TIMEOUT,
     HboneError,
     Keepalive,

@@ -24,11 +24,11 @@ from http import HTTPStatus
 
 from h2.errors import ErrorCodes
 
+from dataplane.mesh import tls
 from dataplane.mesh.hbone import h2patch
 from dataplane.mesh.hbone.protocol import CONNECT_TIMEOUT, KEEPALIVE, Keepalive, Rejection, check_connect
 from dataplane.mesh.hbone.relay import RelayResult, relay
-from dataplane.mesh.hbone.session import Headers, H2Session, Stream
-from dataplane.mesh import tls
+from dataplane.mesh.hbone.session import H2Session, Headers, Stream
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ class HboneServer:
             return
         try:
             reader, writer = await asyncio.wait_for(self.dial(tunnel.target, tunnel.source), CONNECT_TIMEOUT)
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             self._refuse(session, stream, Rejection(HTTPStatus.SERVICE_UNAVAILABLE, f"dial {tunnel.target}: {exc!r}"))
             return
         session.respond(stream, HTTPStatus.OK)

@@ -37,7 +37,7 @@ class Entry:
     fields: dict[str, object]
 
     def line(self, now: dt.datetime | None = None) -> str:
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or dt.datetime.now(dt.UTC)
         level = "error" if self.fields.get("error") else "info"
         parts = []
         for key in _ORDER:

@@ -36,10 +36,10 @@ so whoever finishes with the proxy calls ``close_sockets`` (``close`` does).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 import ssl
-import dataclasses
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
@@ -517,7 +517,7 @@ class PodProxy:
                     app_r, app_w = await _dial(
                         lambda: self.sockets.spoofed(src[0]), (self.pod.ip, dst[1])
                     )
-                except _NET_ERRORS as exc:
+                except _NET_ERRORS:
                     flags = CONNECT
                     raise
                 live = _PlainInbound(src[0], dst[1], writer, app_w)

@@ -18,7 +18,7 @@ from dataplane.mesh.ca import (
 )
 from dataplane.mesh.identity import InvalidSpiffeId, SpiffeId
 
-NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 IDENT = SpiffeId("cluster.local", "shop", "backend")
 
 

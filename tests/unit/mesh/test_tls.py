@@ -126,7 +126,7 @@ def test_refused_with_certificate_from_another_ca(store: CertificateStore, tmp_p
 
 
 def test_refused_with_expired_certificate(store: CertificateStore) -> None:
-    stale = leaf_files(store, dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2))
+    stale = leaf_files(store, dt.datetime.now(dt.UTC) - dt.timedelta(days=2))
     server_ctx, server_check = server_side(store)
     result = exchange(server_ctx, rogue_client(stale), server_check, lambda conn: None)
     assert_refused_by_server(result, "certificate has expired")
