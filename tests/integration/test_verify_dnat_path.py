@@ -14,7 +14,7 @@ import pytest
 
 from dataplane.build.teardown import teardown
 from dataplane.build.up import up
-from dataplane.kernel import netns
+from dataplane.kernel import inpod, netns
 from dataplane.kubeproxy.names import service_port_names
 from dataplane.topology import naming, plan_from_text
 from dataplane.topology.plan import Plan
@@ -160,3 +160,24 @@ def test_path_fails_naming_the_hop_of_a_detour_through_another_node(
     assert all(
         r["check"] == "path" and f"seen router {a2.router_iface} out" in r["reason"] for r in failed(results)
     ), [(r["subject"], r["reason"]) for r in failed(results)]
+
+
+def test_path_expects_hbone_between_meshed_pods_and_names_the_plaintext_hop(
+    emulate: Callable[[str, str], Plan], host_unchanged: None
+) -> None:
+    plan = emulate("mesh.yaml", "vpc")
+    subject = "pod mesh/client -> pod mesh/server-0:8080 (HBONE)"
+    code, results = verify(plan, "path")
+    assert code == 0, [(r["subject"], r["reason"]) for r in failed(results)]
+    assert subject in {r["subject"] for r in results}
+    client, server = plan.pod("mesh", "client"), plan.pod("mesh", "server-0")
+    inpod.disable_redirection(client.netns)  # the client's traffic no longer meets its ztunnel
+    code, results = verify(plan, "path")
+    assert code == 1
+    bad = failed(results)
+    assert [r["subject"] for r in bad] == [subject]
+    assert bad[0]["reason"].startswith(
+        f"hop 1 at pod mesh/client eth0 out: expected pod mesh/client eth0 out ({client.ip} -> {server.ip}:15008), "
+        f"seen pod mesh/client eth0 out ({client.ip}:"
+    ), bad[0]["reason"]
+    assert f"-> {server.ip}:8080)" in bad[0]["reason"]

@@ -14,7 +14,7 @@ the flows are sent.  An unmeshed flow is a crafted SYN with a random
 sequence number; its sightings, in kernel-timestamp order, must equal one
 alternative hop for hop.  A meshed flow is a real connection (the ztunnels
 carry it as HBONE); its first segment leaving the source pod to port 15008
-is followed the same way.  A failure names the first hop that differs.
+(or, when none did, whatever it sent instead) is followed the same way.  A failure names the first hop that differs.
 """
 
 from __future__ import annotations
@@ -211,13 +211,16 @@ def plan_flows(plan: Plan) -> list[Flow]:
 # -- running ------------------------------------------------------------------------------
 
 
-def _first_hbone_segment(flow: Flow, packets: list[Sighting], since: float) -> Sighting | None:
-    return next(
-        (s for s in packets
-         if s.time >= since and s.netns == flow.source_netns and s.iface == "eth0" and s.direction == H.OUT
-         and (s.src, s.dst, s.dport) == (flow.src, flow.dst, HBONE_PORT)),
-        None,
-    )
+def _first_segment(flow: Flow, packets: list[Sighting], since: float) -> Sighting | None:
+    """The first segment the source pod sent to the destination pod after ``since``:
+    to 15008 when there is one, else (no ztunnel on the way) to any port, so the
+    comparison names what went out instead of HBONE."""
+    sent = [
+        s for s in packets
+        if s.time >= since and (s.netns, s.iface, s.direction) == (flow.source_netns, "eth0", H.OUT)
+        and (s.src, s.dst) == (flow.src, flow.dst)
+    ]
+    return next((s for s in sent if s.dport == HBONE_PORT), sent[0] if sent else None)
 
 
 def _talk(flow: Flow) -> None:
@@ -230,53 +233,57 @@ def _talk(flow: Flow) -> None:
         sock.recv(4096)
 
 
-def _run_flows(plan: Plan, flows: list[Flow], captures: Captures) -> dict[int, tuple[list[Sighting], str]]:
+def _follow_meshed(flow: Flow, captures: Captures) -> tuple[list[Sighting], str]:
+    """Talk over the mesh, then follow the first segment the source pod sent (to 15008)."""
+    started = time.time()
+    try:
+        _talk(flow)
+    except OSError as exc:
+        return [], f"the connection failed: {exc}"
+    time.sleep(0.05)
+    snapshot = captures.snapshot()
+    mine = [s for s in (parse(flow.source_netns, p) for p in snapshot.get(flow.source_netns, [])) if s]
+    first = _first_segment(flow, mine, started)
+    if first is None:
+        return [], f"no segment to {flow.dst} left {flow.source_netns} eth0"
+    key = (first.seq, first.ack, first.flags, first.sport)
+    return [s for s in sightings(snapshot, [first.seq]) if (s.seq, s.ack, s.flags, s.sport) == key], ""
+
+
+def _send_syn(flow: Flow) -> int:
+    """Send the flow's crafted SYN from its source namespace; its sequence number."""
+    syn = new_syn(flow.src, flow.dst, flow.dport)
+    with RawSender(flow.source_netns) as sender:
+        sender.send(syn.packet(), flow.dst)
+    return syn.seq
+
+
+def _syns(captures: Captures, sent: dict[int, int]) -> dict[int, list[Sighting]]:
+    snapshot = captures.snapshot()
+    return {i: [s for s in sightings(snapshot, [seq]) if s.seq == seq and s.is_syn] for i, seq in sent.items()}
+
+
+def _arrived(flow: Flow, seen: list[Sighting]) -> bool:
+    lasts = {(alt[-1].netns, alt[-1].iface, alt[-1].direction) for alt in flow.alternatives}
+    return any((s.netns, s.iface, s.direction) in lasts for s in seen)
+
+
+def _run_flows(flows: list[Flow], captures: Captures) -> dict[int, tuple[list[Sighting], str]]:
     """Send every flow; per flow index, the sightings of its packet (or why there are none)."""
     found: dict[int, tuple[list[Sighting], str]] = {}
-    sent: dict[int, int] = {}  # flow index -> ISN of its crafted SYN
+    sent: dict[int, int] = {}  # flow index -> sequence number of its crafted SYN
     for i, flow in enumerate(flows):
         if flow.meshed:
-            started = time.time()
-            try:
-                _talk(flow)
-            except OSError as exc:
-                found[i] = ([], f"the connection failed: {exc}")
-                continue
-            time.sleep(0.05)
-            snapshot = captures.snapshot()
-            mine = [s for s in (parse(flow.source_netns, p) for p in snapshot.get(flow.source_netns, [])) if s]
-            first = _first_hbone_segment(flow, mine, started)
-            if first is None:
-                found[i] = ([], f"no segment to {flow.dst}:{HBONE_PORT} left {flow.source_netns} eth0")
-                continue
-            same = [
-                s for s in sightings(snapshot, [first.seq])
-                if (s.seq, s.ack, s.flags, s.sport) == (first.seq, first.ack, first.flags, first.sport)
-            ]
-            found[i] = (same, "")
-            continue
-        syn = new_syn(flow.src, flow.dst, flow.dport)
-        with RawSender(flow.source_netns) as sender:
-            sender.send(syn.packet(), flow.dst)
-        sent[i] = syn.seq
+            found[i] = _follow_meshed(flow, captures)
+        else:
+            sent[i] = _send_syn(flow)
     deadline = time.monotonic() + WAIT
-    while True:
-        snapshot = captures.snapshot()
-        per_flow = {
-            i: [s for s in sightings(snapshot, [seq]) if s.seq == seq and s.is_syn] for i, seq in sent.items()
-        }
-        arrived = all(
-            any((s.netns, s.iface, s.direction) == (h.netns, h.iface, h.direction)
-                for s in per_flow[i] for h in (alt[-1] for alt in flows[i].alternatives))
-            for i in sent
-        )
-        if arrived or time.monotonic() >= deadline:
+    while not all(_arrived(flows[i], seen) for i, seen in _syns(captures, sent).items()):
+        if time.monotonic() >= deadline:
             break
         time.sleep(0.05)
     time.sleep(0.05)  # frames that follow the last expected hop (a detour) still count
-    snapshot = captures.snapshot()
-    for i, seq in sent.items():
-        found[i] = ([s for s in sightings(snapshot, [seq]) if s.seq == seq and s.is_syn], "")
+    found.update({i: (seen, "") for i, seen in _syns(captures, sent).items()})
     return found
 
 
@@ -297,7 +304,7 @@ def run(plan: Plan, progress: Callable[[int, int], None] | None = None) -> list[
     namespaces += sorted(set().union(*(f.namespaces for f in flows)) - set(namespaces))
     started = time.monotonic()
     with Captures(namespaces, BPF) as captures:
-        found = _run_flows(plan, flows, captures)
+        found = _run_flows(flows, captures)
     seconds = (time.monotonic() - started) / len(flows)
     results = []
     for i, flow in enumerate(flows):
