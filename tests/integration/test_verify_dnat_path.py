@@ -5,7 +5,9 @@ hop, when the data plane is broken on purpose inside the emulation."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from dataplane.kernel import inpod, netns
 from dataplane.kubeproxy.names import service_port_names
 from dataplane.topology import naming, plan_from_text
 from dataplane.topology.plan import Plan
+from dataplane.verify.checks import run_check
 from tests.integration.conftest import dpctl, unique_name, write_topology
 
 pytestmark = pytest.mark.root
@@ -181,3 +184,13 @@ def test_path_expects_hbone_between_meshed_pods_and_names_the_plaintext_hop(
         f"seen pod mesh/client eth0 out ({client.ip}:"
     ), bad[0]["reason"]
     assert f"-> {server.ip}:8080)" in bad[0]["reason"]
+
+
+def test_dnat_and_path_leave_no_thread_or_socket_behind(emulate: Callable[[str, str], Plan]) -> None:
+    plan = emulate("mesh.yaml", "overlay")
+    run_check("dnat", plan), run_check("path", plan)  # warm-up: imports, Scapy's lazy tables
+    threads, fds = threading.active_count(), len(os.listdir("/proc/self/fd"))
+    for check in ("dnat", "path"):
+        assert all(r.ok for r in run_check(check, plan)), check
+    assert threading.active_count() == threads
+    assert len(os.listdir("/proc/self/fd")) == fds
