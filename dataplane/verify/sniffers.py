@@ -40,7 +40,7 @@ class Captures:
         for s in self.sniffers:
             try:
                 self.packets[s.netns] = s.stop()
-            except BaseException as exc:  # stop the others first
+            except BaseException as exc:  # noqa: BLE001  stop the others first, then re-raise
                 error = error or exc
         if error is not None:
             raise error

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from dataplane.build.up import up
 from dataplane.build.teardown import teardown
+from dataplane.build.up import up
 from dataplane.kernel import inpod, netns
 from dataplane.kubeproxy.names import service_port_names
 from dataplane.topology import naming, plan_from_text

@@ -19,7 +19,7 @@ NAMES = {P.router_netns: "router", **{n.netns: f"node {n.name}" for n in P.nodes
 def seen_as(hops: list[H.Hop]) -> list[Sighting]:
     """What a capture shows when the packet takes exactly ``hops``."""
     return [
-        Sighting(h.netns, h.iface, h.direction, float(i), sorted(h.addresses.src)[0], 25000, h.addresses.dst,
+        Sighting(h.netns, h.iface, h.direction, float(i), min(h.addresses.src), 25000, h.addresses.dst,
                  h.addresses.dport, 0x02, 1234, 0, h.vxlan)
         for i, h in enumerate(hops)
     ]

@@ -51,7 +51,7 @@ def test_expectations_follow_kube_proxy() -> None:
 def _answered(subject_prefix: str):  # type: ignore[no-untyped-def]
     p = probe(subject_prefix)
     t = p.targets[0]
-    src = sorted(t.sources)[0]
+    src = min(t.sources)
     left = Sighting(p.tap.netns, p.tap.iface, p.tap.leaving, 1.0, p.client_ip, 25000, p.ip, p.port, 0x02, 7, 0)
     at = Sighting(t.netns, t.iface, "out", 1.1, src, 25000, t.ip, t.port, 0x02, 7, 0)
     back = Sighting(p.tap.netns, p.tap.iface, p.tap.returning, 1.2, p.ip, p.port, p.client_ip, 25000, 0x12, 99, 8)
