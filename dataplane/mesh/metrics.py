@@ -172,7 +172,7 @@ def connection_labels(
         reporter=reporter,
         response_flags=response_flags,
         connection_security_policy=MUTUAL_TLS if mtls else UNKNOWN,
-        **values,
+        **values,  # type: ignore[arg-type]  # per-side label dicts; the principals alone may be None
     )
 
 

@@ -38,12 +38,12 @@ def _data_frame_body_repr(frame: hyperframe.frame.DataFrame) -> str:
 
 def apply() -> None:
     """Install the cheap reprs (idempotent: applying twice changes nothing)."""
-    hyperframe.frame._raw_data_repr = _short_raw_data_repr  # type: ignore[attr-defined]
-    hyperframe.frame.DataFrame._body_repr = _data_frame_body_repr  # type: ignore[method-assign]
+    hyperframe.frame._raw_data_repr = _short_raw_data_repr
+    hyperframe.frame.DataFrame._body_repr = _data_frame_body_repr  # type: ignore[method-assign,assignment]
 
 
 def applied() -> bool:
     return (
-        hyperframe.frame._raw_data_repr is _short_raw_data_repr  # type: ignore[attr-defined]
+        hyperframe.frame._raw_data_repr is _short_raw_data_repr
         and hyperframe.frame.DataFrame._body_repr is _data_frame_body_repr
     )

@@ -49,7 +49,7 @@ class Keepalive:
 KEEPALIVE = Keepalive()
 
 
-def local_settings(client: bool) -> dict[int, int]:
+def local_settings(client: bool) -> dict[SettingCodes, int]:
     """The SETTINGS each side announces (ztunnel's values, §1.7)."""
     settings = {
         SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,

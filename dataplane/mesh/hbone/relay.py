@@ -78,7 +78,7 @@ async def relay(stream: Stream, reader: asyncio.StreamReader, writer: asyncio.St
         raise
     for task in pending:
         task.cancel()
-    errors = [task.exception() for task in done if not task.cancelled() and task.exception() is not None]
+    errors = [error for task in done if not task.cancelled() and (error := task.exception()) is not None]
     if not errors:
         writer.close()
         return result

@@ -23,6 +23,7 @@ import asyncio
 import collections
 import ssl
 from collections.abc import Callable
+from typing import Any
 
 from h2.config import H2Configuration
 from h2.connection import H2Connection
@@ -60,7 +61,12 @@ class StreamResetError(ConnectionResetError):
         super().__init__(f"stream reset: {name}" + (f" ({detail})" if detail else ""))
 
 
-def spiffe_id(cert: dict | None) -> str | None:
+def _text_headers(headers: object) -> Headers:
+    """h2's headers as ``(str, str)`` pairs (they are already text: ``header_encoding`` is set)."""
+    return [(str(name), str(value)) for name, value in headers]  # type: ignore[attr-defined]
+
+
+def spiffe_id(cert: dict[str, Any] | None) -> str | None:
     """The SPIFFE URI SAN of a peer certificate as ``getpeercert()`` returns it."""
     for kind, value in (cert or {}).get("subjectAltName", ()):
         if kind == "URI" and value.startswith("spiffe://"):
@@ -345,11 +351,11 @@ class H2Session(asyncio.Protocol):
             if self._on_request is None:
                 self.conn.reset_stream(event.stream_id, ErrorCodes.REFUSED_STREAM)
                 return
-            stream = Stream(self, event.stream_id)
-            self.streams[stream.id] = stream
+            opened = Stream(self, event.stream_id)
+            self.streams[opened.id] = opened
             if event.stream_ended:
-                stream.on_end()
-            self._on_request(stream, list(event.headers))
+                opened.on_end()
+            self._on_request(opened, _text_headers(event.headers))
             return
         if isinstance(event, WindowUpdated):
             targets = self.streams.values() if event.stream_id == 0 else [self.streams.get(event.stream_id)]
@@ -361,18 +367,18 @@ class H2Session(asyncio.Protocol):
             self._ping_sent = None
             return
         if isinstance(event, RemoteSettingsChanged):
-            for stream in self.streams.values():
-                stream.on_window()
+            for each in self.streams.values():
+                each.on_window()
             return
         if isinstance(event, ConnectionTerminated):
             self.going_away = True
-            for stream_id, stream in list(self.streams.items()):
+            for stream_id, refused in list(self.streams.items()):
                 if event.last_stream_id is not None and stream_id > event.last_stream_id:
-                    stream.on_reset(ErrorCodes.REFUSED_STREAM, "GOAWAY")
-                    self._forget(stream)
+                    refused.on_reset(ErrorCodes.REFUSED_STREAM, "GOAWAY")
+                    self._forget(refused)
             return
-        stream_id = getattr(event, "stream_id", None)
-        stream = self.streams.get(stream_id) if stream_id else None
+        event_stream_id: int | None = getattr(event, "stream_id", None)
+        stream: Stream | None = self.streams.get(event_stream_id) if event_stream_id else None
         if isinstance(event, DataReceived):
             if stream is None:  # late DATA for a stream we dropped: give the window back
                 self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
@@ -382,7 +388,7 @@ class H2Session(asyncio.Protocol):
             return
         elif isinstance(event, ResponseReceived):
             if not stream.response.done():
-                stream.response.set_result(list(event.headers))
+                stream.response.set_result(_text_headers(event.headers))
         elif isinstance(event, StreamEnded):
             stream.on_end()
             if stream.done:

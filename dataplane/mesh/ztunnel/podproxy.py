@@ -365,9 +365,9 @@ class PodProxy:
             if reset:
                 fields["error"] = "connection reset"
         except _UpstreamError as wrapped:
-            exc = wrapped.__cause__
+            cause = wrapped.__cause__
             flags = CONNECT
-            fields["error"] = str(exc) or repr(exc)
+            fields["error"] = str(cause) or repr(cause)
             abort_with_rst(writer)
         except _NET_ERRORS as exc:
             fields["error"] = str(exc) or repr(exc)

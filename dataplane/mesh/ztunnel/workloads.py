@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from dataplane.mesh.constants import PROXY_PORTS
 from dataplane.mesh.enrollment import is_enrolled
 from dataplane.mesh.identity import pod_identity
-from dataplane.topology.endpoints import PodIndex, service_port_endpoints
+from dataplane.topology.endpoints import Endpoint, PodIndex, service_port_endpoints
 from dataplane.topology.plan import Plan, Pod, Service
 
 SELF_CALL = "self-call"
@@ -58,7 +58,7 @@ class Resolver:
         self.pods_by_ip: dict[str, Pod] = {p.ip: p for p in plan.pods}
         self.enrolled: frozenset[str] = frozenset(p.key for p in plan.pods if is_enrolled(plan, p))
         index = PodIndex(plan.pods)
-        self._vips: dict[Address, tuple[Service, tuple]] = {}
+        self._vips: dict[Address, tuple[Service, tuple[Endpoint, ...]]] = {}
         for service in plan.services:
             if not service.cluster_ip:
                 continue
