@@ -8,39 +8,37 @@ unexpected.
 from __future__ import annotations
 
 import sys
-import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dataplane.cli.context import print_json, require_root, running_plan, topology_option
-from dataplane.verify.checks import CHECKS, run_check
+from dataplane.topology.plan import Plan
+from dataplane.verify.checks import CHECKS, DEFAULT_CHECKS, run_checks
 from dataplane.verify.result import FAILED, SKIPPED, Report
 
-DEFAULT_CHECKS = ("connectivity", "dnat", "encryption", "path")
 
-
-def run_checks(plan, names: tuple[str, ...], show_progress: bool = True) -> Report:  # type: ignore[no-untyped-def]
-    report = Report()
+def run_with_progress(plan: Plan, names: tuple[str, ...], show_progress: bool = True) -> Report:
+    """``checks.run_checks`` with a progress bar per check on stderr (hidden once it is done)."""
     console = Console(stderr=True)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, transient=True, disable=not show_progress,
     ) as bar:
-        for name in names:
+        tasks: list[TaskID] = []
+
+        def progress_of(name: str) -> Callable[[int, int], None]:
+            for done in tasks:
+                bar.update(done, visible=False)
             task = bar.add_task(name, total=None)
+            tasks.append(task)
+            return lambda done, total: bar.update(task, completed=done, total=total)
 
-            def progress(done: int, total: int, task=task) -> None:  # type: ignore[no-untyped-def]
-                bar.update(task, completed=done, total=total)
-
-            started = time.monotonic()
-            report.extend(run_check(name, plan, progress))
-            report.seconds[name] = time.monotonic() - started
-            bar.update(task, visible=False)
-    return report
+        return run_checks(plan, names, progress_of)
 
 
 def _matrix(report: Report, check: str) -> Table | None:
@@ -146,7 +144,7 @@ def command(topology: str | None, only: tuple[str, ...], output: str) -> None:
     require_root("dpctl verify")
     plan = running_plan(topology)
     names = tuple(dict.fromkeys(only)) or DEFAULT_CHECKS
-    report = run_checks(plan, names, show_progress=sys.stderr.isatty())
+    report = run_with_progress(plan, names, show_progress=sys.stderr.isatty())
     if output == "json":
         print_json(report.as_dict())
     elif output == "junit":

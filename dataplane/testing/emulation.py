@@ -1,5 +1,9 @@
 """A running emulation as a test sees it: exec, HTTP, sniffing, assertions.
 
+The assertions are ``dpctl verify``'s checks, so a failing test prints what
+the command would: the hop that differed, the interface that carried
+plaintext, the Service whose rewrite was wrong.
+
 Every helper names its target the way the CLI does (``NS/POD``,
 ``node/NAME``, ``external``), so a test reads like the commands a platform
 engineer would type.
@@ -14,6 +18,8 @@ from typing import Any
 
 from dataplane.kernel.sniff import CapturedPacket, Sniffer
 from dataplane.topology.plan import Plan, Pod, Service
+from dataplane.verify.checks import DEFAULT_CHECKS, run_checks
+from dataplane.verify.result import CheckResult, Report
 
 
 @dataclass(frozen=True)
@@ -70,3 +76,52 @@ class Emulation:
     def seen(packets: list[CapturedPacket], marker: bytes) -> list[CapturedPacket]:
         """The captured frames whose bytes contain ``marker`` (e.g. a plaintext canary)."""
         return [p for p in packets if marker in p.data]
+
+    # -- assertions built on dpctl verify -----------------------------------------------------------
+
+    def verify(self, *checks: str) -> Report:
+        """Run ``dpctl verify``'s checks (its default set if none named); the report."""
+        return run_checks(self.plan, checks or DEFAULT_CHECKS)
+
+    def assert_verified(self, *checks: str) -> Report:
+        """Fail with every unexpected result of ``checks``, as ``dpctl verify`` lists them."""
+        report = self.verify(*checks)
+        if not report.ok:
+            raise AssertionError("\n".join(_describe(r) for r in report.failures))
+        return report
+
+    def assert_path(self, source: str, destination: str, port: int | None = None) -> CheckResult:
+        """A packet from pod ``source`` to pod ``destination`` (its first served TCP
+        port unless given) is seen on exactly the hops the plan routes it through,
+        in order, with the expected addresses; as HBONE on 15008 when both are meshed."""
+        from dataplane.verify.checks import path  # Scapy: loaded only by tests that use it
+
+        src, dst = self.pod(source), self.pod(destination)
+        [result] = path.check_flows(self.plan, [path.pod_flow(self.plan, src, dst, port or _first_port(dst))])
+        if not result.ok:
+            raise AssertionError(_describe(result))
+        return result
+
+    def assert_encrypted(self, source: str, destination: str, port: int | None = None) -> CheckResult:
+        """A fresh plaintext canary from ``source`` to ``destination`` shows on no
+        interface of either node, and only TLS records on 15008 pass between them."""
+        from dataplane.verify.checks import encryption  # Scapy: loaded only by tests that use it
+
+        src, dst = self.pod(source), self.pod(destination)
+        result = encryption.check_pair_live(self.plan, src, dst, port or _first_port(dst))
+        if not result.ok:
+            raise AssertionError(_describe(result))
+        return result
+
+
+def _first_port(pod: Pod) -> int:
+    from dataplane.verify.checks.connectivity import served_ports
+
+    ports = served_ports(pod)
+    if not ports:
+        raise ValueError(f"{pod.key} serves no TCP port; name one")
+    return ports[0][0]
+
+
+def _describe(result: CheckResult) -> str:
+    return f"{result.check}: {result.subject}: {result.reason}" + (f" [{result.evidence}]" if result.evidence else "")

@@ -66,3 +66,27 @@ def test_without_the_mesh_the_canary_is_visible(topology):
     shop = topology(RETAIL)
     canary, packets = send_canary(shop, "ui/ui-0", "catalog/catalog-1")
     assert shop.seen(packets, canary)
+
+
+def test_cross_zone_request_takes_the_designed_path(topology):
+    """Hop by hop: ui's veth, its node's eth0, the subnet router, catalog's node, catalog's veth."""
+    shop = topology(RETAIL)
+    result = shop.assert_path("ui/ui-0", "catalog/catalog-1")
+    assert "router" in result.evidence
+
+
+def test_meshed_pair_is_encrypted_and_travels_as_hbone(topology):
+    shop = topology(RETAIL_MESH)
+    shop.assert_encrypted("ui/ui-0", "catalog/catalog-1")
+    shop.assert_path("ui/ui-0", "catalog/catalog-1")  # the same hops, on 15008
+
+
+def test_encryption_assertion_fails_without_the_mesh(topology):
+    shop = topology(RETAIL)
+    with pytest.raises(AssertionError, match="plaintext canary"):
+        shop.assert_encrypted("ui/ui-0", "catalog/catalog-1")
+
+
+def test_the_shop_passes_dpctl_verify(topology):
+    report = topology(RETAIL).assert_verified("connectivity", "dnat", "path")
+    assert report.totals()["passed"] > 0

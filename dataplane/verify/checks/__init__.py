@@ -3,14 +3,17 @@ list[CheckResult]``.  ``CHECKS`` lists every name the command accepts."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from dataplane.topology.plan import Plan
-from dataplane.verify.result import CheckResult
+from dataplane.verify.result import CheckResult, Report
 
 Progress = Callable[[int, int], None]  # (done, total) for the current check
 
 CHECKS = ("connectivity", "dnat", "policy", "encryption", "path")
+DEFAULT_CHECKS = ("connectivity", "dnat", "encryption", "path")
+"""What runs without ``--only``: policy is opt-in (it tries every source against every meshed port)."""
 
 
 def runner(name: str) -> Callable[..., list[CheckResult]]:
@@ -40,3 +43,13 @@ def runner(name: str) -> Callable[..., list[CheckResult]]:
 
 def run_check(name: str, plan: Plan, progress: Progress | None = None) -> list[CheckResult]:
     return runner(name)(plan, progress=progress)
+
+
+def run_checks(plan: Plan, names: tuple[str, ...] = DEFAULT_CHECKS, progress: Callable[[str], Progress] | None = None) -> Report:
+    """Run ``names`` in order; ``progress(name)`` gives each check its progress callback."""
+    report = Report()
+    for name in names:
+        started = time.monotonic()
+        report.extend(run_check(name, plan, progress(name) if progress else None))
+        report.seconds[name] = time.monotonic() - started
+    return report

@@ -213,7 +213,7 @@ def _responder_for(plan: Plan, service: Service, port: ServicePort, endpoints: t
     return "connect"
 
 
-def _served_ports(pod: Pod) -> list[tuple[int, str]]:
+def served_ports(pod: Pod) -> list[tuple[int, str]]:
     """The pod's TCP ports the node agent serves (containers with a command serve their own)."""
     ports = []
     for container in pod.containers:
@@ -246,7 +246,7 @@ def plan_probes(plan: Plan, max_sources: int | None = None) -> list[Probe]:
         for dst in sorted(plan.pods, key=lambda p: (p.namespace, p.name)):
             if dst is src:
                 continue
-            for number, responder in _served_ports(dst):
+            for number, responder in served_ports(dst):
                 dest = f"pod {dst.namespace}/{dst.name}:{number}"
                 probes.append(Probe(
                     label, src.netns, dest, f"{label} -> {dest}", dst.ip, number, responder,

@@ -164,33 +164,38 @@ def run(plan: Plan, progress: Callable[[int, int], None] | None = None) -> list[
         return [CheckResult(NAME, "meshed pod pairs on different nodes", ok=True, skipped=True, reason="skipped: no meshed pods")]
     results = []
     for n, (src, dst, port) in enumerate(pairs, 1):
-        started = time.monotonic()
-        subject = f"{_label(src)} -> {_label(dst)}:{port}"
-        namespaces = [plan.node(src.node).netns, plan.node(dst.node).netns]
-        canary = f"dpctl-canary-{secrets.token_hex(12)}".encode()
-        sniffers = [Sniffer(ns) for ns in namespaces]
-        answer = ""
-        problems: list[str] = []
-        try:
-            for s in sniffers:
-                s.start()
-            try:
-                answer = send_canary(src, dst, port, canary)
-            except OSError as exc:
-                problems.append(f"canary could not be sent: {exc}")
-            time.sleep(0.05)  # let the last frames reach the sockets
-        finally:
-            captured = {s.netns: s.stop() for s in sniffers}
-        problems += check_pair(src, dst, port, captured, canary)
-        problems.sort(key=lambda text: not text.startswith("plaintext canary"))  # the worst first
-        total = sum(len(v) for v in captured.values())
-        evidence = f"{total} frames captured on every interface of {', '.join(namespaces)}; answer: {answer}"
-        if problems:
-            evidence = "; ".join(problems[:5]) + (f"; … {len(problems) - 5} more" if len(problems) > 5 else "")
-        results.append(CheckResult(
-            NAME, subject, not problems, problems[0] if problems else "", evidence,
-            seconds=round(time.monotonic() - started, 3), source=_label(src), destination=f"{_label(dst)}:{port}",
-        ))
+        results.append(check_pair_live(plan, src, dst, port))
         if progress:
             progress(n, len(pairs))
     return results
+
+
+def check_pair_live(plan: Plan, src: Pod, dst: Pod, port: int) -> CheckResult:
+    """Send a fresh canary from ``src`` to ``dst``:``port`` while both nodes are captured, and judge it."""
+    started = time.monotonic()
+    subject = f"{_label(src)} -> {_label(dst)}:{port}"
+    namespaces = [plan.node(src.node).netns, plan.node(dst.node).netns]
+    canary = f"dpctl-canary-{secrets.token_hex(12)}".encode()
+    sniffers = [Sniffer(ns) for ns in namespaces]
+    answer = ""
+    problems: list[str] = []
+    try:
+        for s in sniffers:
+            s.start()
+        try:
+            answer = send_canary(src, dst, port, canary)
+        except OSError as exc:
+            problems.append(f"canary could not be sent: {exc}")
+        time.sleep(0.05)  # let the last frames reach the sockets
+    finally:
+        captured = {s.netns: s.stop() for s in sniffers}
+    problems += check_pair(src, dst, port, captured, canary)
+    problems.sort(key=lambda text: not text.startswith("plaintext canary"))  # the worst first
+    total = sum(len(v) for v in captured.values())
+    evidence = f"{total} frames captured on every interface of {', '.join(namespaces)}; answer: {answer}"
+    if problems:
+        evidence = "; ".join(problems[:5]) + (f"; … {len(problems) - 5} more" if len(problems) > 5 else "")
+    return CheckResult(
+        NAME, subject, not problems, problems[0] if problems else "", evidence,
+        seconds=round(time.monotonic() - started, 3), source=_label(src), destination=f"{_label(dst)}:{port}",
+    )

@@ -32,7 +32,7 @@ from dataplane.mesh.enrollment import is_enrolled
 from dataplane.topology.endpoints import Endpoint, PodIndex, service_port_endpoints
 from dataplane.topology.plan import Plan, Pod, Service, ServicePort
 from dataplane.verify import hops as H
-from dataplane.verify.checks.connectivity import _served_ports
+from dataplane.verify.checks.connectivity import served_ports
 from dataplane.verify.checks.encryption import HBONE_PORT, sample_pairs
 from dataplane.verify.compare import Verdict, best
 from dataplane.verify.result import CheckResult
@@ -82,9 +82,9 @@ def _pod_pairs(plan: Plan, sources: list[Pod]) -> Iterator[Flow]:
         for b in plan.nodes[i + 1:]:
             for x, y in ((a, b), (b, a)):
                 src = next((p for p in sources if p.node == x.name), None)
-                dst = next((p for p in _pods_by_preference(plan) if p.node == y.name and _served_ports(p)), None)
+                dst = next((p for p in _pods_by_preference(plan) if p.node == y.name and served_ports(p)), None)
                 if src and dst:
-                    port = _served_ports(dst)[0][0]
+                    port = served_ports(dst)[0][0]
                     yield Flow(
                         f"pod {src.key} -> pod {dst.key}:{port}", src.netns, src.ip, dst.ip, port,
                         (tuple(H.pod_to_pod(plan, src, dst, port)),),
@@ -295,10 +295,24 @@ def judge(flow: Flow, seen: list[Sighting], problem: str, names: dict[str, str],
     )
 
 
+def pod_flow(plan: Plan, src: Pod, dst: Pod, port: int) -> Flow:
+    """The flow from pod ``src`` to pod ``dst``:``port`` as the plan routes it:
+    HBONE on 15008 when both are meshed, else a crafted SYN straight to the port."""
+    meshed = is_enrolled(plan, src) and is_enrolled(plan, dst)
+    hops = H.pod_to_pod(plan, src, dst, HBONE_PORT if meshed else port)
+    label = f"pod {src.key} -> pod {dst.key}:{port}" + (" (HBONE)" if meshed else "")
+    return Flow(label, src.netns, src.ip, dst.ip, port, (tuple(hops),), meshed=meshed)
+
+
 def run(plan: Plan, progress: Callable[[int, int], None] | None = None) -> list[CheckResult]:
     flows = plan_flows(plan)
     if not flows:
         return [CheckResult(NAME, "flows", ok=True, skipped=True, reason="skipped: no flow crosses two nodes")]
+    return check_flows(plan, flows, progress)
+
+
+def check_flows(plan: Plan, flows: list[Flow], progress: Callable[[int, int], None] | None = None) -> list[CheckResult]:
+    """Send ``flows`` while every namespace they may cross is captured; one result each."""
     names = places(plan)
     namespaces = [plan.router_netns, *(n.netns for n in plan.nodes)]
     namespaces += sorted(set().union(*(f.namespaces for f in flows)) - set(namespaces))

@@ -29,9 +29,9 @@ from dataplane.verify.checks.connectivity import (
     Outcome,
     Probe,
     _identity,
-    _served_ports,
     run_probes,
     sample_sources,
+    served_ports,
 )
 from dataplane.verify.result import CheckResult
 
@@ -72,7 +72,7 @@ def plan_probes(plan: Plan, expected: Plan | None = None, max_sources: int | Non
         for dst in dests:
             if dst.namespace == src.namespace and dst.name == src.name:
                 continue
-            for number, responder in _served_ports(dst):
+            for number, responder in served_ports(dst):
                 decision = authz.evaluate(exp_plan, dst, authz.Connection(src.ip, identity, dst.ip, number))
                 dest = f"{_key(dst)}:{number}"
                 outcome = ANSWER if decision.allowed else DENIED
