@@ -1,7 +1,8 @@
 """The ambient mesh against the direct path and a stunnel4 mTLS relay pair.
 
 One emulation, two nodes in two subnets, a client pod on one and a server
-pod (iperf3 + a tcp-echo responder) on the other, all in namespace ``bench``.
+pod (iperf3 + an echo server, each its own process, as a pod's application
+would be: ``echo_server.py``) on the other, all in namespace ``bench``.
 In one run, on the same pods and links:
 
 1. **direct**: client -> server pod IP, the namespace not enrolled;
@@ -27,6 +28,7 @@ import os
 import resource
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -108,6 +110,7 @@ spec:
       command: [iperf3, -s, -p, "{IPERF_PORT}"]
       ports: [{{name: tcp-iperf, containerPort: {IPERF_PORT}}}]
     - name: echo
+      command: [{sys.executable}, {Path(__file__).with_name("echo_server.py")}, "{ECHO_PORT}"]
       ports: [{{name: tcp-echo, containerPort: {ECHO_PORT}}}]
 """
 
