@@ -21,9 +21,7 @@ Figures are ratios within the run; the targets are those of issue 4 item 10.
 
 from __future__ import annotations
 
-import asyncio
 import collections
-import hashlib
 import os
 import resource
 import socket
@@ -45,6 +43,7 @@ from dataplane.build.live import set_dataplane_mode
 from dataplane.build.state import StateDir
 from dataplane.kernel import netns
 from dataplane.mesh.identity import pod_identity
+from dataplane.testing.streams import echo_streams
 from dataplane.topology.plan import Plan
 
 NAMESPACE = "bench"
@@ -274,41 +273,12 @@ def connection_rate(host: str, port: int, seconds: float = CONN_SECONDS) -> floa
     return count / (time.monotonic() - started)
 
 
-async def _echo_stream(host: str, port: int, payload: bytes) -> str:
-    """One stream: send ``payload``, half-close, read to EOF; "ok", "corrupt",
-    or the error that ended it."""
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), IO_TIMEOUT)
-    except (TimeoutError, OSError) as exc:
-        return f"connect: {exc!r}"
-    try:
-
-        async def send() -> None:
-            writer.write(payload)
-            await writer.drain()
-            writer.write_eof()
-
-        _, echoed = await asyncio.wait_for(asyncio.gather(send(), reader.read(-1)), 60)
-        if hashlib.sha256(echoed).digest() == hashlib.sha256(payload).digest():
-            return "ok"
-        return f"corrupt ({len(echoed)} of {len(payload)} bytes back)"
-    except (TimeoutError, OSError) as exc:
-        return f"{exc!r}"
-    finally:
-        writer.close()
-
-
 def concurrent_streams(host: str, port: int, streams: int = STREAMS, size: int = STREAM_BYTES) -> StreamsResult:
     """``streams`` connections at once, each sending ``size`` random bytes to an
     echo responder and half-closing; what comes back is checked by sha256
     (call inside the client's namespace)."""
-    payloads = [os.urandom(size) for _ in range(streams)]
-
-    async def all_streams() -> list[str]:
-        return await asyncio.gather(*(_echo_stream(host, port, p) for p in payloads))
-
     started = time.monotonic()
-    outcomes = asyncio.run(all_streams())
+    outcomes = echo_streams(host, port, streams, size, timeout=60.0)
     seconds = time.monotonic() - started
     ok = outcomes.count("ok")
     problems = collections.Counter(o for o in outcomes if o != "ok")

@@ -10,9 +10,6 @@ ones go through SYN cookies, whose failed checks reset clients outright."""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import os
 import resource
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +20,7 @@ import pytest
 from dataplane.build.state import StateDir
 from dataplane.kernel.netns import NetnsThread
 from dataplane.mesh.constants import HBONE_PORT, INBOUND_PLAINTEXT_PORT, OUTBOUND_PORT
+from dataplane.testing.streams import echo_streams
 from dataplane.topology.plan import Plan
 from tests.integration.conftest import dpctl, run_in, unique_name, write_topology
 
@@ -56,37 +54,9 @@ def enough_fds() -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-async def _echo_stream(host: str, port: int, payload: bytes) -> str:
-    """Send ``payload``, half-close, read to EOF: "ok", "corrupt ..." or the error."""
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 30)
-    except (TimeoutError, OSError) as exc:
-        return f"connect: {exc!r}"
-    try:
-
-        async def send() -> None:
-            writer.write(payload)
-            await writer.drain()
-            writer.write_eof()
-
-        _, echoed = await asyncio.wait_for(asyncio.gather(send(), reader.read(-1)), 90)
-        if hashlib.sha256(echoed).digest() == hashlib.sha256(payload).digest():
-            return "ok"
-        return f"corrupt ({len(echoed)} of {len(payload)} bytes back)"
-    except (TimeoutError, OSError) as exc:
-        return repr(exc)
-    finally:
-        writer.close()
-
-
 def _all_streams(host: str, port: int) -> list[str]:
     """Runs on a thread inside the client pod: asyncio makes every socket there."""
-    payloads = [os.urandom(STREAM_BYTES) for _ in range(STREAMS)]
-
-    async def run() -> list[str]:
-        return list(await asyncio.gather(*(_echo_stream(host, port, p) for p in payloads)))
-
-    return asyncio.run(run())
+    return echo_streams(host, port, STREAMS, STREAM_BYTES, timeout=90.0)
 
 
 def _agent_problems(plan: Plan) -> list[str]:

@@ -8,44 +8,18 @@ import json
 import os
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from dataplane.build.teardown import teardown
-from dataplane.build.up import up
-from dataplane.kernel import inpod, netns
+from dataplane.kernel import inpod
 from dataplane.kubeproxy.names import service_port_names
-from dataplane.topology import naming, plan_from_text
 from dataplane.topology.plan import Plan
 from dataplane.verify.checks import run_check
-from tests.integration.conftest import dpctl, unique_name, write_topology
+from tests.integration.conftest import dpctl
 
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture
-def emulate(tmp_path: Path) -> Iterator[Callable[[str, str], Plan]]:
-    """``emulate("services.yaml", "vpc")`` brings a copy up; all are torn down."""
-    names: list[str] = []
-
-    def bring_up(template: str, cni: str) -> Plan:
-        name = unique_name("vfy-" + template.split(".")[0][:4])
-        names.append(name)
-        path = write_topology(tmp_path, template, name, CNI=cni)
-        text = path.read_text()
-        plan = plan_from_text(text, str(path))
-        up(plan, text)
-        return plan
-
-    try:
-        yield bring_up
-    finally:
-        for name in names:
-            teardown(name)
-            assert not netns.list_names(naming.prefix(name)), f"{name} left namespaces behind"
 
 
 def verify(plan: Plan, *checks: str) -> tuple[int, list[dict[str, Any]]]:
@@ -57,7 +31,7 @@ def verify(plan: Plan, *checks: str) -> tuple[int, list[dict[str, Any]]]:
 
 def nsenter(netns_name: str, *argv: str) -> None:
     """Run a command inside one of the emulation's namespaces (never the host's)."""
-    assert netns_name.startswith("dp-vfy-")
+    assert netns_name.startswith("dp-") and "." in netns_name, netns_name
     subprocess.run(["nsenter", f"--net=/run/netns/{netns_name}", *argv], check=True)
 
 
@@ -67,9 +41,9 @@ def failed(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("cni", ["vpc", "overlay"])
 def test_dnat_and_path_pass_on_a_healthy_emulation(
-    emulate: Callable[[str, str], Plan], cni: str, host_unchanged: None
+    emulation: Callable[..., Plan], cni: str, host_unchanged: None
 ) -> None:
-    plan = emulate("services.yaml", cni)
+    plan = emulation("services.yaml", CNI=cni)
     code, results = verify(plan, "dnat", "path")
     assert code == 0 and not failed(results), [(r["subject"], r["reason"]) for r in failed(results)]
     by_check: dict[str, dict[str, dict[str, Any]]] = {}
@@ -94,9 +68,9 @@ def test_dnat_and_path_pass_on_a_healthy_emulation(
 
 
 def test_dnat_fails_naming_the_service_whose_dnat_is_gone(
-    emulate: Callable[[str, str], Plan], host_unchanged: None
+    emulation: Callable[..., Plan], host_unchanged: None
 ) -> None:
-    plan = emulate("services.yaml", "vpc")
+    plan = emulation("services.yaml", CNI="vpc")
     client = plan.pod("shop", "client")
     web = next(s for s in plan.services if s.name == "web")
     chain = service_port_names(web, web.ports[0]).service
@@ -114,9 +88,9 @@ def test_dnat_fails_naming_the_service_whose_dnat_is_gone(
 
 
 def test_dnat_fails_naming_the_node_port_whose_masquerade_is_gone(
-    emulate: Callable[[str, str], Plan], host_unchanged: None
+    emulation: Callable[..., Plan], host_unchanged: None
 ) -> None:
-    plan = emulate("services.yaml", "vpc")
+    plan = emulation("services.yaml", CNI="vpc")
     a1 = plan.node("a1")
     assert plan.external is not None
     nsenter(a1.netns, "nft", "flush", "chain", "ip", "kube-proxy", "masquerading")
@@ -135,9 +109,9 @@ def test_dnat_fails_naming_the_node_port_whose_masquerade_is_gone(
 
 @pytest.mark.parametrize("cni", ["vpc", "overlay"])
 def test_path_fails_naming_the_hop_of_a_detour_through_another_node(
-    emulate: Callable[[str, str], Plan], cni: str, host_unchanged: None
+    emulation: Callable[..., Plan], cni: str, host_unchanged: None
 ) -> None:
-    plan = emulate("services.yaml", cni)
+    plan = emulation("services.yaml", CNI=cni)
     client, solo = plan.pod("shop", "client"), plan.pod("shop", "solo")
     a1, a2, b1 = plan.node(client.node), plan.node("a2"), plan.node(solo.node)
     assert a1.subnet == a2.subnet != b1.subnet
@@ -166,9 +140,9 @@ def test_path_fails_naming_the_hop_of_a_detour_through_another_node(
 
 
 def test_path_expects_hbone_between_meshed_pods_and_names_the_plaintext_hop(
-    emulate: Callable[[str, str], Plan], host_unchanged: None
+    emulation: Callable[..., Plan], host_unchanged: None
 ) -> None:
-    plan = emulate("mesh.yaml", "vpc")
+    plan = emulation("mesh.yaml", CNI="vpc")
     subject = "pod mesh/client -> pod mesh/server-0:8080 (HBONE)"
     code, results = verify(plan, "path")
     assert code == 0, [(r["subject"], r["reason"]) for r in failed(results)]
@@ -186,8 +160,8 @@ def test_path_expects_hbone_between_meshed_pods_and_names_the_plaintext_hop(
     assert f"-> {server.ip}:8080)" in bad[0]["reason"]
 
 
-def test_dnat_and_path_leave_no_thread_or_socket_behind(emulate: Callable[[str, str], Plan]) -> None:
-    plan = emulate("mesh.yaml", "overlay")
+def test_dnat_and_path_leave_no_thread_or_socket_behind(emulation: Callable[..., Plan]) -> None:
+    plan = emulation("mesh.yaml", CNI="overlay")
     run_check("dnat", plan), run_check("path", plan)  # warm-up: imports, Scapy's lazy tables
     threads, fds = threading.active_count(), len(os.listdir("/proc/self/fd"))
     for check in ("dnat", "path"):

@@ -89,6 +89,15 @@ class _PlainInbound:
     closed_by: str | None = None
 
 
+def _log(fields: dict[str, object], started: float | None, sent: int, received: int) -> None:
+    """Complete a connection's access-log line (ztunnel's view: ``sent`` to the
+    client, ``received`` from it) and write it; ``started`` None for a
+    connection refused before it began."""
+    duration = 0 if started is None else int((time.monotonic() - started) * 1000)
+    fields.update(bytes_sent=sent, bytes_recv=received, duration=f"{duration}ms")
+    accesslog.write(fields)
+
+
 class _UpstreamError(Exception):
     """Wraps a failed upstream dial/CONNECT so the outbound handler can flag it CONNECT."""
 
@@ -374,8 +383,7 @@ class PodProxy:
             abort_with_rst(writer)
         finally:
             self._count_closed(labels, sent, received, flags)
-        fields.update(bytes_sent=sent, bytes_recv=received, duration=f"{int((time.monotonic() - started) * 1000)}ms")
-        accesslog.write(fields)
+        _log(fields, started, sent, received)
 
     async def _outbound_hbone(
         self, route: Route, src: Address, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -423,8 +431,8 @@ class PodProxy:
             return None
         self._count_closed(labels, 0, 0, DENY)
         fields = self._inbound_fields(source, peer_identity, f"{self.pod.ip}:{HBONE_PORT}", target)
-        fields.update(bytes_sent=0, bytes_recv=0, duration="0ms", error=policy_error(decision))
-        accesslog.write(fields)
+        fields["error"] = policy_error(decision)
+        _log(fields, None, 0, 0)
         return policy_error(decision)
 
     def _pop_tunnel(self, source: Address, target: Address) -> tuple[float, ConnectionLabels | None]:
@@ -447,9 +455,8 @@ class PodProxy:
             if isinstance(exc, Exception):
                 identity = labels.source_principal if labels is not None else None
                 fields = self._inbound_fields(source, identity, f"{self.pod.ip}:{HBONE_PORT}", target)
-                fields.update(bytes_sent=0, bytes_recv=0, duration=f"{int((time.monotonic() - started) * 1000)}ms",
-                              error=str(exc) or repr(exc))
-                accesslog.write(fields)
+                fields["error"] = str(exc) or repr(exc)
+                _log(fields, started, 0, 0)
             raise
         self._track(+1)
         return streams
@@ -462,16 +469,11 @@ class PodProxy:
         # from_stream: client -> app (request), to_stream: app -> client (response)
         self._count_closed(labels, tunnel.result.from_stream, tunnel.result.to_stream)
         fields = self._inbound_fields(tunnel.source, tunnel.peer_identity, f"{self.pod.ip}:{HBONE_PORT}", tunnel.target)
-        fields.update(
-            bytes_sent=tunnel.result.to_stream,
-            bytes_recv=tunnel.result.from_stream,
-            duration=f"{int((time.monotonic() - started) * 1000)}ms",
-        )
         if tunnel.closed_by:
             fields["error"] = tunnel.closed_by
         elif tunnel.result.reset:
             fields["error"] = "connection reset"
-        accesslog.write(fields)
+        _log(fields, started, tunnel.result.to_stream, tunnel.result.from_stream)
         self._track(-1)
 
     def _inbound_fields(
@@ -535,5 +537,4 @@ class PodProxy:
             abort_with_rst(writer)
         finally:
             self._count_closed(labels, received, sent, flags)
-        fields.update(bytes_sent=sent, bytes_recv=received, duration=f"{int((time.monotonic() - started) * 1000)}ms")
-        accesslog.write(fields)
+        _log(fields, started, sent, received)

@@ -9,21 +9,13 @@ import pytest
 from dataplane.mesh.authz import Connection, Decision, evaluate, policies_for, scope
 from dataplane.topology import load_plan, plan_from_text
 from dataplane.topology.plan import Plan
+from tests.unit.mesh.topologies import one_node_topology
 
 ROOT = Path(__file__).resolve().parents[3]
 UI = "cluster.local/ns/front/sa/ui"
 WEB_PORT = 8080
 
-CLUSTER = """apiVersion: dpctl.dev/v1
-kind: Topology
-metadata: {name: authz}
-spec:
-  vpc:
-    cidr: 192.168.0.0/16
-    subnets: [{name: private-a, cidr: 192.168.1.0/24, zone: a}]
-  nodes: [{name: node-a, subnet: private-a}]
----
-apiVersion: v1
+CLUSTER = one_node_topology("authz") + """apiVersion: v1
 kind: Namespace
 metadata: {name: shop, labels: {istio.io/dataplane-mode: ambient}}
 ---

@@ -5,17 +5,9 @@ from __future__ import annotations
 from dataplane.mesh.enrollment import enrolled_pods, is_enrolled
 from dataplane.topology import plan_from_text
 from dataplane.topology.plan import Plan
+from tests.unit.mesh.topologies import one_node_topology
 
-TOPOLOGY = """apiVersion: dpctl.dev/v1
-kind: Topology
-metadata: {name: enroll}
-spec:
-  vpc:
-    cidr: 192.168.0.0/16
-    subnets: [{name: private-a, cidr: 192.168.1.0/24, zone: a}]
-  nodes: [{name: node-a, subnet: private-a}]
----
-apiVersion: v1
+TOPOLOGY = one_node_topology("enroll") + """apiVersion: v1
 kind: Namespace
 metadata: {name: shop, labels: {istio.io/dataplane-mode: ambient}}
 ---
