@@ -73,20 +73,24 @@ def _capture(sniffer: Sniffer, emit: Callable[[Sequence[CapturedPacket]], None],
     ``duration`` seconds or Ctrl-C; how many were emitted."""
     deadline = None if duration is None else time.monotonic() + duration
     shown = 0
+
+    def within_count(batch: list[CapturedPacket]) -> list[CapturedPacket]:
+        return batch if count is None else batch[: count - shown]
+
     sniffer.start()
     try:
         while count is None or shown < count:
             wait = POLL_SECONDS if deadline is None else min(POLL_SECONDS, deadline - time.monotonic())
             if wait <= 0:
                 break
-            fresh = sniffer.wait(shown + 1, wait)[shown:count]
+            fresh = within_count(sniffer.take(wait))  # handed over, so memory stays flat
             emit(fresh)
             shown += len(fresh)
     except KeyboardInterrupt:
         pass
     finally:
         # What the kernel queued before the stop still belongs to the capture.
-        rest = sniffer.stop()[shown:count]
+        rest = within_count(sniffer.stop())
     emit(rest)
     return shown + len(rest)
 

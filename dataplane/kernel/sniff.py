@@ -184,7 +184,8 @@ class Sniffer:
         return self
 
     def stop(self) -> list[CapturedPacket]:
-        """Stop capturing, free the socket and thread, return every packet seen."""
+        """Stop capturing, free the socket and thread, return every packet seen
+        (but those already handed over by ``take``)."""
         if self._sock is None or self._wake is None or self._thread is None:
             return list(self._packets)
         try:
@@ -206,6 +207,15 @@ class Sniffer:
                 lambda: len(self._packets) >= count or self._thread is None or self._error is not None, timeout
             )
             return list(self._packets)
+
+    def take(self, timeout: float | None = None) -> list[CapturedPacket]:
+        """Wait up to ``timeout`` for a packet, then hand over every packet seen
+        so far and forget them: a capture that streams to a file or a terminal
+        keeps only what arrived since its last ``take``, however long it runs."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: bool(self._packets) or self._thread is None or self._error is not None, timeout)
+            taken, self._packets = self._packets, []
+            return taken
 
     def __enter__(self) -> Self:
         return self.start()

@@ -98,6 +98,20 @@ def test_bpf_filter_keeps_other_traffic_out(live: Plan) -> None:
     assert {p.packet[IP].src for p in packets} == {x.ip, w.ip}
 
 
+def test_take_hands_packets_over_once(live: Plan) -> None:
+    """A streaming capture keeps only what arrived since its last take: no packet twice, none lost."""
+    x, w = live.pod("shop", "x"), live.pod("default", "w")
+    with Sniffer(x.netns, "eth0", "icmp") as sniffer:
+        assert run_in(x.netns, "ping", "-c", "3", "-i", "0.2", "-W", "2", w.ip).returncode == 0
+        first = sniffer.take(2)
+        assert first, "the first take waits for packets"
+        assert run_in(x.netns, "ping", "-c", "2", "-i", "0.2", "-W", "2", w.ip).returncode == 0
+    rest = sniffer.stop()
+    seqs = [(p.packet[ICMP].type, p.packet[ICMP].seq, p.packet[ICMP].id) for p in first + rest]
+    assert len(seqs) == len(set(seqs)) == 10, seqs  # 5 requests + 5 replies, each once
+    assert not set(map(id, first)) & set(map(id, rest))
+
+
 def test_bad_filter_and_unknown_interface_are_clear_errors(live: Plan) -> None:
     node = live.nodes[0]
     with pytest.raises(SnifferError, match="bad capture filter"):
