@@ -417,8 +417,11 @@ class H2Session(asyncio.Protocol):
         self._keepalive_timer = asyncio.get_running_loop().call_later(delay, self._keepalive_tick)
 
     def _keepalive_tick(self) -> None:
-        """PING a connection quiet for ``interval``; drop it when a PING stays unanswered for ``timeout``."""
-        if self._error is not None:
+        """PING a connection quiet for ``interval``; drop it when a PING stays unanswered for ``timeout``.
+
+        Not after a GOAWAY either way: h2 refuses to send on a closing
+        connection, and the transport is on its way out anyway."""
+        if self._error is not None or self.going_away:
             return
         now = asyncio.get_running_loop().time()
         if self._ping_sent is not None:
