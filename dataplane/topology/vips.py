@@ -67,19 +67,27 @@ def _cluster_ips(
             report("spec.clusterIP", f"{address} is already the clusterIP of service '{holder}'")
         else:
             result.cluster_ips[service.key] = address
-    for service in wanting:
-        before = old.get(service.key)
-        if service.cluster_ip is None and before is not None and before.cluster_ip is not None:
-            address = IPv4Address(before.cluster_ip)
-            if pool.keep(int(address), service.key):
-                result.cluster_ips[service.key] = address
-    for service in sorted(wanting, key=lambda s: s.key):
-        if service.cluster_ip is None and service.key not in result.cluster_ips:
+    unset = [s for s in wanting if s.cluster_ip is None]
+    had = {key: before.cluster_ip for key, before in old.items() if before.cluster_ip is not None}
+    _keep_or_hash(unset, pool, had, result.cluster_ips, f"the serviceCIDR {cidr} is exhausted: no address is left for it")
+
+
+def _keep_or_hash(
+    unset: list[ServiceSpec], pool: Pool, had: dict[str, str], assigned: dict[str, IPv4Address], exhausted: str
+) -> None:
+    """Addresses for Services that asked for none: the one each ``had`` in the
+    previous plan while it is still free, then a stable hash of the name."""
+    for service in unset:
+        before = had.get(service.key)
+        if before is not None and pool.keep(int(IPv4Address(before)), service.key):
+            assigned[service.key] = IPv4Address(before)
+    for service in sorted(unset, key=lambda s: s.key):
+        if service.key not in assigned:
             value = pool.hashed(service.key, service.key)
             if value is None:
-                service.origin.report("spec", f"the serviceCIDR {cidr} is exhausted: no address is left for it")
+                service.origin.report("spec", exhausted)
             else:
-                result.cluster_ips[service.key] = IPv4Address(value)
+                assigned[service.key] = IPv4Address(value)
 
 
 def _node_ports(services: list[ServiceSpec], old: dict[str, Service], result: ServiceAddresses) -> None:
@@ -138,19 +146,9 @@ def _load_balancer_ips(
             report("spec.loadBalancerIP", f"{address} is already the LoadBalancer IP of service '{holder}'")
         else:
             result.load_balancer_ips[service.key] = address
-    for service in wanting:
-        before = old.get(service.key)
-        if service.load_balancer_ip is None and before is not None and before.load_balancer_ips:
-            address = IPv4Address(before.load_balancer_ips[0])
-            if pool.keep(int(address), service.key):
-                result.load_balancer_ips[service.key] = address
-    for service in sorted(wanting, key=lambda s: s.key):
-        if service.load_balancer_ip is None and service.key not in result.load_balancer_ips:
-            value = pool.hashed(service.key, service.key)
-            if value is None:
-                service.origin.report("spec", f"no LoadBalancer address left in pool {pool_network}")
-            else:
-                result.load_balancer_ips[service.key] = IPv4Address(value)
+    unset = [s for s in wanting if s.load_balancer_ip is None]
+    had = {key: before.load_balancer_ips[0] for key, before in old.items() if before.load_balancer_ips}
+    _keep_or_hash(unset, pool, had, result.load_balancer_ips, f"no LoadBalancer address left in pool {pool_network}")
 
 
 def _check_external_ips(services: list[ServiceSpec], topology: TopologySpec) -> None:
