@@ -10,10 +10,12 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from dataplane.build.state import StateDir
 from dataplane.build.teardown import teardown
 from dataplane.build.up import up
 from dataplane.kernel import netns
@@ -37,6 +39,19 @@ def write_topology(tmp_path: Path, template: str, name: str, **fields: str) -> P
     path = tmp_path / f"{name}.yaml"
     path.write_text(text)
     return path
+
+
+@contextmanager
+def running(directory: Path, template: str, stem: str, cni: str) -> Iterator[Plan]:
+    """A copy of ``template`` brought up with ``dpctl up`` under a fresh name,
+    as a user would, and always ``dpctl down`` again (for module fixtures)."""
+    name = unique_name(stem)
+    path = write_topology(directory, template, name, CNI=cni)
+    try:
+        dpctl("up", "-q", str(path), check=True)
+        yield StateDir(name).load_plan()
+    finally:
+        dpctl("down", name)
 
 
 @pytest.fixture

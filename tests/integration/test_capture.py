@@ -18,24 +18,18 @@ import pytest
 from scapy.layers.inet import ICMP, IP, TCP
 from scapy.utils import rdpcap
 
-from dataplane.build.state import StateDir
 from dataplane.cli.capture import resolve_target
 from dataplane.kernel.sniff import CapturedPacket, Sniffer, SnifferError, interfaces
 from dataplane.topology.plan import Plan, Pod
-from tests.integration.conftest import dpctl, http_get, run_in, unique_name, write_topology
+from tests.integration.conftest import dpctl, http_get, run_in, running
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(180)]
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    name = unique_name("capture")
-    path = write_topology(tmp_path_factory.mktemp("capture"), "fabric.yaml", name, CNI="vpc")
-    try:
-        dpctl("up", "-q", str(path), check=True)
-        yield StateDir(name).load_plan()
-    finally:
-        dpctl("down", name)
+    with running(tmp_path_factory.mktemp("capture"), "fabric.yaml", "capture", "vpc") as plan:
+        yield plan
 
 
 @contextmanager

@@ -10,20 +10,15 @@ import pytest
 
 from dataplane.build.state import StateDir
 from dataplane.topology.plan import Plan
-from tests.integration.conftest import dpctl, unique_name, write_topology
+from tests.integration.conftest import dpctl, running
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(180)]
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    name = unique_name("cli")
-    path = write_topology(tmp_path_factory.mktemp("cli"), "fabric.yaml", name, CNI="vpc")
-    try:
-        dpctl("up", "-q", str(path), check=True)
-        yield StateDir(name).load_plan()
-    finally:
-        dpctl("down", name)
+    with running(tmp_path_factory.mktemp("cli"), "fabric.yaml", "cli", "vpc") as plan:
+        yield plan
 
 
 def test_get_pods_json(live: Plan) -> None:

@@ -19,7 +19,7 @@ from dataplane.kernel import daemons, netns
 from dataplane.mesh.identity import pod_identity
 from dataplane.mesh.promtext import Sample, parse
 from dataplane.topology.plan import Plan
-from tests.integration.conftest import dpctl, unique_name, write_topology
+from tests.integration.conftest import dpctl, running, write_topology
 from tests.integration.traffic import http_get
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
@@ -27,13 +27,8 @@ pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
 
 @pytest.fixture(scope="module", params=["vpc", "overlay"])
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    name = unique_name("mesh")
-    path = write_topology(tmp_path_factory.mktemp("mesh"), "mesh.yaml", name, CNI=request.param)
-    try:
-        dpctl("up", "-q", str(path), check=True)
-        yield StateDir(name).load_plan()
-    finally:
-        dpctl("down", name)
+    with running(tmp_path_factory.mktemp("mesh"), "mesh.yaml", "mesh", request.param) as plan:
+        yield plan
 
 
 def service_ip(plan: Plan) -> str:

@@ -22,7 +22,7 @@ from dataplane.kernel.netns import NetnsThread
 from dataplane.mesh.constants import HBONE_PORT, INBOUND_PLAINTEXT_PORT, OUTBOUND_PORT
 from dataplane.testing.streams import echo_streams
 from dataplane.topology.plan import Plan
-from tests.integration.conftest import dpctl, run_in, unique_name, write_topology
+from tests.integration.conftest import run_in, running
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
 
@@ -34,13 +34,8 @@ ROUNDS = 3
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    name = unique_name("meshload")
-    path = write_topology(tmp_path_factory.mktemp("meshload"), "mesh.yaml", name, CNI="vpc")
-    try:
-        dpctl("up", "-q", str(path), check=True)
-        yield StateDir(name).load_plan()
-    finally:
-        dpctl("down", name)
+    with running(tmp_path_factory.mktemp("meshload"), "mesh.yaml", "meshload", "vpc") as plan:
+        yield plan
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ from dataplane.mesh.hbone.protocol import CONNECT_TIMEOUT
 from dataplane.mesh.identity import SpiffeId
 from dataplane.topology.plan import Plan, Pod
 from tests.integration import hbone_probe, hostsnapshot
-from tests.integration.conftest import dpctl, run_in, unique_name, write_topology
+from tests.integration.conftest import run_in, running
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(180)]
 
@@ -55,13 +55,8 @@ MIB = 1024 * 1024
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
     """One emulation for the module, always torn down; the host's own namespace must be unchanged."""
     before = hostsnapshot.snapshot()
-    name = unique_name("mpeer")
-    path = write_topology(tmp_path_factory.mktemp("mpeer"), "mesh-mixed.yaml", name, CNI="vpc")
-    try:
-        dpctl("up", "-q", str(path), check=True)
-        yield StateDir(name).load_plan()
-    finally:
-        dpctl("down", name)
+    with running(tmp_path_factory.mktemp("mpeer"), "mesh-mixed.yaml", "mpeer", "vpc") as plan:
+        yield plan
     changed = hostsnapshot.differences(before, hostsnapshot.snapshot())
     assert not changed, f"host namespace changed: {changed}"
 

@@ -33,7 +33,7 @@ from dataplane.mesh import ca
 from dataplane.mesh.identity import SpiffeId
 from dataplane.topology.plan import Plan, Pod
 from tests.integration import hbone_probe
-from tests.integration.conftest import dpctl, unique_name, write_topology
+from tests.integration.conftest import dpctl, running
 from tests.integration.traffic import http_get
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
@@ -43,13 +43,8 @@ GET = b"GET / HTTP/1.0\r\nHost: probe\r\n\r\n"
 
 @pytest.fixture(scope="module", params=["vpc", "overlay"])
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    name = unique_name("msec")
-    path = write_topology(tmp_path_factory.mktemp("msec"), "mesh-mixed.yaml", name, CNI=request.param)
-    try:
-        dpctl("up", "-q", str(path), check=True)
-        yield StateDir(name).load_plan()
-    finally:
-        dpctl("down", name)
+    with running(tmp_path_factory.mktemp("msec"), "mesh-mixed.yaml", "msec", request.param) as plan:
+        yield plan
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,8 @@ from collections.abc import Iterator
 import pytest
 from dnslib import QTYPE, RCODE, DNSRecord
 
-from dataplane.build.state import StateDir
 from dataplane.topology.plan import Plan, Service
-from tests.integration.conftest import dpctl, unique_name, write_topology
+from tests.integration.conftest import dpctl, running
 from tests.integration.traffic import connect_error, http_get, pods_answering, udp_exchange
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
@@ -25,13 +24,8 @@ CHI2_2DF_P001 = 13.82
 
 @pytest.fixture(scope="module", params=["vpc", "overlay"])
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    name = unique_name("svc")
-    path = write_topology(tmp_path_factory.mktemp("svc"), "services.yaml", name, CNI=request.param)
-    try:
-        dpctl("up", "-q", str(path), check=True)
-        yield StateDir(name).load_plan()
-    finally:
-        dpctl("down", name)
+    with running(tmp_path_factory.mktemp("svc"), "services.yaml", "svc", request.param) as plan:
+        yield plan
 
 
 def svc(plan: Plan, name: str) -> Service:

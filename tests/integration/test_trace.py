@@ -21,24 +21,18 @@ from typing import Any
 
 import pytest
 
-from dataplane.build.state import StateDir
 from dataplane.kernel import netns, nft
 from dataplane.topology.plan import Plan
 from dataplane.trace.targets import resolve_destination, watchers
-from tests.integration.conftest import dpctl, unique_name, write_topology
+from tests.integration.conftest import dpctl, running
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module", params=["vpc", "overlay"])
 def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    name = unique_name("trace")
-    path = write_topology(tmp_path_factory.mktemp("trace"), "services.yaml", name, CNI=request.param)
-    try:
-        dpctl("up", "-q", str(path), check=True)
-        yield StateDir(name).load_plan()
-    finally:
-        dpctl("down", name)
+    with running(tmp_path_factory.mktemp("trace"), "services.yaml", "trace", request.param) as plan:
+        yield plan
 
 
 def monitors_in(plan: Plan) -> list[int]:

@@ -6,53 +6,26 @@ from __future__ import annotations
 import json
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from dataplane.build.teardown import teardown
-from dataplane.build.up import up
-from dataplane.kernel import inpod, netns
+from dataplane.kernel import inpod
 from dataplane.kubeproxy.names import service_port_names
-from dataplane.topology import naming, plan_from_text
 from dataplane.topology.plan import Plan
-from tests.integration.conftest import dpctl, unique_name, write_topology
+from tests.integration.conftest import dpctl
 
 pytestmark = pytest.mark.root
 
 
-def _bring_up(tmp_path: Path, template: str, stem: str) -> Plan:
-    name = unique_name(stem)
-    path = write_topology(tmp_path, template, name, CNI="vpc")
-    text = path.read_text()
-    plan = plan_from_text(text, str(path))
-    try:
-        up(plan, text)
-    except BaseException:
-        teardown(name)
-        raise
-    return plan
+@pytest.fixture
+def services(emulation: Callable[..., Plan]) -> Plan:
+    return emulation("services.yaml", CNI="vpc")
 
 
 @pytest.fixture
-def services(tmp_path: Path) -> Iterator[Plan]:
-    plan = _bring_up(tmp_path, "services.yaml", "vfy-svc")
-    try:
-        yield plan
-    finally:
-        teardown(plan.name)
-        assert not netns.list_names(naming.prefix(plan.name))
-
-
-@pytest.fixture
-def mesh(tmp_path: Path) -> Iterator[Plan]:
-    plan = _bring_up(tmp_path, "mesh.yaml", "vfy-mesh")
-    try:
-        yield plan
-    finally:
-        teardown(plan.name)
-        assert not netns.list_names(naming.prefix(plan.name))
+def mesh(emulation: Callable[..., Plan]) -> Plan:
+    return emulation("mesh.yaml", CNI="vpc")
 
 
 def verify(plan: Plan, *args: str) -> subprocess.CompletedProcess[str]:

@@ -6,14 +6,13 @@ and the port."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from dataplane.build.up import up
 from dataplane.build.teardown import teardown
+from dataplane.build.up import up
 from dataplane.kernel import netns
 from dataplane.topology import naming, plan_from_text
 from dataplane.topology.plan import Plan
