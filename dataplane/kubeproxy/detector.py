@@ -29,19 +29,18 @@ def detector_for(plan: Plan) -> DetectLocal:
 
 def from_pod(detect: DetectLocal) -> str:
     """The nft match for packets that come from a pod."""
-    kind, value = detect
-    if kind == "cidr":
-        return f"ip saddr {value}"
-    if kind == "ifname":
-        return f'iifname "{value}*"'
-    raise ValueError(f"unknown local-traffic detector {kind!r}")
+    return _pod_match(detect, "")
 
 
 def not_from_pod(detect: DetectLocal) -> str:
     """The nft match for packets that do not come from a pod."""
+    return _pod_match(detect, "!= ")
+
+
+def _pod_match(detect: DetectLocal, operator: str) -> str:
     kind, value = detect
     if kind == "cidr":
-        return f"ip saddr != {value}"
+        return f"ip saddr {operator}{value}"
     if kind == "ifname":
-        return f'iifname != "{value}*"'
+        return f'iifname {operator}"{value}*"'
     raise ValueError(f"unknown local-traffic detector {kind!r}")
