@@ -2,7 +2,13 @@
 
 A namespace is made the way ``ip netns add`` makes it, without a process per
 namespace: a short-lived thread unshares its network namespace and bind-mounts
-``/proc/thread-self/ns/net`` on ``/run/netns/<name>``.  Code runs inside a
+``/proc/thread-self/ns/net`` on ``/run/netns/<name>``.  As iproute2 does,
+``/run/netns`` is first made a shared mount point (bound onto itself when it
+is a plain directory): processes started with ``ip netns exec`` -- the node
+agents -- live in mount namespaces of their own, and only a shared
+``/run/netns`` propagates a namespace bind-mounted *after* they started into
+them.  On a plain directory they would find an empty file, and setns on it
+fails with EINVAL.  Code runs inside a
 namespace on a dedicated thread that entered it with setns(2); setns moves only
 the calling thread, so the rest of the process stays where it was.
 
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import queue
 import socket
@@ -26,6 +33,8 @@ from typing import Any, TypeVar
 RUN_NETNS = "/run/netns"
 CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
+MS_REC = 16384
+MS_SHARED = 1 << 20
 MNT_DETACH = 2
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -87,9 +96,45 @@ def _run_in_thread(fn: Callable[[], T]) -> T:
     return result
 
 
+_shared_lock = threading.Lock()
+_shared_done = False
+
+
+def ensure_shared_run_netns() -> None:
+    """Make ``/run/netns`` a shared mount point, as ``ip netns add`` does.
+
+    Safe when several processes do it at once: they take turns on a flock of
+    the directory, and a process that finds it already a mount point only
+    re-marks it shared (which changes nothing).
+    """
+    global _shared_done
+    with _shared_lock:
+        if _shared_done:
+            return
+        os.makedirs(RUN_NETNS, mode=0o755, exist_ok=True)
+        fd = os.open(RUN_NETNS, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            _make_shared()
+        finally:
+            os.close(fd)  # releases the flock
+        _shared_done = True
+
+
+def _make_shared() -> None:
+    target = RUN_NETNS.encode()
+    result = _libc.mount(b"none", target, None, MS_SHARED | MS_REC, None)
+    if result == 0:
+        return
+    if ctypes.get_errno() != errno.EINVAL:  # EINVAL: not a mount point yet
+        _check(result, f"mark {RUN_NETNS} shared")
+    _check(_libc.mount(target, target, None, MS_BIND | MS_REC, None), f"bind-mount {RUN_NETNS} onto itself")
+    _check(_libc.mount(b"none", target, None, MS_SHARED | MS_REC, None), f"mark {RUN_NETNS} shared")
+
+
 def create(name: str) -> None:
     """Create ``/run/netns/<name>`` holding a new, empty network namespace."""
-    os.makedirs(RUN_NETNS, exist_ok=True)
+    ensure_shared_run_netns()
     target = path(name)
 
     def make() -> None:
