@@ -40,9 +40,9 @@ from bench.common import IPERF_SECONDS, emulation, iperf
 from dataplane.agent import ready
 from dataplane.build.identities import store_for
 from dataplane.build.live import set_dataplane_mode
-from dataplane.build.state import StateDir
 from dataplane.kernel import netns
 from dataplane.mesh.identity import pod_identity
+from dataplane.state.store import StateDir
 from dataplane.testing.streams import echo_streams
 from dataplane.topology.plan import Plan
 

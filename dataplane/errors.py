@@ -47,11 +47,22 @@ class TopologyError(DpctlError):
 
     exit_code = 2
 
+    SHOWN = 50  # a file with 14,000 broken Services needs its first problems, not 14,000 lines
+
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
         count = len(self.problems)
         head = f"{count} problem{'s' if count != 1 else ''} in topology"
-        super().__init__("\n".join([head, *(f"  {p}" for p in self.problems)]))
+        lines = [head, *(f"  {p}" for p in self.problems[: self.SHOWN])]
+        if count > self.SHOWN:
+            lines.append(f"  ... and {count - self.SHOWN} more")
+        super().__init__("\n".join(lines))
+
+
+class InputError(DpctlError):
+    """A command-line argument, option or environment value is not acceptable; nothing was done."""
+
+    exit_code = 2
 
 
 class StateError(DpctlError):

@@ -7,9 +7,9 @@ before the mesh needs it; the store renews a certificate at half-life.
 
 from __future__ import annotations
 
-from dataplane.build.state import StateDir
 from dataplane.mesh.identity import pod_identity
 from dataplane.mesh.store import CertificateStore, certs_dir
+from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan
 
 

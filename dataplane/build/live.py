@@ -1,4 +1,4 @@
-"""Live changes to a running emulation: scale, delete, readiness, apply.
+"""Live changes to a running emulation: scale, delete, readiness, apply, mesh labels.
 
 A change is computed as a new Plan from the emulation's source text, its
 overrides and the running plan (survivors keep their node and address), then
@@ -10,7 +10,12 @@ without rules, and never sends new connections to a pod that is not served:
 3. every node's ruleset and the load balancer's are replaced atomically;
 4. stale UDP conntrack entries of endpoints that went away are deleted;
 5. agents drop the pods that went away (final plan, SIGHUP, wait);
-6. those pods' namespaces are deleted.
+6. the new inputs are saved, and the pods that went away lose their namespaces.
+
+The caller holds the emulation's change lock (``state.lock``) and passes the
+running plan it read once.  If any of steps 1-5 fails, the change is rolled
+back to that plan -- agents, rulesets and namespaces -- and the error says
+so; the saved inputs are untouched, so the emulation is what it was.
 
 ``dpctl mesh enroll/unenroll`` change only a namespace's
 ``istio.io/dataplane-mode`` label.  Overrides hold no namespace labels, so the
@@ -29,14 +34,17 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from dataplane.agent import ready
+from dataplane.atomicfile import write_atomic
 from dataplane.build import fabric, identities, podfiles, services
-from dataplane.build.state import StateDir
 from dataplane.errors import DpctlError
 from dataplane.kernel import etcnetns, netns
 from dataplane.mesh.enrollment import AMBIENT, DATAPLANE_MODE
+from dataplane.state.store import StateDir
 from dataplane.topology import plan_from_text
+from dataplane.topology.limits import DEFAULT_LIMITS, Limits
 from dataplane.topology.overrides import Overrides
 from dataplane.topology.plan import Plan, Pod
 
@@ -53,6 +61,10 @@ class ChangeReport:
     removed: tuple[str, ...]
     udp_flows_flushed: int
     seconds: float
+
+
+class RolledBack(DpctlError):
+    """A live change failed part-way and the emulation was put back as it was."""
 
 
 def _check_fixed(old: Plan, new: Plan) -> None:
@@ -90,6 +102,7 @@ def _build_pods(plan: Plan, pods: list[Pod]) -> None:
     made: list[Pod] = []
     try:
         for pod in pods:
+            _clear_leftover(plan, pod)
             made.append(pod)
             fabric.build_pod(plan, pod)
             etcnetns.write(pod.netns, podfiles.files_for(plan, pod))
@@ -98,30 +111,48 @@ def _build_pods(plan: Plan, pods: list[Pod]) -> None:
         raise
 
 
-def _remove_pods(plan: Plan, pods: list[Pod]) -> None:
+def _clear_leftover(plan: Plan, pod: Pod) -> None:
+    """A namespace under a new pod's name is not in the running plan: a change
+    killed half-way left it.  It carries this emulation's prefix, so it is ours
+    to remove before the pod is made again."""
+    if netns.exists(pod.netns):
+        _remove_pods(plan, [pod])
+
+
+def _remove_pods(plan: Plan, pods: list[Pod]) -> list[str]:
+    """Remove every one of ``pods`` that can be removed; what could not, and why."""
+    failures = []
     for pod in pods:
-        fabric.remove_pod_link(plan, pod)
-        netns.delete(pod.netns)
-        etcnetns.remove(pod.netns)
+        try:
+            fabric.remove_pod_link(plan, pod)
+            netns.delete(pod.netns)
+            etcnetns.remove(pod.netns)
+        except OSError as exc:
+            failures.append(f"{pod.key}: {exc}")
+    return failures
 
 
-def roll_out(state: StateDir, new: Plan, overrides: Overrides, source_text: str) -> ChangeReport:
-    """Move the running emulation from its current plan to ``new``."""
+def roll_out(state: StateDir, old: Plan, new: Plan, overrides: Overrides, source_text: str) -> ChangeReport:
+    """Move the running emulation from ``old`` (its current plan) to ``new``."""
     started = time.monotonic()
-    old = state.load_plan()
     _check_fixed(old, new)
     old_pods = {(p.key, p.netns): p for p in old.pods}
     new_pods = {(p.key, p.netns): p for p in new.pods}
     added = [p for k, p in new_pods.items() if k not in old_pods]
     removed = [p for k, p in old_pods.items() if k not in new_pods]
-    identities.issue(new)
-    _build_pods(new, added)
-    reload_agents(state, dataclasses.replace(new, pods=new.pods + tuple(removed)))
-    services.apply_all(new)
-    flushed = services.flush_stale_udp(old, new)
-    reload_agents(state, new)
-    _remove_pods(old, removed)
+    try:
+        identities.issue(new)
+        _build_pods(new, added)
+        reload_agents(state, dataclasses.replace(new, pods=new.pods + tuple(removed)))
+        services.apply_all(new)
+        flushed = services.flush_stale_udp(old, new)
+        reload_agents(state, new)
+    except BaseException as exc:
+        _roll_back(state, old, new, added, exc)
     state.save_inputs(source_text, overrides)
+    failures = _remove_pods(old, removed)
+    if failures:
+        raise DpctlError(f"the change is live, but some removed pods' namespaces are left: {'; '.join(failures)}")
     return ChangeReport(
         added=tuple(p.key for p in added),
         removed=tuple(p.key for p in removed),
@@ -130,15 +161,29 @@ def roll_out(state: StateDir, new: Plan, overrides: Overrides, source_text: str)
     )
 
 
-def change(name: str, overrides: Overrides, source_text: str | None = None) -> ChangeReport:
-    """Recompute the plan of ``name`` with ``overrides`` (and new source text
-    for ``apply``) and roll it out."""
-    state = StateDir(name)
-    old = state.load_plan()
-    text = source_text if source_text is not None else state.load_source()
-    new = with_mesh_labels(state, plan_from_text(text, old.source, previous=old, overrides=overrides))
+def _roll_back(state: StateDir, old: Plan, new: Plan, added: list[Pod], cause: BaseException) -> NoReturn:
+    """Put ``old`` back (agents, rulesets, namespaces of the pods ``new`` added) and raise."""
+    what = "interrupted" if isinstance(cause, KeyboardInterrupt) else f"failed: {cause}"
+    try:
+        reload_agents(state, old)
+        services.apply_all(old)
+        leftovers = _remove_pods(new, added)
+    except BaseException as again:
+        raise DpctlError(
+            f"the change {what}; putting the emulation back failed too ({again}): "
+            f"'dpctl apply' its file or 'dpctl down {old.name}'"
+        ) from cause
+    note = f" (namespaces left: {'; '.join(leftovers)})" if leftovers else ""
+    raise RolledBack(f"the change {what}; the emulation was rolled back to how it was{note}") from cause
+
+
+def change(state: StateDir, old: Plan, overrides: Overrides, limits: Limits = DEFAULT_LIMITS) -> ChangeReport:
+    """Recompute the plan of the emulation (running ``old``) from its source with
+    ``overrides`` and roll it out."""
+    text = state.load_source()
+    new = with_mesh_labels(state, plan_from_text(text, old.source, previous=old, overrides=overrides, limits=limits))
     # Readiness of pods that no longer exist must not stick to a future pod of the same name.
-    return roll_out(state, new, overrides.pruned(new), text)
+    return roll_out(state, old, new, overrides.pruned(new), text)
 
 
 def _mesh_modes(state: StateDir) -> dict[str, str | None]:
@@ -174,21 +219,21 @@ def with_mesh_labels(state: StateDir, plan: Plan) -> Plan:
     return dataclasses.replace(plan, namespaces=tuple(namespaces))
 
 
-def set_dataplane_mode(name: str, namespace: str, enrolled: bool) -> float:
+def set_dataplane_mode(state: StateDir, old: Plan, namespace: str, enrolled: bool) -> float:
     """Label (or unlabel) ``namespace`` ambient in the running emulation and
     roll it out to the agents; the seconds it took."""
     started = time.monotonic()
-    state = StateDir(name)
-    old = state.load_plan()
     if namespace not in {ns.name for ns in old.namespaces}:
-        raise DpctlError(f"no namespace {namespace!r} in {name}")
-    modes = _mesh_modes(state)
-    modes[namespace] = AMBIENT if enrolled else None
+        raise DpctlError(f"no namespace {namespace!r} in {old.name}")
+    before = _mesh_modes(state)
+    modes = {**before, namespace: AMBIENT if enrolled else None}
     path = os.path.join(state.path, MESH_FILE)
-    with open(f"{path}.tmp", "w") as handle:
-        json.dump(modes, handle, indent=1, sort_keys=True)
-    os.replace(f"{path}.tmp", path)
+    write_atomic(path, json.dumps(modes, indent=1, sort_keys=True))
     new = with_mesh_labels(state, old)
-    identities.issue(new)
-    reload_agents(state, new)
+    try:
+        identities.issue(new)
+        reload_agents(state, new)
+    except BaseException as exc:
+        write_atomic(path, json.dumps(before, indent=1, sort_keys=True))
+        _roll_back(state, old, new, [], exc)
     return time.monotonic() - started

@@ -1,20 +1,25 @@
 """Removing an emulation: everything under its prefix, and nothing else.
 
 Teardown does not trust any record of what was made.  It stops every process
-that lives in (or names the state directory of) the emulation, deletes every
-namespace whose name carries the emulation's prefix, removes the matching
-``/etc/netns`` directories and finally the state directory.  All links,
+that lives in one of the emulation's namespaces (or is one of its node agents,
+named by its exact ``--state-dir``), deletes every namespace whose name
+carries the emulation's prefix ``dp-<name>.``, removes the matching
+``/etc/netns`` directories and finally the state directory -- only when that
+directory proves to be the emulation's own (``StateDir.remove``).  All links,
 addresses, routes and rules of an emulation live inside its namespaces, so
 they go with them.  It is idempotent: running it twice, or after a crash or
-``kill -9`` half-way through ``up``, is safe.
+``kill -9`` half-way through ``up``, is safe.  The name was checked to be a
+DNS label before it got here (``StateDir`` refuses anything else), so the
+prefix and the state path can never reach beyond the emulation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dataplane.build.state import StateDir, emulation_names
+from dataplane.errors import InputError
 from dataplane.kernel import daemons, etcnetns, netns
+from dataplane.state.store import StateDir, emulation_names
 from dataplane.topology import naming
 
 
@@ -25,21 +30,24 @@ class TeardownReport:
     processes: int
     state_removed: bool
 
+    @property
+    def found_anything(self) -> bool:
+        return bool(self.namespaces or self.processes or self.state_removed)
+
 
 def teardown(name: str) -> TeardownReport:
-    prefix = naming.prefix(name)
-    state = StateDir(name)
+    state = StateDir(name)  # refuses anything but a valid emulation name
+    prefix = naming.prefix(state.name)
     names = netns.list_names(prefix)
-    pids = daemons.processes_in(names) | daemons.processes_naming(state.path)
+    pids = daemons.processes_in(names) | daemons.agents_of(state.path)
     daemons.terminate(pids)
     # Anything that raced in while we were stopping the first set.
     daemons.terminate(daemons.processes_in(names))
     for ns in reversed(names):  # pods, then nodes, then the router
         netns.delete(ns)
     etcnetns.remove_prefix(prefix)
-    had_state = state.exists()
-    state.remove()
-    return TeardownReport(name=name, namespaces=len(names), processes=len(pids), state_removed=had_state)
+    removed = state.remove()
+    return TeardownReport(name=name, namespaces=len(names), processes=len(pids), state_removed=removed)
 
 
 def running_names() -> list[str]:
@@ -48,6 +56,8 @@ def running_names() -> list[str]:
     for ns in netns.list_names(naming.NETNS_ROOT):
         topology = naming.topology_of_netns(ns)
         if topology:
-            found.add(topology)
+            try:
+                found.add(StateDir(topology).name)
+            except InputError:  # a dp-* namespace no emulation of ours could have made
+                continue
     return sorted(found)
-

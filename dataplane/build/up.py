@@ -15,10 +15,10 @@ from pathlib import Path
 
 from dataplane.agent import ready
 from dataplane.build import fabric, identities, podfiles, services
-from dataplane.build.state import StateDir
 from dataplane.build.teardown import teardown
 from dataplane.errors import BuildError, StateError
 from dataplane.kernel import etcnetns, netns, process
+from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan
 
 AGENT_READY_TIMEOUT = 20.0
@@ -78,9 +78,9 @@ def up(plan: Plan, source_text: str, progress: Progress | None = None) -> None:
             f"emulation {plan.name!r} is already up (or left over); run 'dpctl down {plan.name}' first"
         )
     total = step_count(plan)
+    state.create(plan, source_text)  # refuses, touching nothing, if the directory appeared meanwhile
     label = "state directory"
     try:
-        state.create(plan, source_text)
         for done, (label, step) in enumerate(_steps(plan, state)):
             if progress:
                 progress(label, done, total)

@@ -11,9 +11,8 @@ from __future__ import annotations
 import click
 
 from dataplane.build.live import forget_mesh_modes, roll_out
-from dataplane.build.state import StateDir
 from dataplane.cli.changes import report
-from dataplane.cli.context import require_root
+from dataplane.cli.context import changing, input_limits, require_root
 from dataplane.errors import StateError
 from dataplane.topology import plan_from_text, read_topology
 from dataplane.topology.overrides import Overrides
@@ -23,14 +22,17 @@ from dataplane.topology.overrides import Overrides
 @click.argument("file", type=click.Path(dir_okay=False))
 def command(file: str) -> None:
     """Reconcile the emulation named in FILE with FILE, live."""
-    text = read_topology(file)
-    draft = plan_from_text(text, file)  # validation first, no root needed
+    limits = input_limits()
+    text = read_topology(file, limits)
+    draft = plan_from_text(text, file, limits=limits)  # validation first, no root needed
     require_root("dpctl apply")
-    state = StateDir(draft.name)
-    if not state.exists():
-        raise StateError(f"emulation {draft.name!r} is not up; use 'dpctl up {file}'")
-    new = plan_from_text(text, file, previous=state.load_plan())
-    for warning in new.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    forget_mesh_modes(state)
-    report(roll_out(state, new, Overrides(), text))
+    with changing(draft.name) as state:
+        if not state.exists():
+            raise StateError(f"emulation {draft.name!r} is not up; use 'dpctl up {file}'")
+        old = state.load_plan()
+        new = plan_from_text(text, file, previous=old, limits=limits)
+        for warning in new.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        done = roll_out(state, old, new, Overrides(), text)
+        forget_mesh_modes(state)
+    report(done)

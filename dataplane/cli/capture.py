@@ -14,7 +14,7 @@ from datetime import datetime
 
 import click
 
-from dataplane.cli.context import require_root, running_plan, topology_option
+from dataplane.cli.context import Seconds, require_root, running_plan, topology_option
 from dataplane.cli.exec_ import resolve_netns
 from dataplane.errors import DpctlError, StateError
 from dataplane.kernel.sniff import CapturedPacket, Sniffer, SnifferError
@@ -101,7 +101,7 @@ def _capture(sniffer: Sniffer, emit: Callable[[Sequence[CapturedPacket]], None],
 @click.option("-w", "--write", "path", metavar="FILE", help="Write a capture file (pcapng if FILE ends in .pcapng, else pcap).")
 @click.option("-f", "--filter", "bpf", metavar="FILTER", help="BPF filter, tcpdump syntax (e.g. 'tcp port 8080').")
 @click.option("-c", "--count", type=click.IntRange(min=1), help="Stop after N packets.")
-@click.option("-d", "--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS", help="Stop after S seconds.")
+@click.option("-d", "--duration", type=Seconds(), metavar="SECONDS", help="Stop after S seconds.")
 def command(
     topology: str | None, target: str, path: str | None, bpf: str | None, count: int | None, duration: float | None
 ) -> None:

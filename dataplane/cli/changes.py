@@ -8,8 +8,7 @@ from collections.abc import Callable
 import click
 
 from dataplane.build.live import ChangeReport, change
-from dataplane.build.state import StateDir
-from dataplane.cli.context import require_root, running_plan
+from dataplane.cli.context import changing, chosen_name, input_limits, require_root
 from dataplane.errors import StateError
 from dataplane.topology.overrides import Overrides
 from dataplane.topology.plan import Plan
@@ -33,9 +32,9 @@ def require_pod(plan: Plan, target: str) -> str:
 def run_change(topology: str | None, action: str, edit: Callable[[Plan, Overrides], Overrides]) -> None:
     """Apply ``edit`` to the overrides of the chosen emulation and roll it out."""
     require_root(action)
-    plan = running_plan(topology)
-    state = StateDir(plan.name)
-    report(change(plan.name, edit(plan, state.load_overrides())))
+    with changing(chosen_name(topology)) as state:
+        plan = state.load_plan()
+        report(change(state, plan, edit(plan, state.load_overrides()), limits=input_limits()))
 
 
 def report(result: ChangeReport) -> None:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from dataplane.build.state import StateDir
 from dataplane.build.teardown import running_names
 from dataplane.errors import DpctlError, StateError
+from dataplane.kernel.machine import available_memory
+from dataplane.state.lock import change_lock
+from dataplane.state.store import StateDir, emulation_name
+from dataplane.topology.limits import Limits
 from dataplane.topology.plan import Plan
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -31,21 +38,60 @@ output_option = click.option(
 )
 
 
+class Seconds(click.ParamType):
+    """A duration option: a finite number of seconds above 0 (``nan``, ``inf``,
+    0 and negatives are refused), at most ``maximum``."""
+
+    name = "seconds"
+
+    def __init__(self, maximum: float = 86_400.0) -> None:
+        self.maximum = maximum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not (math.isfinite(number) and 0 < number <= self.maximum):
+            self.fail(f"{value!r}: expected seconds above 0 and at most {self.maximum:g}", param, ctx)
+        return number
+
+
 def require_root(action: str) -> None:
     if os.geteuid() != 0:
         raise DpctlError(f"{action} needs root (network namespaces, netlink); run it with sudo")
 
 
+def chosen_name(topology: str | None) -> str:
+    """The emulation ``-t``/``DPCTL_TOPOLOGY`` names (checked before any path is
+    built from it), or the only one running; a clear error naming the choices."""
+    if topology is not None:
+        return emulation_name(topology, "-t/--topology (or DPCTL_TOPOLOGY)")
+    names = running_names()
+    if not names:
+        raise StateError("no emulation is up; start one with 'dpctl up FILE'")
+    if len(names) > 1:
+        raise StateError(f"several emulations are up ({', '.join(names)}); choose one with -t NAME")
+    return names[0]
+
+
 def running_plan(topology: str | None) -> Plan:
-    """The plan of the chosen emulation, or a clear error naming the choices."""
-    if topology is None:
-        names = running_names()
-        if not names:
-            raise StateError("no emulation is up; start one with 'dpctl up FILE'")
-        if len(names) > 1:
-            raise StateError(f"several emulations are up ({', '.join(names)}); choose one with -t NAME")
-        topology = names[0]
-    return StateDir(topology).load_plan()
+    """The plan of the chosen emulation."""
+    return StateDir(chosen_name(topology)).load_plan()
+
+
+@contextlib.contextmanager
+def changing(name: str) -> Iterator[StateDir]:
+    """Hold emulation ``name``'s change lock for this command; a waiting
+    command says once whom it waits for."""
+    command = " ".join(["dpctl", *sys.argv[1:]])
+    with change_lock(name, command, notify=lambda message: click.echo(f"dpctl: {message}", err=True)):
+        yield StateDir(name)
+
+
+def input_limits() -> Limits:
+    """What topology input may make on this machine: the ``DPCTL_LIMIT_*`` caps and its free memory."""
+    return Limits.from_environment(memory_bytes=available_memory())
 
 
 def print_json(data: Any) -> None:

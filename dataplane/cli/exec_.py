@@ -27,8 +27,11 @@ def resolve_netns(plan: Plan, target: str) -> str:
     kind, sep, name = target.partition("/")
     if not sep or not kind or not name:
         raise StateError(f"{target!r}: expected NAMESPACE/POD, node/NODE, external or lb")
-    if kind == "node" and any(n.name == name for n in plan.nodes):
+    nodes = [n.name for n in plan.nodes]
+    if kind == "node" and name in nodes:
         return plan.node(name).netns
+    if kind == "node" and not any(p.namespace == "node" for p in plan.pods):
+        raise StateError(f"no node {name} in {plan.name} (nodes: {', '.join(nodes)})")
     try:
         return plan.pod(kind, name).netns
     except KeyError:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import click
 
 from dataplane.build.identities import store_for
-from dataplane.cli.context import print_json, print_table, require_root, running_plan, topology_option
+from dataplane.cli.context import (
+    changing,
+    chosen_name,
+    print_json,
+    print_table,
+    require_root,
+    running_plan,
+    topology_option,
+)
 
 
 @click.group("mesh")
@@ -51,8 +59,8 @@ def _set_mode(topology: str | None, namespace: str, enrolled: bool) -> None:
 
     verb = "enroll" if enrolled else "unenroll"
     require_root(f"dpctl mesh {verb}")
-    plan = running_plan(topology)
-    seconds = set_dataplane_mode(plan.name, namespace, enrolled)
+    with changing(chosen_name(topology)) as state:
+        seconds = set_dataplane_mode(state, state.load_plan(), namespace, enrolled)
     click.echo(f"namespace {namespace} {verb}ed ({seconds * 1000:.0f} ms)")
 
 

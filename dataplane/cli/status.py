@@ -9,11 +9,11 @@ from typing import Any
 import click
 
 from dataplane.agent import ready
-from dataplane.build.state import StateDir
 from dataplane.build.teardown import running_names
 from dataplane.cli.context import print_json, print_table
 from dataplane.errors import StateError
 from dataplane.kernel import daemons, netns
+from dataplane.state.store import StateDir
 from dataplane.topology import naming
 
 

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 
 import click
 
-from dataplane.build.state import StateDir
-from dataplane.cli.context import print_json, print_table, require_root, running_plan, topology_option
+from dataplane.cli.context import Seconds, print_json, print_table, require_root, running_plan, topology_option
 from dataplane.cli.exec_ import resolve_netns
 from dataplane.errors import DpctlError
 from dataplane.kernel import nft, nftrace
 from dataplane.kernel.probe import Probe, ProbeResult
+from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan
 from dataplane.trace import report, ruleset, targets
 
@@ -66,7 +66,7 @@ def run_probe(
 @click.argument("src", metavar="SRC")
 @click.argument("dst", metavar="DST")
 @click.option("--proto", type=click.Choice(["tcp", "udp"]), help="Default: the protocol of the port probed.")
-@click.option("--timeout", type=float, default=2.0, show_default=True, help="Seconds to wait for an answer.")
+@click.option("--timeout", type=Seconds(maximum=3600.0), default=2.0, show_default=True, help="Seconds to wait for an answer.")
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def command(topology: str | None, src: str, dst: str, proto: str | None, timeout: float, output: str) -> None:
     """Send one probe from SRC to DST and show every hop nftables saw.

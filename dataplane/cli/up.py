@@ -6,8 +6,9 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dataplane.build.up import up
-from dataplane.cli.context import require_root
+from dataplane.cli.context import changing, input_limits, require_root
 from dataplane.topology import plan_from_text, read_topology
+from dataplane.topology.plan import Plan
 
 
 @click.command("up")
@@ -15,11 +16,21 @@ from dataplane.topology import plan_from_text, read_topology
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def command(file: str, quiet: bool) -> None:
     """Build the data plane described by FILE (rolled back if anything fails)."""
-    text = read_topology(file)
-    plan = plan_from_text(text, file)  # validation needs no root: report bad input first
+    limits = input_limits()
+    text = read_topology(file, limits)
+    plan = plan_from_text(text, file, limits=limits)  # validation needs no root: report bad input first
     require_root("dpctl up")
     for warning in plan.warnings:
         click.echo(f"warning: {warning}", err=True)
+    with changing(plan.name):
+        _build(plan, text, quiet)
+    click.echo(
+        f"{plan.name} is up: {len(plan.nodes)} nodes, {len(plan.pods)} pods "
+        f"({plan.cni} CNI); try 'dpctl get pods -o wide'"
+    )
+
+
+def _build(plan: Plan, text: str, quiet: bool) -> None:
     if quiet:
         up(plan, text)
     else:
@@ -36,7 +47,3 @@ def command(file: str, quiet: bool) -> None:
                 bar.update(task, description=f"{plan.name}: {label}", completed=done, total=total)
 
             up(plan, text, progress=report)
-    click.echo(
-        f"{plan.name} is up: {len(plan.nodes)} nodes, {len(plan.pods)} pods "
-        f"({plan.cni} CNI); try 'dpctl get pods -o wide'"
-    )

@@ -2,8 +2,10 @@
 
 ``down`` must work after ``kill -9`` and without a state directory, so it
 never relies on a pid file: it looks for every process with a thread inside
-one of the emulation's namespaces, and for processes whose command line names
-the emulation's state directory (the node agents).
+one of the emulation's namespaces, and for node agents whose command line
+gives the emulation's state directory as ``--state-dir`` (an agent whose node
+namespace is already gone).  Nothing else is ever signalled: a process that
+merely mentions the directory among its arguments is not the emulation's.
 """
 
 from __future__ import annotations
@@ -47,9 +49,9 @@ def processes_in(netns_names: Iterable[str]) -> set[int]:
     return found
 
 
-def processes_naming(marker: str) -> set[int]:
-    """Pids whose command line has an argument equal to ``marker``."""
-    wanted = marker.encode()
+def agents_of(state_dir: str, module: str = "dataplane.agent") -> set[int]:
+    """Pids running ``python -m <module> ... --state-dir <state_dir> ...``, exactly."""
+    wanted = [b"--state-dir", state_dir.encode()]
     found = set()
     for pid in _other_pids():
         try:
@@ -57,7 +59,8 @@ def processes_naming(marker: str) -> set[int]:
                 args = handle.read().split(b"\0")
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        if wanted in args:
+        is_agent = any(args[i : i + 2] == [b"-m", module.encode()] for i in range(len(args)))
+        if is_agent and any(args[i : i + 2] == wanted for i in range(len(args))):
             found.add(pid)
     return found
 

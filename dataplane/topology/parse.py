@@ -16,6 +16,7 @@ from ..errors import Problem
 from . import parse_pods, parse_policies, parse_services
 from .external import DEFAULT_PUBLIC_CIDR, DEFAULT_TRANSIT_CIDR, default_pool
 from .kinds import KINDS, supported
+from .limits import DEFAULT_LIMITS, Limits
 from .model import Manifest, NamespaceSpec, NodeSpec, ObjectRef, Origin, SubnetSpec, TopologySpec
 from .naming import RESERVED_NODE_NAMES
 from .rules import apply, check_labels, check_name, dns_label, dns_subdomain, ipv4_address, ipv4_network, topology_name
@@ -28,10 +29,10 @@ DEFAULT_POD_CIDR = "10.244.0.0/16"
 DEFAULT_NODE_MASK = 24
 
 
-def parse(text: str, file: str, problems: list[Problem]) -> Manifest:
+def parse(text: str, file: str, problems: list[Problem], limits: Limits = DEFAULT_LIMITS) -> Manifest:
     """Read every document of ``text``; problems are appended to ``problems``."""
     manifest = Manifest(file)
-    documents, syntax = read_documents(text)
+    documents, syntax = read_documents(text, limits)
     if syntax is not None:
         problems.append(Problem(file, syntax.message, document=syntax.document, line=syntax.line))
         manifest.complete = False

@@ -31,6 +31,9 @@ def parse_pod(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None
     manifest.workloads.append(template.pod(name, f"Pod/{name}", ready, terminating="deletionTimestamp" in metadata))
 
 
+INT32_MAX = 2**31 - 1
+
+
 def parse_deployment(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
     report = origin.report
     metadata = clean.get("metadata", {})
@@ -39,6 +42,9 @@ def parse_deployment(clean: dict[str, Any], origin: Origin, manifest: Manifest) 
     replicas = spec.get("replicas", 1)
     if replicas < 0:
         report("spec.replicas", f"must not be negative, got {replicas}")
+    elif replicas > INT32_MAX:  # the API server decodes replicas as an int32
+        report("spec.replicas", f"must be at most {INT32_MAX} (a 32-bit integer), got {replicas}")
+        replicas = 0
     pod_metadata = {"namespace": metadata.get("namespace", "default"), **spec.get("template", {}).get("metadata", {})}
     template = _template(
         origin, pod_metadata, "spec.template.metadata", spec.get("template", {}).get("spec", {}), "spec.template.spec"

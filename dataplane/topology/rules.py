@@ -21,15 +21,17 @@ from .yamlsource import child_path
 T = TypeVar("T")
 V = TypeVar("V")
 
-_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_LABEL_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_QUALIFIED = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+# Always used with fullmatch: "$" would also match before a final newline, and
+# "web\n" is no name a kernel object or a path may carry.
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_LABEL_1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_QUALIFIED = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+_PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 
 
 def dns_label(value: str, max_length: int = 63) -> str:
-    if len(value) <= max_length and _LABEL.match(value):
+    if len(value) <= max_length and _LABEL.fullmatch(value):
         return value
     raise ValueError(
         f"'{value}' is not a valid DNS-1123 label: at most {max_length} characters of lowercase letters, "
@@ -43,7 +45,7 @@ def topology_name(value: str) -> str:
 
 
 def dns_1035_label(value: str) -> str:
-    if len(value) <= 63 and _LABEL_1035.match(value):
+    if len(value) <= 63 and _LABEL_1035.fullmatch(value):
         return value
     raise ValueError(
         f"'{value}' is not a valid DNS-1035 label: at most 63 characters of lowercase letters, "
@@ -52,7 +54,7 @@ def dns_1035_label(value: str) -> str:
 
 
 def dns_subdomain(value: str) -> str:
-    if len(value) <= 253 and _SUBDOMAIN.match(value):
+    if len(value) <= 253 and _SUBDOMAIN.fullmatch(value):
         return value
     raise ValueError(
         f"'{value}' is not a valid DNS-1123 subdomain: at most 253 characters of lowercase letters, "
@@ -62,8 +64,8 @@ def dns_subdomain(value: str) -> str:
 
 def label_key(key: str) -> str:
     prefix, _, name = key.rpartition("/")
-    prefix_ok = not prefix or (len(prefix) <= 253 and _SUBDOMAIN.match(prefix))
-    if prefix_ok and len(name) <= 63 and _QUALIFIED.match(name):
+    prefix_ok = not prefix or (len(prefix) <= 253 and _SUBDOMAIN.fullmatch(prefix))
+    if prefix_ok and len(name) <= 63 and _QUALIFIED.fullmatch(name):
         return key
     raise ValueError(
         f"'{key}' is not a valid label key: an optional DNS subdomain and '/', then at most 63 letters, "
@@ -72,7 +74,7 @@ def label_key(key: str) -> str:
 
 
 def label_value(value: str) -> str:
-    if value == "" or (len(value) <= 63 and _QUALIFIED.match(value)):
+    if value == "" or (len(value) <= 63 and _QUALIFIED.fullmatch(value)):
         return value
     raise ValueError(
         f"'{value}' is not a valid label value: empty, or at most 63 letters, digits, '-', '_' and '.', "
@@ -82,7 +84,7 @@ def label_value(value: str) -> str:
 
 def port_name(value: str) -> str:
     """An IANA service name, as Kubernetes requires of container and target port names."""
-    if len(value) <= 15 and _PORT_NAME.match(value) and "--" not in value and re.search("[a-z]", value):
+    if len(value) <= 15 and _PORT_NAME.fullmatch(value) and "--" not in value and re.search("[a-z]", value) is not None:
         return value
     raise ValueError(
         f"'{value}' is not a valid port name: at most 15 lowercase letters, digits and '-', "

@@ -22,17 +22,31 @@ import itertools
 from collections.abc import Iterable
 
 from ..errors import Problem
+from .limits import DEFAULT_LIMITS, Limits
 from .model import DeploymentSpec, PodSpec
 from .overrides import Overrides
 
 
 def expand(
-    workloads: list[PodSpec | DeploymentSpec], overrides: Overrides, file: str, problems: list[Problem]
+    workloads: list[PodSpec | DeploymentSpec],
+    overrides: Overrides,
+    file: str,
+    problems: list[Problem],
+    limits: Limits = DEFAULT_LIMITS,
+    nodes: int = 0,
 ) -> list[PodSpec]:
-    """The pods of ``workloads`` under ``overrides``; an override naming nothing is a problem."""
+    """The pods of ``workloads`` under ``overrides``; an override naming nothing is a problem.
+
+    The pods are counted before any is made: more than ``limits`` allow is
+    one problem, and no pod at all, so a billion replicas cost nothing."""
     deployments = {w.key: w for w in workloads if isinstance(w, DeploymentSpec)}
     bare = {w.key for w in workloads if isinstance(w, PodSpec)}
     problems.extend(Problem(file, message) for message in _check(overrides, deployments, bare))
+    count = sum(_replica_count(w, overrides) if isinstance(w, DeploymentSpec) else 1 for w in workloads)
+    too_many = limits.too_many_pods(count, nodes)
+    if too_many is not None:
+        problems.append(Problem(file, too_many))
+        return []
     pods: list[PodSpec] = []
     for workload in workloads:
         if isinstance(workload, DeploymentSpec):
@@ -42,8 +56,12 @@ def expand(
     return [_status(pod, overrides) for pod in pods]
 
 
+def _replica_count(deployment: DeploymentSpec, overrides: Overrides) -> int:
+    return max(overrides.replicas.get(deployment.key, deployment.replicas), 0)
+
+
 def _replicas(deployment: DeploymentSpec, overrides: Overrides) -> list[PodSpec]:
-    count = max(overrides.replicas.get(deployment.key, deployment.replicas), 0)
+    count = _replica_count(deployment, overrides)
     names = (f"{deployment.name}-{i}" for i in itertools.count())
     fresh = (n for n in names if f"{deployment.namespace}/{n}" not in overrides.deleted)
     owner = f"Deployment/{deployment.name}"

@@ -38,8 +38,10 @@ def _split_port(text: str) -> tuple[str, str | None]:
 
 
 def _port_number(text: str | None, what: str) -> int:
-    if text is None or not text.isdigit() or not 0 < int(text) < 65536:
-        raise StateError(f"{what}: expected a port number, got {text!r}")
+    if text is None:
+        raise StateError(f"{what} needs a port: {what}:PORT")
+    if not (text.isascii() and text.isdigit() and 0 < int(text) < 65536):
+        raise StateError(f"{what}: expected a port number 1-65535, got {text!r}")
     return int(text)
 
 
@@ -149,9 +151,12 @@ def resolve_destination(plan: Plan, text: str, proto: str | None) -> Destination
             raise StateError(f"Service {key} has no LoadBalancer address")
         ip = service.load_balancer_ips[0]
         return _to_service(plan, service, port, ip, port.port, f"{key} port {port.name or port.port} (LoadBalancer)")
-    if kind == "node" and any(n.name == _split_port(rest)[0] for n in plan.nodes):
+    nodes = [n.name for n in plan.nodes]
+    if kind == "node" and _split_port(rest)[0] in nodes:
         name, wanted = _split_port(rest)
         return _to_node_port(plan, name, wanted, proto)
+    if kind == "node" and not any(p.namespace == "node" for p in plan.pods):
+        raise StateError(f"no node {_split_port(rest)[0]} in {plan.name} (nodes: {', '.join(nodes)})")
     try:
         ipaddress.IPv4Address(head)
     except ValueError:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from dataplane.build.state import StateDir
 from dataplane.build.teardown import teardown
 from dataplane.build.up import up
 from dataplane.kernel import netns
+from dataplane.state.store import StateDir
 from dataplane.topology import naming, plan_from_text
 from dataplane.topology.plan import Plan, Pod
 from tests.integration import hostsnapshot

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dataplane.build.state import StateDir
+from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan
 from tests.integration.conftest import dpctl, running
 

@@ -14,10 +14,10 @@ import pytest
 
 from dataplane.build import fabric
 from dataplane.build import up as up_module
-from dataplane.build.state import StateDir
 from dataplane.build.teardown import teardown
 from dataplane.errors import BuildError
 from dataplane.kernel import daemons, etcnetns, netns
+from dataplane.state.store import StateDir
 from dataplane.topology import load_plan, naming
 from tests.integration import hostsnapshot
 from tests.integration.conftest import dpctl, http_get, unique_name, write_topology
@@ -33,7 +33,7 @@ def assert_nothing_left(name: str) -> None:
         etcnetns.ETC_NETNS
     ) else []
     assert etc_left == [], "/etc/netns entries left behind"
-    assert daemons.processes_naming(StateDir(name).path) == set(), "processes left behind"
+    assert daemons.agents_of(StateDir(name).path) == set(), "processes left behind"
 
 
 def test_full_cycle_leaves_host_unchanged(tmp_path: Path) -> None:
@@ -117,7 +117,7 @@ def test_kill_9_of_agents_after_up_then_down(tmp_path: Path) -> None:
     dpctl("up", "-q", str(path), check=True)
     try:
         plan = StateDir(name).load_plan()
-        agents = daemons.processes_naming(StateDir(name).path)
+        agents = daemons.agents_of(StateDir(name).path)
         assert len(agents) == len(plan.nodes)
         for pid in agents:
             os.kill(pid, signal.SIGKILL)
@@ -174,9 +174,3 @@ def test_invalid_file_creates_nothing(tmp_path: Path) -> None:
     assert str(path) in result.stderr
     assert netns.list_names(naming.prefix(name)) == []
     assert hostsnapshot.differences(before, hostsnapshot.snapshot()) == []
-
-
-def test_down_of_unknown_name_is_harmless() -> None:
-    result = dpctl("down", unique_name("nothing"))
-    assert result.returncode == 0
-    assert "nothing to remove" in result.stdout

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from dataplane.build.state import StateDir
 from dataplane.kernel import netns
+from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan
 from tests.integration.conftest import dpctl, unique_name, write_topology
 from tests.integration.traffic import http_get, pods_answering, udp_exchange

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from dataplane.build.state import StateDir
 from dataplane.kernel import daemons, netns
 from dataplane.mesh.identity import pod_identity
 from dataplane.mesh.promtext import Sample, parse
+from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan
 from tests.integration.conftest import dpctl, running, write_topology
 from tests.integration.traffic import http_get
@@ -298,7 +298,7 @@ def test_scaling_keeps_established_meshed_connections(live: Plan) -> None:
 
 def ztunnel_threads_in(plan: Plan, pod_netns: str) -> set[int]:
     """Agents of ``plan`` with a thread inside ``pod_netns`` (the ztunnel's per-pod socket thread)."""
-    return daemons.processes_in([pod_netns]) & daemons.processes_naming(StateDir(plan.name).path)
+    return daemons.processes_in([pod_netns]) & daemons.agents_of(StateDir(plan.name).path)
 
 
 def wait_for_threads(plan: Plan, pod_netns: str, present: bool, timeout: float = 5.0) -> None:
@@ -439,7 +439,7 @@ def test_metrics_endpoint_is_node_loopback_only(live: Plan) -> None:
 
 def agent_thread_inodes(plan: Plan) -> set[int | None]:
     inodes: set[int | None] = set()
-    for pid in daemons.processes_naming(StateDir(plan.name).path):
+    for pid in daemons.agents_of(StateDir(plan.name).path):
         for tid in Path(f"/proc/{pid}/task").iterdir():
             inodes.add(netns.task_netns_inode(pid, int(tid.name)))
     return inodes

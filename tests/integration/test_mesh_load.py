@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from dataplane.build.state import StateDir
 from dataplane.kernel.netns import NetnsThread
 from dataplane.mesh.constants import HBONE_PORT, INBOUND_PLAINTEXT_PORT, OUTBOUND_PORT
+from dataplane.state.store import StateDir
 from dataplane.testing.streams import echo_streams
 from dataplane.topology.plan import Plan
 from tests.integration.conftest import run_in, running

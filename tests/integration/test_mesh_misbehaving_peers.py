@@ -31,11 +31,11 @@ import pytest
 from cryptography import x509
 
 from dataplane.build.identities import store_for
-from dataplane.build.state import StateDir
 from dataplane.kernel import daemons, netns
 from dataplane.mesh import ca
 from dataplane.mesh.hbone.protocol import CONNECT_TIMEOUT
 from dataplane.mesh.identity import SpiffeId
+from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan, Pod
 from tests.integration import hbone_probe, hostsnapshot
 from tests.integration.conftest import run_in, running
@@ -116,7 +116,7 @@ def wait_for_sockets(netns_name: str, port: int, count: int, peer_ip: str | None
 
 def agent_pid(plan: Plan, node: str) -> int:
     state = StateDir(plan.name).path
-    for pid in daemons.processes_naming(state):
+    for pid in daemons.agents_of(state):
         args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         if args[args.index(b"--node") + 1].decode() == node:
             return pid

@@ -27,10 +27,10 @@ from pathlib import Path
 import pytest
 
 from dataplane.build.identities import store_for
-from dataplane.build.state import StateDir
 from dataplane.kernel import netns
 from dataplane.mesh import ca
 from dataplane.mesh.identity import SpiffeId
+from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan, Pod
 from tests.integration import hbone_probe
 from tests.integration.conftest import dpctl, running
