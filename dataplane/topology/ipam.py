@@ -18,6 +18,7 @@ the numbers, not one per pod that did not fit.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
@@ -132,9 +133,14 @@ def _subnets_too_small(
 ) -> list[SubnetSite]:
     """The subnets that cannot hold their nodes (and, in vpc mode, their pods)."""
     full = []
+    nodes_in = Counter(n.subnet.name for n in layout.nodes)
+    pods_in: dict[str, list[PodSpec]] = defaultdict(list)
+    if topology.cni == "vpc":
+        for pod in pods:
+            pods_in[placed[pod.key].subnet.name].append(pod)
     for subnet in layout.subnets:
-        nodes = sum(1 for n in layout.nodes if n.subnet is subnet)
-        on_subnet = [p for p in pods if placed[p.key].subnet is subnet] if topology.cni == "vpc" else []
+        nodes = nodes_in[subnet.name]
+        on_subnet = pods_in[subnet.name]
         available = pools[subnet.name].size
         if nodes + len(on_subnet) > available:
             needs = f"{nodes} node{'s' if nodes != 1 else ''}"
@@ -193,10 +199,13 @@ def _overlay_pools(
             assert index is not None  # there are at least as many blocks as nodes
             result.blocks[node.name] = IPv4Network((base + index * step, mask))
     pools = {}
+    pods_on: dict[str, list[PodSpec]] = defaultdict(list)
+    for pod in pods:
+        pods_on[placed[pod.key].name].append(pod)
     for node in layout.nodes:
         block = result.blocks[node.name]
         pool = Pool(int(block.network_address) + 2, int(block.broadcast_address) - 1)
-        wanted = [p for p in pods if placed[p.key] is node]
+        wanted = pods_on[node.name]
         if len(wanted) > pool.size:
             topology.origin.report(
                 "spec.nodeCIDRMaskSize",

@@ -5,6 +5,12 @@ naturally (.4, .5, .6); ClusterIPs, NodePorts and LoadBalancer VIPs are taken
 by a stable hash of the object's name (``hashed``) so adding a Service never
 moves another one.
 Both need the same bookkeeping of who holds what, which lives here.
+
+Values are never given back within one plan, so the pool keeps "skip"
+pointers past runs of held values (a union-find with path compression): a
+nearly full pool still finds its next free value in near-constant time, and
+a full one answers at once, so 80,000 Services in a /16 are refused in
+milliseconds rather than by rescanning 65,000 addresses each.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ class Pool:
         self.holders: dict[int, str] = dict(reserved or {})
         self._cursor = first
         self._last_resort: set[int] = set()
+        self._skip: dict[int, int] = {}  # held value -> a later value that may be free
         # how many values the pool can hand out at all, reserved ones excluded
         self.size = max(0, last - first + 1 - sum(1 for v in self.holders if v in self))
+        self._free = self.size
 
     def __contains__(self, value: int) -> bool:
         return self.first <= value <= self.last
@@ -34,8 +42,23 @@ class Pool:
         """
         holder = self.holders.get(value)
         if holder is None:
-            self.holders[value] = owner
+            self._hold(value, owner)
         return holder
+
+    def _hold(self, value: int, owner: str) -> None:
+        self.holders[value] = owner
+        if value in self:
+            self._free -= 1
+
+    def _free_from(self, value: int) -> int | None:
+        """The lowest free value at or after ``value`` (None past ``last``)."""
+        passed = []
+        while value <= self.last and value in self.holders:
+            passed.append(value)
+            value = self._skip.get(value, value + 1)
+        for held in passed:
+            self._skip[held] = value
+        return value if value <= self.last else None
 
     def keep(self, value: int, owner: str) -> bool:
         """Take ``value`` again for its previous owner, if it is still in range and free."""
@@ -59,16 +82,18 @@ class Pool:
         if value is None:
             value = min((v for v in self._last_resort if v in self and v not in self.holders), default=None)
         if value is not None:
-            self.holders[value] = owner
+            self._hold(value, owner)
         return value
 
     def hashed(self, key: str, owner: str) -> int | None:
         """A free value chosen by a stable hash of ``key``, probing upward on collision."""
+        if self._free <= 0:
+            return None
         span = self.last - self.first + 1
-        start = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % span
-        for step in range(span):
-            value = self.first + (start + step) % span
-            if value not in self.holders:
-                self.holders[value] = owner
-                return value
-        return None
+        start = self.first + int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % span
+        value = self._free_from(start)
+        if value is None:
+            value = self._free_from(self.first)
+        if value is not None:
+            self._hold(value, owner)
+        return value

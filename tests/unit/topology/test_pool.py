@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import hashlib
+import random
+import time
+
 from dataplane.topology.pool import Pool
 
 
@@ -41,3 +45,32 @@ def test_values_set_aside_go_last() -> None:
     assert [pool.next(k) for k in "abcd"] == [1, 3, 5, 2]
     assert pool.next("e") is None
     assert pool.size == 5  # set aside still counts as room
+
+
+def test_a_full_pool_answers_at_once() -> None:
+    pool = Pool(0, 65533)
+    for i in range(65534):
+        assert pool.hashed(f"svc-{i}", f"svc-{i}") is not None
+    started = time.perf_counter()
+    assert all(pool.hashed(f"late-{i}", "late") is None for i in range(20_000))
+    assert time.perf_counter() - started < 1.0
+
+
+def test_hashed_takes_the_first_free_value_at_or_after_the_hash_wrapping_around() -> None:
+    """The skip pointers give exactly what probing one value at a time gives."""
+    rng = random.Random(4)
+    for _ in range(50):
+        first, last = 100, 100 + rng.randint(0, 40)
+        pool, naive = Pool(first, last), {}
+        for value in rng.sample(range(first, last + 1), rng.randint(0, last - first)):
+            pool.claim(value, "explicit")
+            naive[value] = "explicit"
+        for i in range(last - first + 3):
+            key = f"k{i}"
+            got = pool.hashed(key, key)
+            span = last - first + 1
+            start = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % span
+            expected = next((first + (start + s) % span for s in range(span) if first + (start + s) % span not in naive), None)
+            assert got == expected
+            if expected is not None:
+                naive[expected] = key

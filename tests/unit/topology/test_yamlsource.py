@@ -52,3 +52,51 @@ def test_a_syntax_error_keeps_the_documents_before_it() -> None:
 def test_a_recursive_alias_is_a_defect_not_a_hang() -> None:
     [document], _ = read_documents("&a [*a]\n")
     assert document.defects[0].message == "an alias refers to itself (recursive YAML)"
+
+
+def test_an_alias_bomb_is_refused_before_it_is_expanded() -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    documents, problem = read_documents("\n".join(lines))
+    assert documents == [] and problem is not None
+    assert "more than 250,000 YAML nodes" in problem.message and "DPCTL_LIMIT_YAML_NODES" in problem.message
+
+
+def test_aliases_within_the_budget_are_expanded() -> None:
+    [document], problem = read_documents("a: &a [1, 2]\nb: [*a, *a]\n")
+    assert problem is None and document.data == {"a": [1, 2], "b": [[1, 2], [1, 2]]}
+
+
+def test_the_node_budget_is_shared_by_every_document() -> None:
+    from dataplane.topology.limits import Limits
+
+    text = "a: &a [1, 2, 3]\nb: [*a, *a]\n---\nc: &c [1, 2, 3]\nd: [*c, *c]\n"
+    documents, problem = read_documents(text, Limits(yaml_nodes=20))
+    assert len(documents) == 1 and problem is not None and problem.document == 2
+
+
+def test_nesting_beyond_the_depth_limit_is_a_defect_not_a_recursion_error() -> None:
+    deep = "".join("  " * i + "a:\n" for i in range(300)) + "  " * 300 + "b\n"
+    [document], problem = read_documents(deep)
+    assert problem is None
+    [defect] = document.defects
+    assert "nested more than 100 levels deep" in defect.message and "DPCTL_LIMIT_YAML_DEPTH" in defect.message
+    flow = "x: &x 1\ny: " + "[" * 500 + "*x" + "]" * 500 + "\n"
+    _, problem = read_documents(flow)
+    assert problem is not None and "levels deep" in problem.message
+
+
+def test_typed_scalars_that_cannot_be_constructed_are_defects_of_their_field() -> None:
+    cases = {
+        "!!int abc": "cannot read 'abc' as int",
+        "!!bool maybe": "cannot read 'maybe' as bool",
+        "!!timestamp nope": "cannot read 'nope' as timestamp",
+        "2024-02-30": "cannot read '2024-02-30' as timestamp: day is out of range for month",
+        "0x_": "cannot read '0x_' as int",
+        "!!python/object:os.system x": "could not determine a constructor",
+    }
+    for value, message in cases.items():
+        [document], problem = read_documents(f"spec:\n  field: {value}\n")
+        assert problem is None
+        [defect] = document.defects
+        assert defect.path == "spec.field" and defect.line == 2 and message in defect.message, (value, defect)
