@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dataplane.kernel import process
+from dataplane.topology.naming import fit_file_name
 from dataplane.topology.plan import Container, Pod
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ class Workload:
 
 
 def log_path(log_dir: Path, pod: Pod, container: str) -> Path:
-    return log_dir / f"{pod.namespace}.{pod.name}.{container}.log"
+    return log_dir / fit_file_name(f"{pod.namespace}.{pod.name}.{container}", ".log")
 
 
 def start(pod: Pod, container: Container, log_dir: Path) -> Workload:

@@ -19,7 +19,7 @@ from dataplane.topology.endpoints import Endpoint, all_service_endpoints
 from dataplane.topology.plan import Node, Plan, Service, ServicePort
 
 from .names import port_label
-from .nftext import Table
+from .nftext import Table, comment
 
 TABLE = "dpctl-lb"
 
@@ -50,12 +50,12 @@ def render_lb(plan: Plan) -> str:
                 listener = f"ip daddr {vip} {port.protocol.lower()} dport {port.port}"
                 if service.load_balancer_source_ranges:
                     ranges = ", ".join(service.load_balancer_source_ranges)
-                    guard.add(f'{listener} ip saddr != {{ {ranges} }} drop comment "{label} source ranges"')
+                    guard.add(f'{listener} ip saddr != {{ {ranges} }} drop {comment(f"{label} source ranges")}')
                 if not nodes:
-                    guard.add(f'{listener} reject comment "{label} has no healthy target"')
+                    guard.add(f'{listener} reject {comment(f"{label} has no healthy target")}')
                     continue
                 targets = ", ".join(f"{i} : {node.ip} . {port.node_port}" for i, node in enumerate(nodes))
                 forward.add(
-                    f'{listener} dnat ip to numgen random mod {len(nodes)} map {{ {targets} }} comment "{label}"'
+                    f'{listener} dnat ip to numgen random mod {len(nodes)} map {{ {targets} }} {comment(label)}'
                 )
     return table.text()

@@ -12,11 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+COMMENT_MAX = 128  # nft refuses a longer comment, and with it the whole transaction
+
 
 def _quoted(text: str) -> str:
+    """A comment as nft takes it: quoted, cut to 128 bytes as kube-proxy cuts it
+    (kubernetes#139515: a 63-character namespace and Service name overflow it)."""
     if '"' in text or "\n" in text:
         raise ValueError(f"an nft comment cannot hold quotes or newlines: {text!r}")
-    return f'"{text}"'
+    return f'"{text.encode()[:COMMENT_MAX].decode(errors="ignore")}"'
+
+
+def comment(text: str) -> str:
+    """``comment "<text>"`` for the end of a rule."""
+    return f"comment {_quoted(text)}"
 
 
 @dataclass

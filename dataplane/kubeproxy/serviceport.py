@@ -35,6 +35,7 @@ from .categorize import (
 )
 from .detector import DetectLocal
 from .names import ServicePortNames, port_label, service_port_names
+from .nftext import comment
 from .skeleton import MARK_FOR_MASQUERADE, REJECT_CHAIN, Skeleton
 
 
@@ -126,7 +127,7 @@ def _firewall(sk: Skeleton, p: _Port) -> None:
     for vip in p.service.load_balancer_ips:
         sk.firewall_ips.add(p.key(vip), f"goto {p.names.firewall}", p.label)
     sk.table.chain(p.names.firewall).add(
-        f'ip saddr != {{ {", ".join(allowed)} }} drop comment "{p.label} loadBalancerSourceRanges"'
+        f'ip saddr != {{ {", ".join(allowed)} }} drop {comment(f"{p.label} loadBalancerSourceRanges")}'
     )
 
 
@@ -168,9 +169,9 @@ def _external_chain(sk: Skeleton, p: _Port, cats: Categories) -> None:
         return
     # Local: keep the client address; only traffic from inside the cluster may use any endpoint,
     # as if it had gone out to the load balancer and come back.
-    chain.add(f'{detector.from_pod(p.detect)} goto {p.names.service} comment "short-circuit pod traffic"')
-    chain.add(f'fib saddr type local jump {MARK_FOR_MASQUERADE} comment "masquerade local traffic"')
-    chain.add(f'fib saddr type local goto {p.names.service} comment "short-circuit local traffic"')
+    chain.add(f'{detector.from_pod(p.detect)} goto {p.names.service} {comment("short-circuit pod traffic")}')
+    chain.add(f'fib saddr type local jump {MARK_FOR_MASQUERADE} {comment("masquerade local traffic")}')
+    chain.add(f'fib saddr type local goto {p.names.service} {comment("short-circuit local traffic")}')
     if cats.local:
         chain.add(f"goto {p.names.local}")
 

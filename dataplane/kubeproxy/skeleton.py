@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .nftext import NamedSet, Table
+from .nftext import NamedSet, Table, comment
 
 TABLE = "kube-proxy"
 MASQUERADE_MARK = "0x4000"  # 1 << 14, kube-proxy's default --masquerade-bit
@@ -100,9 +100,9 @@ def _helper_chains(table: Table, service_cidr: str) -> None:
     table.chain("service-endpoints-check").add(f"{_BY_ADDRESS_PORT} vmap @no-endpoint-services")
     table.chain("nodeport-endpoints-check").add(f"{_BY_NODEPORT} vmap @no-endpoint-nodeports")
     check = table.chain("cluster-ips-check")
-    check.add('ip daddr @cluster-ips reject comment "Reject traffic to invalid ports of ClusterIPs"')
-    check.add(f'ip daddr {service_cidr} drop comment "Drop traffic to unallocated ClusterIPs"')
-    table.chain(REJECT_CHAIN).add('reject comment "helper for @no-endpoint-services / @no-endpoint-nodeports"')
+    check.add(f'ip daddr @cluster-ips reject {comment("Reject traffic to invalid ports of ClusterIPs")}')
+    check.add(f'ip daddr {service_cidr} drop {comment("Drop traffic to unallocated ClusterIPs")}')
+    table.chain(REJECT_CHAIN).add(f'reject {comment("helper for @no-endpoint-services / @no-endpoint-nodeports")}')
     table.chain(MARK_FOR_MASQUERADE).add(f"meta mark set meta mark or {MASQUERADE_MARK}")
     masquerading = table.chain("masquerading")
     masquerading.add(f"meta mark & {MASQUERADE_MARK} == 0 return")

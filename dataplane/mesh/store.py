@@ -41,6 +41,7 @@ from dataplane.mesh.ca import (
     utcnow,
 )
 from dataplane.mesh.identity import InvalidSpiffeId, SpiffeId
+from dataplane.topology.naming import fit_file_name
 
 CERTS_SUBDIR = "certs"
 DIR_MODE = 0o700
@@ -90,7 +91,7 @@ class CertificateStore:
         return os.path.join(self.directory, "root-key.pem")
 
     def _identity_dir(self, identity: SpiffeId) -> str:
-        return os.path.join(self.directory, f"{identity.namespace}.{identity.service_account}")
+        return os.path.join(self.directory, fit_file_name(f"{identity.namespace}.{identity.service_account}"))
 
     def cert_path(self, identity: SpiffeId) -> str:
         return os.path.join(self._identity_dir(identity), "cert.pem")
@@ -157,7 +158,7 @@ class CertificateStore:
                 if cert is None:
                     continue
                 try:
-                    identity = str(spiffe_id_of(cert))
+                    identity = spiffe_id_of(cert)
                 except InvalidSpiffeId:
                     continue
                 if expired(cert, now):
@@ -166,7 +167,7 @@ class CertificateStore:
                     status = "RotationDue"
                 else:
                     status = "Valid"
-                rows.append(_row(entry.replace(".", "/", 1), "Leaf", identity, cert, status))
+                rows.append(_row(f"{identity.namespace}/{identity.service_account}", "Leaf", str(identity), cert, status))
         return rows
 
     @contextlib.contextmanager

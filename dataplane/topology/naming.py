@@ -10,8 +10,13 @@ state directory is gone, and two emulations never collide.
 * router    ``dp-T.vpc``              ``vpc`` and the other infrastructure
   names are reserved and refused as node names.
 
-Interface names must fit IFNAMSIZ-1 = 15 bytes.  Readable names are kept when
-they fit; otherwise a stable hash keeps them unique and deterministic.
+Interface names must fit IFNAMSIZ-1 = 15 bytes, and names that become file
+names (``/run/netns/<netns>``, ``/etc/netns/<netns>``, a container's log, a
+service account's certificate directory) NAME_MAX = 255 bytes: Kubernetes
+allows a 63-character namespace with a 253-character pod name.  Readable names
+are kept when they fit; otherwise the name is cut and a stable hash of the
+whole keeps it unique and deterministic, with its leading part -- the
+emulation's prefix, the namespace -- intact.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import hashlib
 
 NETNS_ROOT = "dp-"
 IFNAME_MAX = 15
+FILENAME_MAX = 255  # NAME_MAX: the longest file name Linux accepts, in bytes
 ROUTER = "vpc"
 EXTERNAL = "external"
 LOADBALANCER = "lb"
@@ -36,7 +42,7 @@ def node_netns(topology: str, node: str) -> str:
 
 
 def pod_netns(topology: str, namespace: str, pod: str) -> str:
-    return f"{prefix(topology)}{namespace}.{pod}"
+    return fit_file_name(f"{prefix(topology)}{namespace}.{pod}")
 
 
 def infra_netns(topology: str, role: str) -> str:
@@ -52,6 +58,15 @@ def topology_of_netns(netns: str) -> str | None:
 
 def short_hash(text: str, length: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def fit_file_name(name: str, suffix: str = "") -> str:
+    """``name + suffix`` when it fits a file name, else a cut ``name``, ``-``, 12 hex
+    digits of its hash, then ``suffix``.  Names are ASCII (Kubernetes names are)."""
+    if len(f"{name}{suffix}".encode()) <= FILENAME_MAX:
+        return f"{name}{suffix}"
+    keep = FILENAME_MAX - len(suffix.encode()) - 13
+    return f"{name[:keep]}-{short_hash(name, 12)}{suffix}"
 
 
 def ifname(lead: str, name: str) -> str:
