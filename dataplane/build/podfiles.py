@@ -13,7 +13,10 @@ def resolv_conf(plan: Plan, pod: Pod) -> str:
 
 
 def hosts(plan: Plan, pod: Pod) -> str:
-    """The kubelet-managed hosts file: loopback names plus the pod's own name."""
+    """The kubelet-managed hosts file: loopback names plus the pod's own name
+    (and, with a subdomain, its fully qualified name first, as the kubelet writes it)."""
+    name = pod.hostname or pod.name
+    own = f"{name}.{pod.subdomain}.{pod.namespace}.svc.{plan.cluster_domain}\t{name}" if pod.subdomain else name
     return (
         "# Kubernetes-managed hosts file (written by dpctl).\n"
         "127.0.0.1\tlocalhost\n"
@@ -22,7 +25,7 @@ def hosts(plan: Plan, pod: Pod) -> str:
         "fe00::0\tip6-mcastprefix\n"
         "fe00::1\tip6-allnodes\n"
         "fe00::2\tip6-allrouters\n"
-        f"{pod.ip}\t{pod.hostname or pod.name}\n"
+        f"{pod.ip}\t{own}\n"
     )
 
 

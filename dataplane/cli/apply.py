@@ -12,7 +12,7 @@ import click
 
 from dataplane.build.live import forget_mesh_modes, roll_out
 from dataplane.cli.changes import report
-from dataplane.cli.context import changing, input_limits, require_root
+from dataplane.cli.context import changing, input_limits, report_plan, require_root
 from dataplane.errors import StateError
 from dataplane.topology import plan_from_text, read_topology
 from dataplane.topology.overrides import Overrides
@@ -31,8 +31,7 @@ def command(file: str) -> None:
             raise StateError(f"emulation {draft.name!r} is not up; use 'dpctl up {file}'")
         old = state.load_plan()
         new = plan_from_text(text, file, previous=old, limits=limits)
-        for warning in new.warnings:
-            click.echo(f"warning: {warning}", err=True)
+        report_plan(new)
         done = roll_out(state, old, new, Overrides(), text)
         forget_mesh_modes(state)
     report(done)

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -92,6 +93,23 @@ def changing(name: str) -> Iterator[StateDir]:
 def input_limits() -> Limits:
     """What topology input may make on this machine: the ``DPCTL_LIMIT_*`` caps and its free memory."""
     return Limits.from_environment(memory_bytes=available_memory())
+
+
+def report_plan(plan: Plan, verbose: bool = False) -> None:
+    """Warnings, and one line per treatment counting the documents read but not
+    acted on (``-v``: each of them), on stderr before a build or change."""
+    for warning in plan.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    by_treatment: dict[str, Counter[str]] = {}
+    for item in plan.accepted_only:
+        by_treatment.setdefault(item.treatment, Counter())[item.kind] += 1
+    for treatment, counts in sorted(by_treatment.items()):
+        summary = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+        click.echo(f"{treatment}: {summary}{'' if verbose else ' (-v lists them)'}", err=True)
+        if verbose:
+            for item in plan.accepted_only:
+                if item.treatment == treatment:
+                    click.echo(f"  {item.kind} {item.name}".rstrip(), err=True)
 
 
 def print_json(data: Any) -> None:

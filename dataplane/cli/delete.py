@@ -8,6 +8,7 @@ import click
 
 from dataplane.cli.changes import require_pod, run_change
 from dataplane.cli.context import topology_option
+from dataplane.errors import StateError
 from dataplane.topology.overrides import Overrides
 from dataplane.topology.plan import Plan
 
@@ -21,6 +22,12 @@ def command(topology: str | None, kind: str, pod: str) -> None:
 
     def edit(plan: Plan, overrides: Overrides) -> Overrides:
         key = require_pod(plan, pod)
+        owner = plan.pod(*key.split("/", 1)).owner or ""
+        if owner.startswith(("StatefulSet/", "DaemonSet/")):
+            raise StateError(
+                f"{key} belongs to {owner}, which would make it again under the same name: "
+                "dpctl does not restart pods in place yet"
+            )
         return dataclasses.replace(overrides, deleted=overrides.deleted | {key})
 
     run_change(topology, "dpctl delete", edit)

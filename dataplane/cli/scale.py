@@ -14,10 +14,10 @@ from dataplane.topology.plan import Plan
 
 @click.command("scale")
 @topology_option
-@click.argument("deployment", metavar="NAMESPACE/DEPLOYMENT")
+@click.argument("deployment", metavar="NAMESPACE/NAME")
 @click.argument("replicas", type=click.IntRange(min=0, max=2**31 - 1))
 def command(topology: str | None, deployment: str, replicas: int) -> None:
-    """Set a Deployment's replica count; endpoints and rules follow at once."""
+    """Set a Deployment's, ReplicaSet's or StatefulSet's replica count; endpoints and rules follow at once."""
     namespace, name = split_key(deployment, "deployment")
 
     def edit(plan: Plan, overrides: Overrides) -> Overrides:

@@ -6,7 +6,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dataplane.build.up import up
-from dataplane.cli.context import changing, input_limits, require_root
+from dataplane.cli.context import changing, input_limits, report_plan, require_root
 from dataplane.topology import plan_from_text, read_topology
 from dataplane.topology.plan import Plan
 
@@ -14,14 +14,14 @@ from dataplane.topology.plan import Plan
 @click.command("up")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def command(file: str, quiet: bool) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="List every document read but not acted on.")
+def command(file: str, quiet: bool, verbose: bool) -> None:
     """Build the data plane described by FILE (rolled back if anything fails)."""
     limits = input_limits()
     text = read_topology(file, limits)
     plan = plan_from_text(text, file, limits=limits)  # validation needs no root: report bad input first
     require_root("dpctl up")
-    for warning in plan.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    report_plan(plan, verbose)
     with changing(plan.name):
         _build(plan, text, quiet)
     click.echo(

@@ -11,8 +11,9 @@ install:
 * ``<endpoint>.<svc>.<ns>.svc.<domain>`` A for each ready endpoint of a
   headless Service.  ``<endpoint>`` is the endpoint's address with dashes
   (``10-0-1-5``), the name CoreDNS gives an endpoint without a hostname; an
-  endpoint has a hostname only when its pod sets ``hostname`` and
-  ``subdomain: <svc>``, and the Plan carries no subdomain.
+  endpoint has a hostname when its pod's subdomain is the Service's name (a
+  StatefulSet's pods with its ``serviceName``, or a pod setting ``subdomain``),
+  and is then ``<hostname>.<svc>.<ns>.svc.<domain>``.
 * ``_<port>._<proto>.<svc>.<ns>.svc.<domain>`` SRV for every *named* port:
   the service port with the service name as target, or for a headless
   Service one record per ready endpoint exposing the port, with the
@@ -151,7 +152,8 @@ def _add_service(records: defaultdict[str, list[Rdata]], service: Service, ready
         records[fqdn].append(CNAME(service.external_name.lower()))
     elif service.headless:
         for pod in ready:
-            endpoint = f"{_dashed(pod.ip)}.{fqdn}"
+            label = pod.hostname if pod.subdomain == service.name and pod.hostname else _dashed(pod.ip)
+            endpoint = f"{label.lower()}.{fqdn}"
             records[fqdn].append(A(pod.ip))
             records[endpoint].append(A(pod.ip))
             records[_reverse(pod.ip)].append(PTR(endpoint))

@@ -32,7 +32,7 @@ from .placement import place
 from .plan import Plan
 from .validate import check_network, check_objects
 from .vips import allocate_services
-from .workloads import expand
+from .workloads import daemon_set_pods, expand
 
 __all__ = ["Limits", "Overrides", "Plan", "load_plan", "plan_from_text", "read_topology"]
 
@@ -101,10 +101,13 @@ def plan_from_text(
             add_cluster_dns(manifest, topology)
         nodes = len(topology.nodes) if topology is not None else 0
         manifest.pods = expand(manifest.workloads, overrides or Overrides(), filename, problems, limits, nodes)
+    layout = check_network(topology) if topology is not None else None
+    if manifest.complete:
+        if layout is not None:  # a DaemonSet's pods follow the nodes
+            manifest.pods.extend(daemon_set_pods(manifest.workloads, layout.nodes, overrides or Overrides()))
         check_objects(manifest)
-    if topology is None:  # parse has said why: no Topology document, or a YAML error
+    if topology is None or layout is None:  # parse has said why: no Topology document, or a YAML error
         raise TopologyError(_in_file_order(problems))
-    layout = check_network(topology)
     external = plan_external(topology)
     declared = {n.name for n in topology.nodes if n.name}
     placed = place(manifest.pods, layout.nodes, declared, previous)

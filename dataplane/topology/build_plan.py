@@ -62,6 +62,7 @@ def build_plan(
         authorization_policies=tuple(manifest.policies),
         mesh_root_namespace=MESH_ROOT_NAMESPACE,
         warnings=(*_warnings(manifest), *manifest.warnings),
+        accepted_only=tuple(manifest.accepted_only),
     )
 
 
@@ -108,6 +109,7 @@ def _pod(topology: str, pod: PodSpec, node: NodeSite, addresses: Addresses) -> P
         ready=pod.ready,
         terminating=pod.terminating,
         hostname=pod.hostname,
+        subdomain=pod.subdomain,
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv4Network
 
 from .model import (
-    DeploymentSpec,
+    ControllerSpec,
     Manifest,
     ObjectRef,
     Origin,
@@ -85,7 +85,7 @@ def add_cluster_dns(manifest: Manifest, topology: TopologySpec) -> None:
         containers=(_CONTAINER,),
     )
     manifest.objects.append(ObjectRef(deployment_origin, "Deployment", NAMESPACE, DEPLOYMENT))
-    manifest.workloads.append(DeploymentSpec(deployment_origin, NAMESPACE, DEPLOYMENT, REPLICAS, template))
+    manifest.workloads.append(ControllerSpec(deployment_origin, NAMESPACE, DEPLOYMENT, REPLICAS, template))
     service_origin = _as(origin, "Service", SERVICE_KEY)
     manifest.objects.append(ObjectRef(service_origin, "Service", NAMESPACE, SERVICE))
     manifest.services.append(_service(service_origin, topology.service_cidr))
@@ -100,10 +100,10 @@ def _report_reserved(manifest: Manifest) -> bool:
     return bool(claims)
 
 
-def _claims_dns(workload: PodSpec | DeploymentSpec) -> bool:
+def _claims_dns(workload: PodSpec | ControllerSpec) -> bool:
     if workload.namespace != NAMESPACE:
         return False
-    if isinstance(workload, DeploymentSpec):
+    if isinstance(workload, ControllerSpec):
         return workload.name == DEPLOYMENT
     return is_replica_name(workload.name, DEPLOYMENT)
 

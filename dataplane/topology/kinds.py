@@ -119,6 +119,7 @@ _POD_SPEC = Obj(
         "serviceAccountName": Str(),
         "serviceAccount": Str(),
         "hostname": Str(),
+        "subdomain": Str(),
         "hostNetwork": Unsupported("every pod gets its own network namespace"),
         **_ignored(
             "volumes",
@@ -148,7 +149,6 @@ _POD_SPEC = Obj(
             "hostUsers",
             "shareProcessNamespace",
             "setHostnameAsFQDN",
-            "subdomain",
             "os",
             "readinessGates",
             "schedulingGates",
@@ -163,26 +163,45 @@ _POD_STATUS = Obj(
     open=True,  # status is written by the cluster; only the Ready condition matters here
 )
 
-_DEPLOYMENT_SPEC = Obj(
-    {
-        "replicas": Int(),
-        "selector": Obj(
-            {"matchLabels": StrMap(), "matchExpressions": Unsupported("use matchLabels")},
-            required=("matchLabels",),
-        ),
-        "template": Obj(
-            {
-                "metadata": Obj(
-                    {"labels": StrMap(), "annotations": StrMap(), **_ignored("name", "namespace"), **_SERVER_METADATA}
-                ),
-                "spec": _POD_SPEC,
-            },
-            required=("spec",),
-        ),
-        **_ignored("strategy", "revisionHistoryLimit", "minReadySeconds", "progressDeadlineSeconds", "paused"),
-    },
-    required=("selector", "template"),
+_SELECTOR = Obj(
+    {"matchLabels": StrMap(), "matchExpressions": Unsupported("use matchLabels")},
+    required=("matchLabels",),
 )
+_TEMPLATE = Obj(
+    {
+        "metadata": Obj({"labels": StrMap(), "annotations": StrMap(), **_ignored("name", "namespace"), **_SERVER_METADATA}),
+        "spec": _POD_SPEC,
+    },
+    required=("spec",),
+)
+
+
+def _controller_spec(replicas: bool, **fields: Field) -> Obj:
+    """The spec of a pod controller: selector and template, a replica count if it has one."""
+    counted: dict[str, Field] = {"replicas": Int()} if replicas else {}
+    return Obj(
+        {**counted, "selector": _SELECTOR, "template": _TEMPLATE, "minReadySeconds": Ignored(), **fields},
+        required=("selector", "template"),
+    )
+
+
+_DEPLOYMENT_SPEC = _controller_spec(
+    True, **_ignored("strategy", "revisionHistoryLimit", "progressDeadlineSeconds", "paused")
+)
+_REPLICA_SET_SPEC = _controller_spec(True)
+_STATEFUL_SET_SPEC = _controller_spec(
+    True,
+    serviceName=Str(),
+    **_ignored(
+        "podManagementPolicy",
+        "updateStrategy",
+        "revisionHistoryLimit",
+        "volumeClaimTemplates",
+        "persistentVolumeClaimRetentionPolicy",
+        "ordinals",
+    ),
+)
+_DAEMON_SET_SPEC = _controller_spec(False, **_ignored("updateStrategy", "revisionHistoryLimit"))
 
 _SERVICE_PORT = Obj(
     {
@@ -281,6 +300,18 @@ DEPLOYMENT = Kind(
     True,
     _document(_metadata(True), {"spec": _DEPLOYMENT_SPEC, **_ignored("status")}, _WITH_SPEC),
 )
+REPLICA_SET = Kind(
+    "ReplicaSet", "apps/v1", True, _document(_metadata(True), {"spec": _REPLICA_SET_SPEC, **_ignored("status")}, _WITH_SPEC)
+)
+STATEFUL_SET = Kind(
+    "StatefulSet",
+    "apps/v1",
+    True,
+    _document(_metadata(True), {"spec": _STATEFUL_SET_SPEC, **_ignored("status")}, _WITH_SPEC),
+)
+DAEMON_SET = Kind(
+    "DaemonSet", "apps/v1", True, _document(_metadata(True), {"spec": _DAEMON_SET_SPEC, **_ignored("status")}, _WITH_SPEC)
+)
 SERVICE = Kind(
     "Service", "v1", True, _document(_metadata(True), {"spec": _SERVICE_SPEC, **_ignored("status")}, _WITH_SPEC)
 )
@@ -340,10 +371,73 @@ AUTHORIZATION_POLICY = Kind(
 )
 
 KINDS: dict[str, Kind] = {
-    k.name: k for k in (TOPOLOGY, NAMESPACE, SERVICE_ACCOUNT, POD, DEPLOYMENT, SERVICE, AUTHORIZATION_POLICY)
+    k.name: k
+    for k in (
+        TOPOLOGY,
+        NAMESPACE,
+        SERVICE_ACCOUNT,
+        POD,
+        DEPLOYMENT,
+        REPLICA_SET,
+        STATEFUL_SET,
+        DAEMON_SET,
+        SERVICE,
+        AUTHORIZATION_POLICY,
+    )
 }
 
 
 def supported() -> str:
     """The supported kinds for a message: ``Topology (dpctl.dev/v1), Namespace (v1), ...``."""
     return ", ".join(f"{k.name} ({k.api_version})" for k in KINDS.values())
+
+
+# Kinds that do not shape the data plane: accepted, counted, never checked.
+IGNORED_KINDS = frozenset(
+    {
+        "ConfigMap", "Secret", "HorizontalPodAutoscaler", "VerticalPodAutoscaler", "PodDisruptionBudget",
+        "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ServiceMonitor", "PodMonitor", "PrometheusRule",
+        "CustomResourceDefinition", "LimitRange", "ResourceQuota", "PriorityClass", "StorageClass",
+        "PersistentVolume", "PersistentVolumeClaim", "CSIDriver", "VolumeSnapshotClass", "RuntimeClass",
+        "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding", "APIService", "Lease", "Event", "CertificateSigningRequest",
+    }
+)
+# Kinds that do shape traffic, but that dpctl does not emulate yet: accepted and
+# reported, so a user knows the file's policy or routing is not in force.
+NOT_YET_ENFORCED_KINDS = frozenset(
+    {
+        "NetworkPolicy", "Ingress", "IngressClass",
+        # Gateway API
+        "Gateway", "GatewayClass", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute", "ReferenceGrant",
+        "BackendTLSPolicy", "BackendTrafficPolicy",
+        # Istio networking and security beyond L4 AuthorizationPolicy
+        "VirtualService", "DestinationRule", "ServiceEntry", "Sidecar", "WorkloadEntry", "WorkloadGroup",
+        "EnvoyFilter", "PeerAuthentication", "RequestAuthentication", "Telemetry", "ProxyConfig", "WasmPlugin",
+        # workloads not emulated yet
+        "Job", "CronJob",
+    }
+)
+# API groups Kubernetes itself serves: an unknown kind in one of them is a typo,
+# an unknown kind anywhere else is some operator's custom resource.
+_BUILT_IN_GROUPS = frozenset(
+    {
+        "", "apps", "batch", "autoscaling", "policy", "extensions", "rbac.authorization.k8s.io",
+        "networking.k8s.io", "storage.k8s.io", "apiextensions.k8s.io", "admissionregistration.k8s.io",
+        "scheduling.k8s.io", "coordination.k8s.io", "node.k8s.io", "discovery.k8s.io", "certificates.k8s.io",
+        "flowcontrol.apiserver.k8s.io", "apiregistration.k8s.io", "events.k8s.io", "resource.k8s.io",
+        "authentication.k8s.io", "authorization.k8s.io",
+    }
+)
+IGNORED = "ignored"
+NOT_YET_ENFORCED = "not yet enforced"
+
+
+def passive(kind: str, api_version: object) -> str | None:
+    """``IGNORED`` or ``NOT_YET_ENFORCED`` for a kind dpctl accepts without acting on it, else None."""
+    if kind in NOT_YET_ENFORCED_KINDS:
+        return NOT_YET_ENFORCED
+    if kind in IGNORED_KINDS:
+        return IGNORED
+    group = api_version.rpartition("/")[0] if isinstance(api_version, str) else ""
+    return IGNORED if group and group not in _BUILT_IN_GROUPS else None  # a custom resource

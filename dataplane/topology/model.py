@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
 from ..errors import Problem
-from .plan import AuthorizationPolicy, Container
+from .plan import Accepted, AuthorizationPolicy, Container
 from .yamlsource import Document
 
 
@@ -127,6 +127,7 @@ class PodSpec:
     containers: tuple[Container, ...]
     ready: bool = True
     terminating: bool = False
+    subdomain: str = ""  # with hostname, the pod's DNS name under the headless Service of this name
 
     @property
     def key(self) -> str:
@@ -147,6 +148,7 @@ class PodTemplate:
     service_account: str
     hostname: str | None
     containers: tuple[Container, ...]
+    subdomain: str = ""
 
     def pod(self, name: str, owner: str, ready: bool = True, terminating: bool = False) -> PodSpec:
         return PodSpec(
@@ -164,18 +166,22 @@ class PodTemplate:
             containers=self.containers,
             ready=ready,
             terminating=terminating,
+            subdomain=self.subdomain,
         )
 
 
 @dataclass
-class DeploymentSpec:
-    """A Deployment before it has pods: how many, and from which template (see ``workloads``)."""
+class ControllerSpec:
+    """A controller before it has pods -- Deployment, ReplicaSet, StatefulSet or
+    DaemonSet: how many, and from which template (see ``workloads``)."""
 
     origin: Origin
     namespace: str
     name: str
-    replicas: int
+    replicas: int  # a DaemonSet's is the number of nodes it runs on, known only after placement
     template: PodTemplate
+    kind: str = "Deployment"
+    service_name: str | None = None  # a StatefulSet's governing headless Service: its pods' subdomain
 
     @property
     def key(self) -> str:
@@ -265,11 +271,12 @@ class Manifest:
     topology: TopologySpec | None = None
     namespaces: list[NamespaceSpec] = field(default_factory=list)
     objects: list[ObjectRef] = field(default_factory=list)  # every namespaced object, by kind
-    workloads: list[PodSpec | DeploymentSpec] = field(default_factory=list)  # bare Pods and Deployments
+    workloads: list[PodSpec | ControllerSpec] = field(default_factory=list)  # bare Pods and Deployments
     pods: list[PodSpec] = field(default_factory=list)  # every pod that exists: ``workloads`` expanded
     services: list[ServiceSpec] = field(default_factory=list)
     policies: list[AuthorizationPolicy] = field(default_factory=list)  # those ztunnel enforces
     warnings: list[str] = field(default_factory=list)  # found while parsing, for Plan.warnings
+    accepted_only: list[Accepted] = field(default_factory=list)  # documents of kinds read but not acted on
     complete: bool = True  # False when a YAML error cut the file short
 
     def service_accounts(self) -> set[tuple[str, str]]:

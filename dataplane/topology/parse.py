@@ -8,6 +8,7 @@ here; workloads and Services, which have more rules, have modules of their own.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from ipaddress import IPv4Network
 from typing import Any
@@ -15,10 +16,11 @@ from typing import Any
 from ..errors import Problem
 from . import parse_pods, parse_policies, parse_services
 from .external import DEFAULT_PUBLIC_CIDR, DEFAULT_TRANSIT_CIDR, default_pool
-from .kinds import KINDS, supported
+from .kinds import KINDS, passive, supported
 from .limits import DEFAULT_LIMITS, Limits
 from .model import Manifest, NamespaceSpec, NodeSpec, ObjectRef, Origin, SubnetSpec, TopologySpec
 from .naming import RESERVED_NODE_NAMES
+from .plan import Accepted
 from .rules import apply, check_labels, check_name, dns_label, dns_subdomain, ipv4_address, ipv4_network, topology_name
 from .schema import Report, check, describe, valid_items
 from .yamlsource import Document, item_path, read_documents
@@ -69,8 +71,14 @@ def _parse_document(document: Document, manifest: Manifest, problems: list[Probl
         origin.report(None, "missing required field 'kind'")
         return
     if kind is None:
+        treatment = passive(kind_value, data.get("apiVersion")) if isinstance(kind_value, str) else None
+        if treatment is not None:
+            manifest.accepted_only.append(Accepted(kind_value, _written_name(data), treatment))
+            return
         what = f"'{kind_value}'" if isinstance(kind_value, str) else describe(kind_value)
-        origin.report("kind", f"unknown kind {what}; supported kinds: {supported()}")
+        close = difflib.get_close_matches(kind_value, KINDS, n=1) if isinstance(kind_value, str) else []
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        origin.report("kind", f"unknown kind {what}{hint}; supported kinds: {supported()}")
         return
     api_version = data.get("apiVersion")
     if isinstance(api_version, str) and not kind.accepts(api_version):
@@ -81,6 +89,15 @@ def _parse_document(document: Document, manifest: Manifest, problems: list[Probl
         check_labels(metadata.get("labels", {}), "metadata.labels", origin.report)
         check_labels(metadata.get("annotations", {}), "metadata.annotations", origin.report, values=False)
     _CONVERTERS[kind.name](clean, origin, manifest)
+
+
+def _written_name(data: dict[Any, Any]) -> str:
+    """``namespace/name`` as written (no namespace for cluster-scoped objects), or ``""``."""
+    metadata = data.get("metadata")
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str):
+        return ""
+    namespace = metadata.get("namespace")
+    return f"{namespace}/{metadata['name']}" if isinstance(namespace, str) else str(metadata["name"])
 
 
 def _display_name(data: dict[Any, Any], namespaced: bool) -> str | None:
@@ -228,7 +245,10 @@ _CONVERTERS: dict[str, Callable[[dict[str, Any], Origin, Manifest], None]] = {
     "Namespace": _namespace,
     "ServiceAccount": _service_account,
     "Pod": parse_pods.parse_pod,
-    "Deployment": parse_pods.parse_deployment,
+    "Deployment": parse_pods.parse_controller,
+    "ReplicaSet": parse_pods.parse_controller,
+    "StatefulSet": parse_pods.parse_controller,
+    "DaemonSet": parse_pods.parse_controller,
     "Service": parse_services.parse_service,
     "AuthorizationPolicy": parse_policies.parse_policy,
 }

@@ -1,18 +1,20 @@
-"""Pod and Deployment documents → bare pods and Deployments with a pod template.
+"""Pod and controller documents → bare pods, and controllers with a pod template.
 
-A Deployment stays one object here, its template checked once; ``workloads``
-turns it into replicas, because how many and which ones also depends on live
-changes.  The container ports are resolved to their built-in responders here,
+A controller (Deployment, ReplicaSet, StatefulSet, DaemonSet) stays one object
+here, its template checked once; ``workloads`` turns it into pods, because
+how many and which ones also depends on live changes (and, for a DaemonSet,
+on the nodes).  The container ports are resolved to their built-in responders here,
 since that depends only on the pod's own manifest.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from .model import DeploymentSpec, Manifest, ObjectRef, Origin, PodTemplate, report_duplicates
+from .model import ControllerSpec, Manifest, ObjectRef, Origin, PodTemplate, report_duplicates
 from .plan import Container, ContainerPort
-from .rules import apply, check_labels, check_name, dns_label, dns_subdomain, port_name, port_number
+from .rules import apply, check_labels, check_name, dns_1035_label, dns_label, dns_subdomain, port_name, port_number
 from .schema import valid_items
 from .yamlsource import child_path, item_path
 
@@ -34,12 +36,14 @@ def parse_pod(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None
 INT32_MAX = 2**31 - 1
 
 
-def parse_deployment(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
+def parse_controller(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
+    """A Deployment, ReplicaSet, StatefulSet or DaemonSet (``origin.kind``)."""
+    kind = origin.kind or "Deployment"
     report = origin.report
     metadata = clean.get("metadata", {})
     name = check_name(dns_subdomain, metadata.get("name"), "metadata.name", report)
     spec = clean.get("spec", {})
-    replicas = spec.get("replicas", 1)
+    replicas = spec.get("replicas", 1) if kind != "DaemonSet" else 0
     if replicas < 0:
         report("spec.replicas", f"must not be negative, got {replicas}")
     elif replicas > INT32_MAX:  # the API server decodes replicas as an int32
@@ -58,10 +62,15 @@ def parse_deployment(clean: dict[str, Any], origin: Origin, manifest: Manifest) 
             report("spec.selector.matchLabels", "must not be empty: an empty selector would select every pod")
         elif any(template.labels.get(k) != v for k, v in selector.items()):
             report("spec.template.metadata.labels", "selector does not match template labels")
+    service_name = check_name(dns_1035_label, spec.get("serviceName"), "spec.serviceName", report)
+    if service_name:  # a StatefulSet's pods are <pod>.<serviceName>.<namespace>.svc under its headless Service
+        template = dataclasses.replace(template, subdomain=service_name)
     if name is None:
         return
-    manifest.objects.append(ObjectRef(origin, "Deployment", template.namespace, name))
-    manifest.workloads.append(DeploymentSpec(origin, template.namespace, name, max(replicas, 0), template))
+    manifest.objects.append(ObjectRef(origin, kind, template.namespace, name))
+    manifest.workloads.append(
+        ControllerSpec(origin, template.namespace, name, max(replicas, 0), template, kind, service_name)
+    )
 
 
 def _template(
@@ -88,6 +97,11 @@ def _template(
         )
         or "default",
         hostname=check_name(dns_label, spec.get("hostname"), f"{spec_path}.hostname", report),
+        # An endpoint is named by its hostname only when the pod sets one explicitly (a
+        # StatefulSet sets its pods' names); a subdomain alone names nothing.
+        subdomain=(check_name(dns_label, spec.get("subdomain"), f"{spec_path}.subdomain", report) or "")
+        if spec.get("hostname")
+        else "",
         containers=tuple(
             _container(raw, item_path(f"{spec_path}.containers", i), echo_ports, origin)
             for i, raw in containers

@@ -81,6 +81,7 @@ class Pod:
     ready: bool = True
     terminating: bool = False
     hostname: str = ""
+    subdomain: str = ""  # with hostname: <hostname>.<subdomain>.<namespace>.svc under that headless Service
 
     @property
     def key(self) -> str:
@@ -217,6 +218,16 @@ class Namespace:
 
 
 @dataclass(frozen=True)
+class Accepted:
+    """A document dpctl read but does not act on: a kind that does not shape
+    the data plane (``ignored``), or one it does not emulate yet (``not yet enforced``)."""
+
+    kind: str
+    name: str  # "namespace/name", "name", or "" when the document has none
+    treatment: str  # "ignored" | "not yet enforced"
+
+
+@dataclass(frozen=True)
 class Plan:
     """The whole emulation, resolved."""
 
@@ -240,6 +251,7 @@ class Plan:
     mesh_root_namespace: str = "istio-system"
     trust_domain: str = "cluster.local"
     warnings: tuple[str, ...] = ()
+    accepted_only: tuple[Accepted, ...] = ()  # documents read but not acted on
     version: int = PLAN_VERSION
 
     def node(self, name: str) -> Node:
@@ -307,6 +319,7 @@ def _plan_from_dict(raw: dict[str, Any]) -> Plan:
             "pods": pods,
             "services": services,
             "warnings": tuple(raw["warnings"]),
+            "accepted_only": tuple(Accepted(**a) for a in raw.get("accepted_only", ())),
             "external": External(**raw["external"]) if raw.get("external") else None,
             "authorization_policies": tuple(
                 _policy_from_dict(p) for p in raw.get("authorization_policies", ())

@@ -133,22 +133,22 @@ def test_overrides_naming_nothing_are_problems(topology: Callable[..., str], mak
             terminating=frozenset({"default/web-x"}),
         )
     assert [(p.file, p.line, p.message) for p in raised.value.problems] == [
-        ("t.yaml", None, "live change 'scale default/nope': no Deployment default/nope in the file"),
+        ("t.yaml", None, "live change 'scale default/nope': no Deployment, ReplicaSet or StatefulSet default/nope in the file"),
         ("t.yaml", None, "live change 'scale default/web': replicas must not be negative, got -1"),
         (
             "t.yaml",
             None,
-            "live change 'delete pod default/ghost': no pod default/ghost in the file or made by one of its Deployments",
+            "live change 'delete pod default/ghost': no pod default/ghost in the file or made by one of its controllers",
         ),
         (
             "t.yaml",
             None,
-            "live change 'set ready shop/web-0': no pod shop/web-0 in the file or made by one of its Deployments",
+            "live change 'set ready shop/web-0': no pod shop/web-0 in the file or made by one of its controllers",
         ),
         (
             "t.yaml",
             None,
-            "live change 'set terminating default/web-x': no pod default/web-x in the file or made by one of its Deployments",
+            "live change 'set terminating default/web-x': no pod default/web-x in the file or made by one of its controllers",
         ),
     ]
 

@@ -1,0 +1,87 @@
+"""StatefulSet, DaemonSet and ReplicaSet make their pods as Kubernetes' controllers
+do, and the kinds that do not shape the data plane are accepted and counted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from dataplane.state.store import StateDir
+from dataplane.topology.plan import Plan
+from tests.integration.conftest import dpctl, unique_name, write_topology
+
+pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module", params=["vpc", "overlay"])
+def shop(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Plan, str]]:
+    name = unique_name("kinds")
+    path = write_topology(tmp_path_factory.mktemp("kinds"), "workloads.yaml", name, CNI=request.param)
+    result = dpctl("up", "-q", str(path))
+    try:
+        assert result.returncode == 0, result.stderr
+        yield StateDir(name).load_plan(), result.stderr
+    finally:
+        dpctl("down", name)
+
+
+def _pods(plan: Plan, owner: str) -> list[str]:
+    return sorted(p.name for p in plan.pods if p.owner == owner)
+
+
+def test_each_controller_makes_its_pods(shop: tuple[Plan, str]) -> None:
+    plan, _ = shop
+    assert _pods(plan, "StatefulSet/db") == ["db-0", "db-1", "db-2"]
+    assert _pods(plan, "ReplicaSet/web") == ["web-0", "web-1"]
+    # one DaemonSet pod on each node of zone a, pinned there, none in zone b
+    agents = {p.name: p.node for p in plan.pods if p.owner == "DaemonSet/agent"}
+    assert agents == {"agent-a1": "a1", "agent-a2": "a2"}
+
+
+def test_ignored_and_not_yet_enforced_kinds_are_counted_in_one_line_each(shop: tuple[Plan, str]) -> None:
+    _, stderr = shop
+    assert (
+        "ignored: 1 ConfigMap, 1 HorizontalPodAutoscaler, 1 PodDisruptionBudget, 1 Secret, 1 ServiceMonitor "
+        "(-v lists them)" in stderr
+    )
+    assert "not yet enforced: 1 NetworkPolicy (-v lists them)" in stderr
+
+
+def test_statefulset_pods_have_their_own_dns_names(shop: tuple[Plan, str]) -> None:
+    plan, _ = shop
+    for pod in ("db-0", "db-2"):
+        answer = dpctl("exec", "-t", plan.name, "shop/web-0", "--", "getent", "hosts", f"{pod}.db.shop.svc.cluster.local")
+        assert answer.returncode == 0, answer.stderr
+        assert answer.stdout.split()[0] == plan.pod("shop", pod).ip
+    hosts = dpctl("exec", "-t", plan.name, "shop/db-1", "--", "cat", "/etc/hosts", check=True).stdout
+    assert f"{plan.pod('shop', 'db-1').ip}\tdb-1.db.shop.svc.cluster.local\tdb-1" in hosts
+
+
+def test_statefulset_scales_by_its_highest_ordinal_and_keeps_names(shop: tuple[Plan, str]) -> None:
+    plan, _ = shop
+    before = {p.name: p.ip for p in plan.pods}
+    dpctl("scale", "-t", plan.name, "shop/db", "2", check=True)
+    assert _pods(StateDir(plan.name).load_plan(), "StatefulSet/db") == ["db-0", "db-1"]
+    dpctl("scale", "-t", plan.name, "shop/db", "3", check=True)
+    after = StateDir(plan.name).load_plan()
+    assert _pods(after, "StatefulSet/db") == ["db-0", "db-1", "db-2"]
+    assert {n: after.pod("shop", n).ip for n in ("db-0", "db-1")} == {n: before[n] for n in ("db-0", "db-1")}
+
+
+def test_daemonset_and_statefulset_pods_are_not_deleted_as_replicas(shop: tuple[Plan, str]) -> None:
+    plan, _ = shop
+    for pod in ("shop/db-0", "shop/agent-a1"):
+        result = dpctl("delete", "pod", "-t", plan.name, pod)
+        assert result.returncode == 1 and "same name" in result.stderr
+    refused = dpctl("scale", "-t", plan.name, "shop/agent", "3")
+    assert refused.returncode == 2 and "cannot be scaled" in refused.stderr
+
+
+def test_get_pods_names_the_owners(shop: tuple[Plan, str]) -> None:
+    plan, _ = shop
+    listed = json.loads(dpctl("get", "pods", "-t", plan.name, "-n", "shop", "-o", "json", check=True).stdout)
+    owners = {p["name"]: p["owner"] for p in listed}
+    assert owners["db-0"] == "StatefulSet/db" and owners["agent-a2"] == "DaemonSet/agent"
+    assert owners["web-1"] == "ReplicaSet/web"
