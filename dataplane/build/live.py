@@ -32,6 +32,7 @@ import json
 import os
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -43,10 +44,11 @@ from dataplane.errors import DpctlError
 from dataplane.kernel import etcnetns, netns
 from dataplane.mesh.enrollment import AMBIENT, DATAPLANE_MODE
 from dataplane.state.store import StateDir
-from dataplane.topology import plan_from_text
+from dataplane.topology import plan_from_sources
 from dataplane.topology.limits import DEFAULT_LIMITS, Limits
 from dataplane.topology.overrides import Overrides
 from dataplane.topology.plan import Plan, Pod
+from dataplane.topology.sources import Source
 
 MESH_FILE = "mesh.json"
 
@@ -132,7 +134,7 @@ def _remove_pods(plan: Plan, pods: list[Pod]) -> list[str]:
     return failures
 
 
-def roll_out(state: StateDir, old: Plan, new: Plan, overrides: Overrides, source_text: str) -> ChangeReport:
+def roll_out(state: StateDir, old: Plan, new: Plan, overrides: Overrides, sources: Sequence[Source]) -> ChangeReport:
     """Move the running emulation from ``old`` (its current plan) to ``new``."""
     started = time.monotonic()
     _check_fixed(old, new)
@@ -149,7 +151,7 @@ def roll_out(state: StateDir, old: Plan, new: Plan, overrides: Overrides, source
         reload_agents(state, new)
     except BaseException as exc:
         _roll_back(state, old, new, added, exc)
-    state.save_inputs(source_text, overrides)
+    state.save_inputs(sources, overrides)
     failures = _remove_pods(old, removed)
     if failures:
         raise DpctlError(f"the change is live, but some removed pods' namespaces are left: {'; '.join(failures)}")
@@ -180,10 +182,10 @@ def _roll_back(state: StateDir, old: Plan, new: Plan, added: list[Pod], cause: B
 def change(state: StateDir, old: Plan, overrides: Overrides, limits: Limits = DEFAULT_LIMITS) -> ChangeReport:
     """Recompute the plan of the emulation (running ``old``) from its source with
     ``overrides`` and roll it out."""
-    text = state.load_source()
-    new = with_mesh_labels(state, plan_from_text(text, old.source, previous=old, overrides=overrides, limits=limits))
+    sources = state.load_sources()
+    new = with_mesh_labels(state, plan_from_sources(sources, previous=old, overrides=overrides, limits=limits))
     # Readiness of pods that no longer exist must not stick to a future pod of the same name.
-    return roll_out(state, old, new, overrides.pruned(new), text)
+    return roll_out(state, old, new, overrides.pruned(new), sources)
 
 
 def _mesh_modes(state: StateDir) -> dict[str, str | None]:

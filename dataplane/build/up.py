@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from dataplane.agent import ready
@@ -20,6 +20,7 @@ from dataplane.errors import BuildError, StateError
 from dataplane.kernel import etcnetns, netns, process
 from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan
+from dataplane.topology.sources import Source
 
 AGENT_READY_TIMEOUT = 20.0
 Progress = Callable[[str, int, int], None]
@@ -69,16 +70,18 @@ def step_count(plan: Plan) -> int:
     return sum(1 for _ in _steps(plan, StateDir(plan.name)))
 
 
-def up(plan: Plan, source_text: str, progress: Progress | None = None) -> None:
-    """Build ``plan`` (made from ``source_text``); on any failure remove
-    everything and raise BuildError."""
+def up(plan: Plan, sources: str | Sequence[Source], progress: Progress | None = None) -> None:
+    """Build ``plan`` (made from ``sources``, or one text named as the plan's
+    source); on any failure remove everything and raise BuildError."""
+    if isinstance(sources, str):
+        sources = [Source(plan.source, sources)]
     state = StateDir(plan.name)
     if state.exists() or netns.list_names(plan.prefix):
         raise StateError(
             f"emulation {plan.name!r} is already up (or left over); run 'dpctl down {plan.name}' first"
         )
     total = step_count(plan)
-    state.create(plan, source_text)  # refuses, touching nothing, if the directory appeared meanwhile
+    state.create(plan, sources)  # refuses, touching nothing, if the directory appeared meanwhile
     label = "state directory"
     try:
         for done, (label, step) in enumerate(_steps(plan, state)):

@@ -12,26 +12,26 @@ import click
 
 from dataplane.build.live import forget_mesh_modes, roll_out
 from dataplane.cli.changes import report
-from dataplane.cli.context import changing, input_limits, report_plan, require_root
+from dataplane.cli.context import changing, input_limits, inputs_option, read_inputs, report_plan, require_root
 from dataplane.errors import StateError
-from dataplane.topology import plan_from_text, read_topology
+from dataplane.topology import plan_from_sources
 from dataplane.topology.overrides import Overrides
 
 
 @click.command("apply")
-@click.argument("file", type=click.Path(dir_okay=False))
-def command(file: str) -> None:
-    """Reconcile the emulation named in FILE with FILE, live."""
+@inputs_option("apply")
+def command(file: str | None, inputs: tuple[str, ...]) -> None:
+    """Reconcile the emulation named in FILE (and every -f input) with them, live."""
     limits = input_limits()
-    text = read_topology(file, limits)
-    draft = plan_from_text(text, file, limits=limits)  # validation first, no root needed
+    sources = read_inputs(file, inputs, limits)
+    draft = plan_from_sources(sources, limits=limits)  # validation first, no root needed
     require_root("dpctl apply")
     with changing(draft.name) as state:
         if not state.exists():
-            raise StateError(f"emulation {draft.name!r} is not up; use 'dpctl up {file}'")
+            raise StateError(f"emulation {draft.name!r} is not up; use 'dpctl up' with the same input")
         old = state.load_plan()
-        new = plan_from_text(text, file, previous=old, limits=limits)
+        new = plan_from_sources(sources, previous=old, limits=limits)
         report_plan(new)
-        done = roll_out(state, old, new, Overrides(), text)
+        done = roll_out(state, old, new, Overrides(), sources)
         forget_mesh_modes(state)
     report(done)

@@ -8,7 +8,7 @@ import math
 import os
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -21,6 +21,7 @@ from dataplane.kernel.machine import available_memory
 from dataplane.state.lock import change_lock
 from dataplane.state.store import StateDir, emulation_name
 from dataplane.topology.limits import Limits
+from dataplane.topology.sources import Source, read_sources
 from dataplane.topology.plan import Plan
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -110,6 +111,32 @@ def report_plan(plan: Plan, verbose: bool = False) -> None:
             for item in plan.accepted_only:
                 if item.treatment == treatment:
                     click.echo(f"  {item.kind} {item.name}".rstrip(), err=True)
+
+
+def inputs_option(verb: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``FILE`` and ``-f FILE|DIR|-`` (repeatable), as ``kubectl apply -f`` takes them."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        function = click.option(
+            "-f",
+            "--filename",
+            "inputs",
+            multiple=True,
+            metavar="FILE|DIR|-",
+            help=f"Input to {verb} (repeatable): a file, a directory's *.yaml/*.yml/*.json files in name order, "
+            "or - for standard input.",
+        )(function)
+        return click.argument("file", required=False, type=click.Path(dir_okay=False))(function)
+
+    return decorate
+
+
+def read_inputs(file: str | None, inputs: tuple[str, ...], limits: Limits) -> list[Source]:
+    """The topology input a command was given, in order: FILE, then every ``-f``."""
+    args = ([file] if file else []) + list(inputs)
+    if not args:
+        raise click.UsageError("give a topology FILE, or -f FILE|DIR|- (repeatable)")
+    return read_sources(args, stdin=sys.stdin.buffer, limits=limits)
 
 
 def print_json(data: Any) -> None:

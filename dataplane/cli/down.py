@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 
@@ -10,23 +11,24 @@ from dataplane.build.teardown import running_names, teardown
 from dataplane.cli.context import changing, require_root
 from dataplane.errors import InputError, StateError
 from dataplane.state.store import emulation_name
-from dataplane.topology import read_topology
+from dataplane.topology.sources import Source, label, read_sources
 from dataplane.topology.yamlsource import read_documents
 
 
-def _name_from_file(path: str) -> str:
-    """The Topology name inside a file, read leniently: the file may have
+def _name_from_inputs(sources: list[Source]) -> str:
+    """The Topology name inside the input, read leniently: a file may have
     changed or broken since ``up`` (a later document, a bad value), and down
     must still work as long as the Topology's name can be read."""
-    documents, _syntax = read_documents(read_topology(path))
-    for document in documents:
-        data = document.data
-        if isinstance(data, dict) and data.get("kind") == "Topology":
-            metadata = data.get("metadata")
-            name = metadata.get("name") if isinstance(metadata, dict) else None
-            if name is not None:
-                return emulation_name(name, f"{path}: metadata.name")
-    raise InputError(f"{path}: no Topology document with metadata.name")
+    for source in sources:
+        documents, _syntax = read_documents(source.text)
+        for document in documents:
+            data = document.data
+            if isinstance(data, dict) and data.get("kind") == "Topology":
+                metadata = data.get("metadata")
+                name = metadata.get("name") if isinstance(metadata, dict) else None
+                if name is not None:
+                    return emulation_name(name, f"{source.name}: metadata.name")
+    raise InputError(f"{label(sources)}: no Topology document with metadata.name")
 
 
 def _looks_like_file(target: str) -> bool:
@@ -35,16 +37,20 @@ def _looks_like_file(target: str) -> bool:
 
 @click.command("down")
 @click.argument("target", required=False, metavar="NAME|FILE")
+@click.option("-f", "--filename", "inputs", multiple=True, metavar="FILE|DIR|-", help="The input it was brought up with.")
 @click.option("--all", "all_", is_flag=True, help="Remove every emulation on this machine.")
-def command(target: str | None, all_: bool) -> None:
+def command(target: str | None, inputs: tuple[str, ...], all_: bool) -> None:
     """Remove an emulation and everything it made (works after a crash too)."""
-    if (target is not None) == all_:
-        raise click.UsageError("give either NAME|FILE or --all")
-    if target is None:
+    if sum((target is not None, bool(inputs), all_)) != 1:
+        raise click.UsageError("give one of NAME|FILE, -f FILE|DIR|- or --all")
+    if all_:
         require_root("dpctl down")
         names = running_names()  # nothing up: nothing to say
+    elif inputs or (target is not None and _looks_like_file(target)):
+        names = [_name_from_inputs(read_sources([target] if target else list(inputs), stdin=sys.stdin.buffer))]
+        require_root("dpctl down")
     else:
-        names = [_name_from_file(target) if _looks_like_file(target) else emulation_name(target, "NAME")]
+        names = [emulation_name(target, "NAME")]
         require_root("dpctl down")
     for name in names:
         with changing(name):

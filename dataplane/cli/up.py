@@ -1,4 +1,4 @@
-"""``dpctl up FILE``: validate a topology file and build it."""
+"""``dpctl up FILE`` / ``dpctl up -f FILE|DIR|- ...``: validate the topology input and build it."""
 
 from __future__ import annotations
 
@@ -6,33 +6,33 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dataplane.build.up import up
-from dataplane.cli.context import changing, input_limits, report_plan, require_root
-from dataplane.topology import plan_from_text, read_topology
+from dataplane.cli.context import changing, input_limits, inputs_option, read_inputs, report_plan, require_root
+from dataplane.topology import Source, plan_from_sources
 from dataplane.topology.plan import Plan
 
 
 @click.command("up")
-@click.argument("file", type=click.Path(dir_okay=False))
+@inputs_option("build")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("-v", "--verbose", is_flag=True, help="List every document read but not acted on.")
-def command(file: str, quiet: bool, verbose: bool) -> None:
-    """Build the data plane described by FILE (rolled back if anything fails)."""
+def command(file: str | None, inputs: tuple[str, ...], quiet: bool, verbose: bool) -> None:
+    """Build the data plane described by FILE (and every -f input), rolled back if anything fails."""
     limits = input_limits()
-    text = read_topology(file, limits)
-    plan = plan_from_text(text, file, limits=limits)  # validation needs no root: report bad input first
+    sources = read_inputs(file, inputs, limits)
+    plan = plan_from_sources(sources, limits=limits)  # validation needs no root: report bad input first
     require_root("dpctl up")
     report_plan(plan, verbose)
     with changing(plan.name):
-        _build(plan, text, quiet)
+        _build(plan, sources, quiet)
     click.echo(
         f"{plan.name} is up: {len(plan.nodes)} nodes, {len(plan.pods)} pods "
         f"({plan.cni} CNI); try 'dpctl get pods -o wide'"
     )
 
 
-def _build(plan: Plan, text: str, quiet: bool) -> None:
+def _build(plan: Plan, sources: list[Source], quiet: bool) -> None:
     if quiet:
-        up(plan, text)
+        up(plan, sources)
     else:
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -46,4 +46,4 @@ def _build(plan: Plan, text: str, quiet: bool) -> None:
             def report(label: str, done: int, total: int) -> None:
                 bar.update(task, description=f"{plan.name}: {label}", completed=done, total=total)
 
-            up(plan, text, progress=report)
+            up(plan, sources, progress=report)

@@ -1,7 +1,8 @@
 """The state directory of an emulation: ``<state root>/<name>/``.
 
-It holds the plan the emulation was built from (``plan.json``), the text and
-live changes it is recomputed from (``source.yaml``, ``overrides.json``), its
+It holds the plan the emulation was built from (``plan.json``), the inputs and
+live changes it is recomputed from (``sources.json``: every input's name and
+text, in order; ``overrides.json``), its
 phase (``status.json``), the agents' ready files, certificates and every log.
 It is a convenience, not the source of truth: ``down`` also works from the
 namespace prefix when this directory is gone or half-written.
@@ -20,6 +21,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,9 @@ from dataplane.errors import InputError, StateError
 from dataplane.topology.overrides import Overrides
 from dataplane.topology.plan import Plan
 from dataplane.topology.rules import topology_name
+from dataplane.topology.sources import Source
+from dataplane.topology.sources import from_json as sources_from_json
+from dataplane.topology.sources import to_json as sources_json
 
 STATE_ROOT_ENV = "DPCTL_STATE_ROOT"
 DEFAULT_STATE_ROOT = "/run/dpctl"
@@ -73,8 +78,8 @@ class StateDir:
         return os.path.join(self.path, "plan.json")
 
     @property
-    def source_path(self) -> str:
-        return os.path.join(self.path, "source.yaml")
+    def sources_path(self) -> str:
+        return os.path.join(self.path, "sources.json")
 
     @property
     def overrides_path(self) -> str:
@@ -105,7 +110,7 @@ class StateDir:
         except (OSError, ValueError, AttributeError):
             return False
 
-    def create(self, plan: Plan, source_text: str) -> None:
+    def create(self, plan: Plan, sources: Sequence[Source]) -> None:
         os.makedirs(state_root(), mode=0o755, exist_ok=True)
         try:
             os.mkdir(self.path, 0o755)
@@ -115,7 +120,7 @@ class StateDir:
             write_atomic(self.marker_path, json.dumps({"name": self.name, "created": time.time()}))
             os.mkdir(self.logs_dir)
             self.write_plan(plan)
-            self.save_inputs(source_text, Overrides())
+            self.save_inputs(sources, Overrides())
             self.set_phase("building")
         except BaseException:
             self.remove()
@@ -124,18 +129,20 @@ class StateDir:
     def write_plan(self, plan: Plan) -> None:
         write_atomic(self.plan_path, plan.to_json())
 
-    def save_inputs(self, source_text: str, overrides: Overrides) -> None:
-        """What live changes recompute the plan from: the topology text as it
+    def save_inputs(self, sources: Sequence[Source], overrides: Overrides) -> None:
+        """What live changes recompute the plan from: the topology input as it
         was brought up (or last applied) and the changes made since."""
-        write_atomic(self.source_path, source_text)
+        write_atomic(self.sources_path, sources_json(sources))
         write_atomic(self.overrides_path, overrides.to_json())
 
-    def load_source(self) -> str:
+    def load_sources(self) -> list[Source]:
         try:
-            with open(self.source_path) as handle:
-                return handle.read()
+            with open(self.sources_path) as handle:
+                return sources_from_json(handle.read())
         except FileNotFoundError:
-            raise StateError(f"emulation {self.name!r} has no {self.source_path}") from None
+            raise StateError(f"emulation {self.name!r} has no {self.sources_path}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StateError(f"{self.sources_path} is damaged ({exc}); run 'dpctl down {self.name}'") from None
 
     def load_overrides(self) -> Overrides:
         try:

@@ -19,6 +19,7 @@ raised together in one ``TopologyError``, so a file is fixed in one pass.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from ..errors import Problem, TopologyError
 from .build_plan import build_plan
@@ -30,35 +31,23 @@ from .overrides import Overrides
 from .parse import parse
 from .placement import place
 from .plan import Plan
+from .sources import Source, label, read_sources, too_large
 from .validate import check_network, check_objects
 from .vips import allocate_services
 from .workloads import daemon_set_pods, expand
 
-__all__ = ["Limits", "Overrides", "Plan", "load_plan", "plan_from_text", "read_topology"]
+__all__ = ["Limits", "Overrides", "Plan", "Source", "load_plan", "plan_from_sources", "plan_from_text", "read_sources", "read_topology"]
 
 
 def read_topology(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> str:
     """The text of the topology file at ``path``; a file that cannot be read, or
     is larger than ``limits.file_bytes``, is a ``TopologyError``."""
-    file = os.fspath(path)
-    try:
-        with open(file, "rb") as stream:
-            data = stream.read(limits.file_bytes + 1)  # never more: it may be a pipe or a device
-    except OSError as exc:
-        raise TopologyError([Problem(file, f"cannot read the file: {exc.strerror or exc}")]) from None
-    if len(data) > limits.file_bytes:
-        raise TopologyError([Problem(file, _too_large(limits))])
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise TopologyError([Problem(file, "cannot read the file: it is not UTF-8 text")]) from None
+    [source] = read_sources([os.fspath(path)], limits=limits) if not os.path.isdir(path) else [_not_a_file(path)]
+    return source.text
 
 
-def _too_large(limits: Limits) -> str:
-    return (
-        f"the file is larger than {limits.file_bytes:,} bytes, dpctl's limit for topology input "
-        f"({limits.variable('file_bytes')})"
-    )
+def _not_a_file(path: str | os.PathLike[str]) -> Source:
+    raise TopologyError([Problem(os.fspath(path), "is a directory: give a file (or use -f, which reads directories)")])
 
 
 def load_plan(
@@ -83,19 +72,31 @@ def plan_from_text(
     overrides: Overrides | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Plan:
-    """The Plan of a topology given as text; ``filename`` is used in messages and as ``Plan.source``.
+    """The Plan of a topology given as text; ``filename`` is used in messages and as ``Plan.source``."""
+    return plan_from_sources([Source(filename, text)], previous, overrides, limits)
 
-    ``limits`` bound what the text may make (see ``limits``); the defaults
+
+def plan_from_sources(
+    sources: Sequence[Source],
+    previous: Plan | None = None,
+    overrides: Overrides | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Plan:
+    """The Plan of a topology read from ``sources`` (files, a directory's files, stdin), in order.
+
+    ``limits`` bound what the input may make (see ``limits``); the defaults
     know nothing of the machine, the CLI passes its free memory in."""
-    if len(text) > limits.file_bytes:
-        raise TopologyError([Problem(filename, _too_large(limits))])
+    if sum(len(s.text) for s in sources) > limits.file_bytes:
+        raise TopologyError([Problem(label(sources), too_large(limits))])
+    order = {s.name: i for i, s in enumerate(sources)}
     problems: list[Problem] = []
-    manifest = parse(text, filename, problems, limits)
+    manifest = parse(sources, problems, limits)
+    filename = manifest.file
     topology = manifest.topology if manifest.complete else None
     if topology is not None:
         too_many = limits.too_many_nodes(len(topology.nodes))
         if too_many is not None:  # placement costs pods x nodes: refuse before it
-            raise TopologyError(_in_file_order([*problems, Problem(filename, too_many)]))
+            raise TopologyError(_in_file_order([*problems, Problem(filename, too_many)], order))
     if manifest.complete:
         if topology is not None:
             add_cluster_dns(manifest, topology)
@@ -107,17 +108,17 @@ def plan_from_text(
             manifest.pods.extend(daemon_set_pods(manifest.workloads, layout.nodes, overrides or Overrides()))
         check_objects(manifest)
     if topology is None or layout is None:  # parse has said why: no Topology document, or a YAML error
-        raise TopologyError(_in_file_order(problems))
+        raise TopologyError(_in_file_order(problems, order))
     external = plan_external(topology)
     declared = {n.name for n in topology.nodes if n.name}
     placed = place(manifest.pods, layout.nodes, declared, previous)
     addresses = allocate(topology, layout, manifest.pods, placed, previous)
     services = allocate_services(manifest.services, topology, external, previous)
     if problems:
-        raise TopologyError(_in_file_order(problems))
+        raise TopologyError(_in_file_order(problems, order))
     return build_plan(manifest, topology, layout, placed, addresses, services, external)
 
 
-def _in_file_order(problems: list[Problem]) -> list[Problem]:
-    """Problems by document and line (file-wide ones first), each once."""
-    return sorted(dict.fromkeys(problems), key=lambda p: (p.document or 0, p.line or 0))
+def _in_file_order(problems: list[Problem], order: dict[str, int]) -> list[Problem]:
+    """Problems by input, document and line (ones about all the input first), each once."""
+    return sorted(dict.fromkeys(problems), key=lambda p: (order.get(p.file, -1), p.document or 0, p.line or 0))

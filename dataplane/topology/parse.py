@@ -9,7 +9,7 @@ here; workloads and Services, which have more rules, have modules of their own.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from ipaddress import IPv4Network
 from typing import Any
 
@@ -23,6 +23,7 @@ from .naming import RESERVED_NODE_NAMES
 from .plan import Accepted
 from .rules import apply, check_labels, check_name, dns_label, dns_subdomain, ipv4_address, ipv4_network, topology_name
 from .schema import Report, check, describe, valid_items
+from .sources import Source, label
 from .yamlsource import Document, item_path, read_documents
 
 DEFAULT_SERVICE_CIDR = "10.96.0.0/16"
@@ -31,32 +32,52 @@ DEFAULT_POD_CIDR = "10.244.0.0/16"
 DEFAULT_NODE_MASK = 24
 
 
-def parse(text: str, file: str, problems: list[Problem], limits: Limits = DEFAULT_LIMITS) -> Manifest:
-    """Read every document of ``text``; problems are appended to ``problems``."""
-    manifest = Manifest(file)
-    documents, syntax = read_documents(text, limits)
-    if syntax is not None:
-        problems.append(Problem(file, syntax.message, document=syntax.document, line=syntax.line))
-        manifest.complete = False
-    elif not documents:
-        problems.append(Problem(file, "the file is empty: it holds no YAML documents"))
-        return manifest
-    for document in documents:
-        _parse_document(document, manifest, problems)
-    if manifest.topology is None and manifest.complete:
+def parse(sources: Sequence[Source], problems: list[Problem], limits: Limits = DEFAULT_LIMITS) -> Manifest:
+    """Read every document of every source, in order; problems are appended to ``problems``."""
+    manifest = Manifest(label(sources))
+    read_any = False
+    for source in sources:
+        documents, syntax = read_documents(source.text, limits)
+        read_any = read_any or bool(documents) or syntax is not None
+        if syntax is not None:
+            problems.append(Problem(source.name, syntax.message, document=syntax.document, line=syntax.line))
+            manifest.complete = False
+        elif not documents:
+            problems.append(Problem(source.name, "the file is empty: it holds no YAML documents"))
+            continue
+        for document in documents:
+            for item in _items(document, source.name, problems):
+                _parse_document(item, source.name, manifest, problems)
+    if manifest.topology is None and manifest.complete and read_any:
+        what = "the file needs" if len(sources) == 1 else "one of the inputs needs"
         problems.append(
-            Problem(file, "no Topology document: the file needs one (apiVersion: dpctl.dev/v1, kind: Topology)")
+            Problem(manifest.file, f"no Topology document: {what} one (apiVersion: dpctl.dev/v1, kind: Topology)")
         )
     return manifest
 
 
-def _parse_document(document: Document, manifest: Manifest, problems: list[Problem]) -> None:
+def _items(document: Document, file: str, problems: list[Problem]) -> list[Document]:
+    """A ``kind: List`` document's items, each read as a document of its own (as
+    ``kubectl get -o yaml`` writes several objects); any other document as is."""
+    data = document.data
+    if not (isinstance(data, dict) and data.get("kind") == "List" and data.get("apiVersion") == "v1"):
+        return [document]
+    items = data.get("items")
+    if not isinstance(items, list):
+        problems.append(
+            Problem(file, f"a List needs items, got {describe(items)}", document.index, "List", None, "items", document.line)
+        )
+        return []
+    return [document.part(item_path("items", i), item) for i, item in enumerate(items)]
+
+
+def _parse_document(document: Document, file: str, manifest: Manifest, problems: list[Problem]) -> None:
     data = document.data
     mapping = isinstance(data, dict)
     kind_value = data.get("kind") if mapping else None
     kind = KINDS.get(kind_value) if isinstance(kind_value, str) else None
     origin = Origin(
-        manifest.file,
+        file,
         document,
         kind_value if isinstance(kind_value, str) else None,
         _display_name(data, kind.namespaced if kind else False) if mapping else None,

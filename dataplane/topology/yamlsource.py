@@ -69,6 +69,16 @@ class Document:
     lines: dict[str, int] = field(default_factory=dict)
     defects: list[Defect] = field(default_factory=list)
 
+    def part(self, path: str, data: Any) -> Document:
+        """The value at ``path`` as a document of its own (an item of a ``List``):
+        same index, its field paths and defects relative to ``path``."""
+        prefixes = (f"{path}.", f"{path}[")
+        lines = {k[len(path) :].lstrip("."): v for k, v in self.lines.items() if k.startswith(prefixes)}
+        defects = [
+            Defect(d.path[len(path) :].lstrip("."), d.message, d.line) for d in self.defects if d.path.startswith(prefixes)
+        ]
+        return Document(index=self.index, data=data, line=self.line_of(path), lines=lines, defects=defects)
+
     def line_of(self, path: str | None) -> int:
         """The line of ``path``, or of its nearest enclosing field that has one."""
         while path:

@@ -4,7 +4,10 @@ do, and the kinds that do not shape the data plane are accepted and counted."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +88,46 @@ def test_get_pods_names_the_owners(shop: tuple[Plan, str]) -> None:
     owners = {p["name"]: p["owner"] for p in listed}
     assert owners["db-0"] == "StatefulSet/db" and owners["agent-a2"] == "DaemonSet/agent"
     assert owners["web-1"] == "ReplicaSet/web"
+
+
+def test_a_directory_a_json_list_and_stdin_come_up_together(tmp_path: Path) -> None:
+    """``helm template ... | dpctl up -f manifests/ -f -``: the Topology and a
+    chart's output in a directory (YAML with comments, a JSON List), one more
+    app on standard input; a live change afterwards recomputes from all of them."""
+    name = unique_name("inputs")
+    text = write_topology(tmp_path, "workloads.yaml", name, CNI="vpc").read_text()
+    topology, _, chart = text.partition("\n---\n# Source: shop/templates/namespace.yaml\n")
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    (manifests / "00-topology.yaml").write_text(topology)
+    (manifests / "10-shop.yaml").write_text("# Source: shop/templates/namespace.yaml\n" + chart)
+    listing = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "blog"}},
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "blog", "namespace": "blog"},
+             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "blog"}},
+                      "template": {"metadata": {"labels": {"app": "blog"}},
+                                   "spec": {"containers": [{"name": "blog", "ports": [{"name": "http", "containerPort": 8080}]}]}}}},
+        ],
+    }
+    (manifests / "20-blog.json").write_text(json.dumps(listing, indent=2))
+    stdin_app = (
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: wiki}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: wiki, namespace: wiki}\nspec: {containers: [{name: wiki}]}\n"
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "dataplane.cli", "up", "-q", "-f", str(manifests), "-f", "-"],
+            input=stdin_app, capture_output=True, text=True, timeout=120, check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        plan = StateDir(name).load_plan()
+        assert {"shop/db-0", "blog/blog-1", "wiki/wiki"} <= {p.key for p in plan.pods}
+        assert "<stdin>" in plan.source and "20-blog.json" in plan.source
+        dpctl("scale", "-t", name, "blog/blog", "3", check=True)  # recomputed from every input, stdin included
+        assert "blog/blog-2" in {p.key for p in StateDir(name).load_plan().pods}
+        assert "wiki/wiki" in {p.key for p in StateDir(name).load_plan().pods}
+    finally:
+        dpctl("down", name)

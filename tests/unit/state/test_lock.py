@@ -14,6 +14,7 @@ import pytest
 from dataplane.errors import StateError
 from dataplane.state.lock import change_lock, lock_path
 from dataplane.state.store import StateDir
+from dataplane.topology.sources import Source
 from tests.unit.state.conftest import SAMPLE_PLAN
 
 _CTX = multiprocessing.get_context("fork")
@@ -34,7 +35,7 @@ def _start_holder(name: str) -> tuple[multiprocessing.Process, multiprocessing.s
 
 
 def test_a_second_command_waits_names_the_holder_and_gives_up(state_root: Path) -> None:
-    StateDir("shop").create(SAMPLE_PLAN, "text")
+    StateDir("shop").create(SAMPLE_PLAN, [Source("shop.yaml", "text")])
     holder, release = _start_holder("shop")
     told: list[str] = []
     try:
@@ -52,7 +53,7 @@ def test_a_second_command_waits_names_the_holder_and_gives_up(state_root: Path) 
 
 
 def test_the_waiter_proceeds_once_the_holder_is_done(state_root: Path) -> None:
-    StateDir("shop").create(SAMPLE_PLAN, "text")
+    StateDir("shop").create(SAMPLE_PLAN, [Source("shop.yaml", "text")])
     holder, release = _start_holder("shop")
     _CTX.Process(target=lambda: (time.sleep(0.2), release.set())).start()
     with change_lock("shop", "second", timeout=10):
@@ -61,7 +62,7 @@ def test_the_waiter_proceeds_once_the_holder_is_done(state_root: Path) -> None:
 
 
 def test_a_killed_holder_never_leaves_the_emulation_locked(state_root: Path) -> None:
-    StateDir("shop").create(SAMPLE_PLAN, "text")
+    StateDir("shop").create(SAMPLE_PLAN, [Source("shop.yaml", "text")])
     holder, _release = _start_holder("shop")
     os.kill(holder.pid, signal.SIGKILL)
     holder.join(10)
@@ -70,7 +71,7 @@ def test_a_killed_holder_never_leaves_the_emulation_locked(state_root: Path) -> 
 
 
 def test_the_lock_file_goes_with_the_emulation(state_root: Path) -> None:
-    StateDir("shop").create(SAMPLE_PLAN, "text")
+    StateDir("shop").create(SAMPLE_PLAN, [Source("shop.yaml", "text")])
     with change_lock("shop", "dpctl down shop", timeout=1):
         assert Path(lock_path("shop")).exists()
         StateDir("shop").remove()
@@ -87,7 +88,7 @@ def test_a_command_on_an_emulation_that_is_not_up_leaves_no_lock_file(state_root
 def test_a_waiter_on_a_removed_lock_file_takes_a_fresh_one(state_root: Path) -> None:
     """``down`` removes the lock file it holds; a waiter that got the flock of the
     removed file must not act beside a newcomer holding the new file."""
-    StateDir("shop").create(SAMPLE_PLAN, "text")
+    StateDir("shop").create(SAMPLE_PLAN, [Source("shop.yaml", "text")])
     ready, release = _CTX.Event(), _CTX.Event()
 
     def down() -> None:

@@ -13,6 +13,7 @@ from dataplane.errors import InputError
 from dataplane.state import store
 from dataplane.state.store import StateDir, emulation_name, emulation_names
 from dataplane.topology.overrides import Overrides
+from dataplane.topology.sources import Source
 from tests.unit.state.conftest import SAMPLE_PLAN
 
 HOSTILE_NAMES = [
@@ -57,7 +58,7 @@ def test_the_error_names_where_the_name_came_from() -> None:
 
 def test_a_created_state_directory_is_marked_and_removed(state_root: Path) -> None:
     state = StateDir("shop")
-    state.create(SAMPLE_PLAN, "text")
+    state.create(SAMPLE_PLAN, [Source("shop.yaml", "text")])
     assert state.owned()
     assert json.loads(Path(state.marker_path).read_text())["name"] == "shop"
     assert emulation_names() == ["shop"]
@@ -110,16 +111,16 @@ def test_create_refuses_an_existing_directory_and_touches_nothing(state_root: Pa
 
 def test_state_files_are_replaced_whole(state_root: Path) -> None:
     state = StateDir("shop")
-    state.create(SAMPLE_PLAN, "first")
-    state.save_inputs("second", Overrides(replicas={"a/b": 2}))
-    assert state.load_source() == "second"
+    state.create(SAMPLE_PLAN, [Source("a.yaml", "first")])
+    state.save_inputs([Source("a.yaml", "second"), Source("<stdin>", "third")], Overrides(replicas={"a/b": 2}))
+    assert state.load_sources() == [Source("a.yaml", "second"), Source("<stdin>", "third")]
     assert state.load_overrides().replicas == {"a/b": 2}
     assert not [n for n in os.listdir(state.path) if n.endswith(".tmp")]
 
 
 def test_a_damaged_plan_is_a_clear_error(state_root: Path) -> None:
     state = StateDir("shop")
-    state.create(SAMPLE_PLAN, "text")
+    state.create(SAMPLE_PLAN, [Source("shop.yaml", "text")])
     Path(state.plan_path).write_text("{not json")
     with pytest.raises(Exception, match="damaged"):
         state.load_plan()
