@@ -93,9 +93,11 @@ def build_external(plan: Plan) -> None:
         router.address(ROUTER_LB_IFACE, f"{ext.router_transit_ip}/{transit_prefix}")
         router.up(ROUTER_LB_IFACE)
         router.route(ext.public_cidr, via=ext.lb_transit_ip)
-        # An external IP of a Service is routed to a node, as an edge router would.
+        # An external IP of a Service is routed to a node, as an edge router would;
+        # one that is a node's own address is reached on its subnet like the node.
         first_node = plan.nodes[0]
-        for address in sorted({ip for svc in plan.services for ip in svc.external_ips}):
+        node_ips = {n.ip for n in plan.nodes}
+        for address in sorted({ip for svc in plan.services for ip in svc.external_ips} - node_ips):
             router.route(f"{address}/32", via=first_node.ip)
     with NamespaceConfig(ext.lb_netns) as lb:
         _forwarding_namespace(lb)

@@ -113,7 +113,7 @@ def plan_from_sources(
     declared = {n.name for n in topology.nodes if n.name}
     placed = place(manifest.pods, layout.nodes, declared, previous)
     addresses = allocate(topology, layout, manifest.pods, placed, previous)
-    services = allocate_services(manifest.services, topology, external, previous)
+    services = allocate_services(manifest.services, topology, external, previous, set(addresses.nodes.values()))
     if problems:
         raise TopologyError(_in_file_order(problems, order))
     return build_plan(manifest, topology, layout, placed, addresses, services, external)

@@ -9,6 +9,7 @@ here; workloads and Services, which have more rules, have modules of their own.
 from __future__ import annotations
 
 import difflib
+import hashlib
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Network
 from typing import Any
@@ -72,7 +73,7 @@ def _items(document: Document, file: str, problems: list[Problem]) -> list[Docum
 
 
 def _parse_document(document: Document, file: str, manifest: Manifest, problems: list[Problem]) -> None:
-    data = document.data
+    data = _named(document, file)
     mapping = isinstance(data, dict)
     kind_value = data.get("kind") if mapping else None
     kind = KINDS.get(kind_value) if isinstance(kind_value, str) else None
@@ -110,6 +111,26 @@ def _parse_document(document: Document, file: str, manifest: Manifest, problems:
         check_labels(metadata.get("labels", {}), "metadata.labels", origin.report)
         check_labels(metadata.get("annotations", {}), "metadata.annotations", origin.report, values=False)
     _CONVERTERS[kind.name](clean, origin, manifest)
+
+
+# The API server's generated-name suffix: 5 characters of this alphabet (no vowels, no
+# look-alikes), after a generateName cut to 58 characters.
+_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_GENERATED_BASE_MAX = 58
+
+
+def _named(document: Document, file: str) -> Any:
+    """The document's data, with ``metadata.name`` made from ``metadata.generateName``
+    when only that is given, as the API server makes it -- but from a hash of where
+    the document is rather than at random, so the same file gives the same names."""
+    data = document.data
+    metadata = data.get("metadata") if isinstance(data, dict) else None
+    if not isinstance(metadata, dict) or "name" in metadata or not isinstance(metadata.get("generateName"), str):
+        return data
+    base = metadata["generateName"][:_GENERATED_BASE_MAX]
+    digest = hashlib.sha256(f"{file}:{document.index}:{base}".encode()).digest()
+    suffix = "".join(_SUFFIX_ALPHABET[b % len(_SUFFIX_ALPHABET)] for b in digest[:5])
+    return {**data, "metadata": {**metadata, "name": base + suffix}}
 
 
 def _written_name(data: dict[Any, Any]) -> str:

@@ -9,6 +9,7 @@ that compare Services with each other or with the network live in ``vips``.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from .model import Manifest, ObjectRef, Origin, ServicePortSpec, ServiceSpec, report_duplicates
@@ -68,14 +69,17 @@ def parse_service(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> 
     external_ips = []  # (path, address): where each one is checked against the cluster's ranges later
     for i, text in valid_items(spec.get("externalIPs", [])):
         path = item_path("spec.externalIPs", i)
-        if (address := apply(ipv4_address, text, path, report)) is not None:
+        address = apply(ipv4_address, text, path, report)
+        if address is not None and (special := _special(address)) is not None:
+            report(path, f"{address} {special}")  # the API server's own words
+        elif address is not None:
             external_ips.append((path, address))
     for field in ("loadBalancerIP", "loadBalancerSourceRanges"):
         if field in spec and kind != "LoadBalancer":
             report(f"spec.{field}", "may only be used when type is LoadBalancer")
     load_balancer_ip = apply(ipv4_address, spec.get("loadBalancerIP"), "spec.loadBalancerIP", report)
-    source_ranges = [
-        apply(ipv4_network, cidr, item_path("spec.loadBalancerSourceRanges", i), report)
+    source_ranges = [  # the API server and kube-proxy trim each entry
+        apply(ipv4_network, cidr.strip(), item_path("spec.loadBalancerSourceRanges", i), report)
         for i, cidr in valid_items(spec.get("loadBalancerSourceRanges", []))
     ]
     external_name = check_name(dns_subdomain, spec.get("externalName"), "spec.externalName", report)
@@ -106,6 +110,22 @@ def parse_service(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> 
     )
 
 
+def _special(address: IPv4Address) -> str | None:
+    """Why the API server refuses ``address`` as an externalIP (ValidateNonSpecialIP), or None."""
+    if address.is_unspecified:
+        return "may not be unspecified (0.0.0.0)"
+    if address.is_loopback:
+        return "may not be in the loopback range (127.0.0.0/8, ::1/128)"
+    if address in _LINK_LOCAL_MULTICAST:
+        return "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"
+    if address.is_link_local:
+        return "may not be in the link-local range (169.254.0.0/16, fe80::/10)"
+    return None
+
+
+_LINK_LOCAL_MULTICAST = IPv4Network("224.0.0.0/24")
+
+
 def _port(raw: dict[str, Any], path: str, kind: str, origin: Origin) -> ServicePortSpec:
     report = origin.report
     port: int = raw["port"]
@@ -113,6 +133,13 @@ def _port(raw: dict[str, Any], path: str, kind: str, origin: Origin) -> ServiceP
     target = raw.get("targetPort", port)
     if isinstance(target, int):
         target = apply(port_number, target, f"{path}.targetPort", report)
+    elif target.isascii() and target.isdigit():  # the API server's reason, and what the user meant
+        report(
+            f"{path}.targetPort",
+            f"'{target}' is quoted, so it is a port name, and a port name must contain at least one letter "
+            f"(write targetPort: {target} without quotes for the port number)",
+        )
+        target = None
     else:
         target = check_name(port_name, target, f"{path}.targetPort", report)
     node_port = raw.get("nodePort")

@@ -31,7 +31,11 @@ class ServiceAddresses:
 
 
 def allocate_services(
-    services: list[ServiceSpec], topology: TopologySpec, external: External | None, previous: Plan | None
+    services: list[ServiceSpec],
+    topology: TopologySpec,
+    external: External | None,
+    previous: Plan | None,
+    node_ips: set[IPv4Address] | None = None,
 ) -> ServiceAddresses:
     result = ServiceAddresses()
     old = {s.key: s for s in previous.services} if previous else {}
@@ -40,7 +44,7 @@ def allocate_services(
     _node_ports(services, old, result)
     if external is not None:
         _load_balancer_ips(services, external, old, result)
-    _check_external_ips(services, topology)
+    _check_external_ips(services, topology, node_ips or set())
     return result
 
 
@@ -151,8 +155,15 @@ def _load_balancer_ips(
     _keep_or_hash(unset, pool, had, result.load_balancer_ips, f"no LoadBalancer address left in pool {pool_network}")
 
 
-def _check_external_ips(services: list[ServiceSpec], topology: TopologySpec) -> None:
-    """An externalIP inside the cluster's own ranges would shadow a node, pod or ClusterIP."""
+def _check_external_ips(services: list[ServiceSpec], topology: TopologySpec, node_ips: set[IPv4Address]) -> None:
+    """An externalIP inside the cluster's own ranges would shadow a pod or ClusterIP.
+
+    Kubernetes accepts any address but the special ones (checked when parsed),
+    and the most common use is a node's own address: traffic to it on the
+    Service's port is then served by the Service on that node, as kube-proxy
+    does.  Any other address inside the VPC, service or pod range is refused
+    as a dpctl limit: nothing would route it to a node, and it would hide a
+    pod or ClusterIP of the emulation."""
     ranges = [
         ("the VPC CIDR", topology.vpc_cidr),
         ("the serviceCIDR", topology.service_cidr),
@@ -160,9 +171,13 @@ def _check_external_ips(services: list[ServiceSpec], topology: TopologySpec) -> 
     ]
     for service in services:
         for path, address in service.external_ips:
+            if address in node_ips:
+                continue
             inside = next(((label, n) for label, n in ranges if n is not None and address in n), None)
             if inside is not None:
                 label, network = inside
                 service.origin.report(
-                    path, f"{address} is inside {label} {network}: externalIPs must be outside the cluster's ranges"
+                    path,
+                    f"{address} is inside {label} {network} but is no node's address: dpctl limit (Kubernetes "
+                    "accepts it): an externalIP must be a node's address or outside the cluster's ranges",
                 )

@@ -186,3 +186,22 @@ def test_the_error_message_counts_and_lists_every_problem(make: SimpleNamespace)
         plan_from_text(make.deployment("web", -1, namespace="shop"), "bad.yaml")
     assert str(raised.value).splitlines()[0] == "3 problems in topology"
     assert raised.value.exit_code == 2
+
+
+def test_what_the_api_server_accepts_dpctl_accepts(topology: Callable[..., str], make: SimpleNamespace) -> None:
+    """generateName, trimmed loadBalancerSourceRanges, appProtocol, and an
+    externalIP that is a node's own address (the most common use of externalIPs)."""
+    text = topology() + (
+        "---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {generateName: runner-}\n"
+        + make.service(
+            "web",
+            "  type: LoadBalancer\n  externalIPs: [192.168.1.4]\n  loadBalancerSourceRanges: [' 10.0.0.0/8 ']\n"
+            "  ports: [{port: 80, appProtocol: http}]\n",
+        )
+    )
+    plan = plan_from_text(text, "t.yaml")
+    web = next(s for s in plan.services if s.name == "web")
+    assert plan.node("node-a").ip == "192.168.1.4" and web.external_ips == ("192.168.1.4",)
+    assert web.load_balancer_source_ranges == ("10.0.0.0/8",)
+    again = plan_from_text(text, "t.yaml")
+    assert again == plan  # the generated name is the same every time
