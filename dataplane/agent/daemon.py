@@ -69,6 +69,8 @@ class Agent:
         self._ztunnel = Ztunnel(state_dir, node)
         self._metrics_server: asyncio.Server | None = None
         self._metrics_connections = responders.Connections()
+        self._errors: list[str] = []  # of the last reconcile, published again when a Job's pod completes
+        self._completions: set[asyncio.Task[None]] = set()
 
     async def run(self) -> int:
         """Serve until SIGTERM/SIGINT; the exit code of the agent."""
@@ -148,6 +150,8 @@ class Agent:
                 continue
             self._pods[key] = service
             log.info("serving %s: %d sockets, %d commands", key, service.sockets, len(service.workloads))
+            if service.runs_to_completion:
+                self._watch_completion(service)
         # ztunnel: enroll/unenroll this node's pods, after their own sockets exist.
         errors.extend(await self._ztunnel.reconcile(plan))
         self._plan_digest = digest
@@ -162,8 +166,22 @@ class Agent:
         for svc in services:
             log.info("closed %s", svc.pod.key)
 
+    def _watch_completion(self, service: PodService) -> None:
+        """Publish again once a Job's pod has run to the end, so ``get pods`` shows it Completed."""
+
+        async def watch() -> None:
+            await service.wait_completion()
+            if self._pods.get(service.pod.key) is service:
+                log.info("%s completed: %s", service.pod.key, service.exited)
+                self._publish(self._errors)
+
+        task = asyncio.get_running_loop().create_task(watch())
+        self._completions.add(task)
+        task.add_done_callback(self._completions.discard)
+
     def _publish(self, errors: list[str]) -> None:
         """Write the ready file as a new generation."""
+        self._errors = errors
         self._generation += 1
         state = ready.Ready(
             pid=os.getpid(),
@@ -174,6 +192,7 @@ class Agent:
             sockets=sum(svc.sockets for svc in self._pods.values()),
             workloads={w.key: w.proc.pid for svc in self._pods.values() for w in svc.workloads},
             errors=errors,
+            exited={key: code for svc in self._pods.values() for key, code in svc.exited.items()},
         )
         ready.write(self._state_dir, state)
         log.info(
@@ -190,6 +209,8 @@ class Agent:
             self._metrics_server.close()
         self._metrics_connections.close()
         await self._ztunnel.close()
+        for task in self._completions:
+            task.cancel()
         await self._close(list(self._pods))
         ready.remove(self._state_dir, self._node)
         log.info("stopped")

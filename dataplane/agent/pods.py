@@ -59,6 +59,12 @@ class PodService:
         self._datagrams: list[asyncio.DatagramTransport] = []
         self._connections = responders.Connections()
         self.workloads: list[workloads.Workload] = []
+        self.exited: dict[str, int] = {}  # a Job pod's containers that ran to the end: key -> exit code
+
+    @property
+    def runs_to_completion(self) -> bool:
+        """A Job's pod runs each container's command once (restartPolicy Never) and serves nothing else."""
+        return (self.pod.owner or "").startswith("Job/")
 
     @property
     def sockets(self) -> int:
@@ -75,15 +81,25 @@ class PodService:
         try:
             # A container with a command is its own server: its ports are its own.
             for container in self.pod.containers:
-                if not container.command:
-                    for port in container.ports:
-                        await self._listen(port)
+                if container.command:
+                    continue
+                if self.runs_to_completion:  # nothing to run: done at once
+                    self.exited[f"{self.pod.key}/{container.name}"] = 0
+                    continue
+                for port in container.ports:
+                    await self._listen(port)
             for container in self.pod.containers:
                 if container.command:
                     self.workloads.append(workloads.start(self.pod, container, self._log_dir))
         except BaseException:
             await workloads.stop(self.close())
             raise
+
+    async def wait_completion(self) -> None:
+        """Wait for every command of a Job's pod to end, recording each exit code as it does."""
+        for workload in list(self.workloads):
+            code = await asyncio.to_thread(workload.proc.wait)
+            self.exited[workload.key] = code
 
     async def _listen(self, port: ContainerPort) -> None:
         loop = asyncio.get_running_loop()

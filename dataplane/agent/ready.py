@@ -30,6 +30,7 @@ class Ready:
     sockets: int  # listening sockets (TCP and UDP) open in all those pods
     workloads: dict[str, int] = field(default_factory=dict)  # "<ns>/<pod>/<container>" -> pid
     errors: list[str] = field(default_factory=list)  # pods that could not be served, and why
+    exited: dict[str, int] = field(default_factory=dict)  # "<ns>/<pod>/<container>" of a Job that ended -> exit code
 
 
 def plan_digest(text: bytes) -> str:

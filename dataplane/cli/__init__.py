@@ -18,7 +18,7 @@ import traceback
 
 import click
 
-from dataplane.cli import apply, capture, delete, down, exec_, get, mesh, scale, set_, status, trace, up, verify
+from dataplane.cli import apply, capture, create, delete, down, exec_, get, mesh, scale, set_, status, trace, up, verify
 from dataplane.cli.context import CONTEXT_SETTINGS
 from dataplane.errors import DpctlError
 
@@ -40,6 +40,7 @@ for command in (
     status.command,
     scale.command,
     delete.command,
+    create.command,
     set_.command,
     apply.command,
     trace.command,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
+from dataplane.agent import ready
 from dataplane.cli.context import output_option, print_json, print_table, running_plan, topology_option
+from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan, Pod, Service
 
 
@@ -77,15 +80,33 @@ def service_record(service: Service) -> dict[str, Any]:
     }
 
 
-def _pod_status(pod: Pod) -> str:
+def _pod_status(pod: Pod, exited: dict[str, int]) -> str:
+    """kubectl's STATUS column: a Job's pod whose every container ended is Completed (or Error)."""
     if pod.terminating:
         return "Terminating"
+    codes = [exited.get(f"{pod.key}/{c.name}") for c in pod.containers]
+    if codes and all(code is not None for code in codes):
+        return "Completed" if not any(codes) else "Error"
     return "Running"
+
+
+def _exited(plan: Plan) -> dict[str, int]:
+    """Every Job container that ran to the end, from the agents' ready files."""
+    directory = Path(StateDir(plan.name).path)
+    found: dict[str, int] = {}
+    for node in plan.nodes:
+        status = ready.read(directory, node.name)
+        if status is not None:
+            found.update(status.exited)
+    return found
 
 
 @click.command("get")
 @topology_option
-@click.argument("resource", type=click.Choice(["nodes", "pods", "services", "node", "pod", "svc", "service"]))
+@click.argument(
+    "resource",
+    type=click.Choice(["nodes", "pods", "services", "node", "pod", "svc", "service", "cronjobs", "cronjob", "cj"]),
+)
 @click.option("-n", "--namespace", help="Only this Kubernetes namespace.")
 @output_option
 def command(topology: str | None, resource: str, namespace: str | None, output: str) -> None:
@@ -103,13 +124,27 @@ def command(topology: str | None, resource: str, namespace: str | None, output: 
             for row, record in zip(rows, records):
                 row += [record["podCIDR"] or "-", record["netns"]]
         print_table(columns, rows)
+    elif resource in ("cronjobs", "cronjob", "cj"):
+        cron_jobs = [c for c in plan.cron_jobs if namespace in (None, c.namespace)]
+        if output == "json":
+            print_json([{"namespace": c.namespace, "name": c.name, "schedule": c.schedule} for c in cron_jobs])
+            return
+        print_table(["NAMESPACE", "NAME", "SCHEDULE", "TRIGGER"], [
+            [c.namespace, c.name, c.schedule, f"dpctl create job -n {c.namespace} NAME --from=cronjob/{c.name}"]
+            for c in cron_jobs
+        ])
     elif resource in ("pods", "pod"):
         pods = [p for p in plan.pods if namespace in (None, p.namespace)]
+        exited = _exited(plan)
         if output == "json":
-            print_json([pod_record(p) for p in pods])
+            print_json([{**pod_record(p), "status": _pod_status(p, exited)} for p in pods])
             return
         columns = ["NAMESPACE", "NAME", "READY", "STATUS", "IP", "NODE"]
-        rows = [[p.namespace, p.name, "1/1" if p.ready else "0/1", _pod_status(p), p.ip, p.node] for p in pods]
+        rows = []
+        for p in pods:
+            status = _pod_status(p, exited)
+            running = p.ready and status not in ("Completed", "Error")
+            rows.append([p.namespace, p.name, "1/1" if running else "0/1", status, p.ip, p.node])
         if output == "wide":
             columns += ["ZONE", "NETNS", "HOST-IFACE"]
             for row, pod in zip(rows, pods):

@@ -101,7 +101,9 @@ def plan_from_sources(
         if topology is not None:
             add_cluster_dns(manifest, topology)
         nodes = len(topology.nodes) if topology is not None else 0
-        manifest.pods = expand(manifest.workloads, overrides or Overrides(), filename, problems, limits, nodes)
+        manifest.pods = expand(
+            manifest.workloads, overrides or Overrides(), filename, problems, limits, nodes, manifest.cron_jobs
+        )
     layout = check_network(topology) if topology is not None else None
     if manifest.complete:
         if layout is not None:  # a DaemonSet's pods follow the nodes

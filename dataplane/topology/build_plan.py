@@ -14,7 +14,7 @@ from . import naming
 from .cluster_dns import dns_address
 from .ipam import Addresses, gateway
 from .model import Layout, Manifest, NodeSite, PodSpec, ServiceSpec, TopologySpec
-from .plan import External, Namespace, Node, Plan, Pod, Service, ServicePort, Subnet
+from .plan import CronJob, External, Namespace, Node, Plan, Pod, Service, ServicePort, Subnet
 from .validate import IMPLICIT_NAMESPACES, MESH_ROOT_NAMESPACE
 from .vips import ServiceAddresses
 
@@ -63,6 +63,7 @@ def build_plan(
         mesh_root_namespace=MESH_ROOT_NAMESPACE,
         warnings=(*_warnings(manifest), *manifest.warnings),
         accepted_only=tuple(manifest.accepted_only),
+        cron_jobs=tuple(CronJob(c.namespace, c.name, c.schedule) for c in manifest.cron_jobs),
     )
 
 

@@ -202,6 +202,45 @@ _STATEFUL_SET_SPEC = _controller_spec(
     ),
 )
 _DAEMON_SET_SPEC = _controller_spec(False, **_ignored("updateStrategy", "revisionHistoryLimit"))
+# A Job makes its own selector and labels, so both are optional here.
+_JOB_SPEC = Obj(
+    {
+        "template": _TEMPLATE,
+        "parallelism": Int(),
+        "completions": Int(),
+        **_ignored(
+            "selector",
+            "manualSelector",
+            "backoffLimit",
+            "backoffLimitPerIndex",
+            "maxFailedIndexes",
+            "activeDeadlineSeconds",
+            "ttlSecondsAfterFinished",
+            "completionMode",
+            "suspend",
+            "podFailurePolicy",
+            "podReplacementPolicy",
+            "successPolicy",
+            "managedBy",
+        ),
+    },
+    required=("template",),
+)
+_CRON_JOB_SPEC = Obj(
+    {
+        "schedule": Str(),
+        "jobTemplate": Obj({"metadata": Obj({"labels": StrMap(), "annotations": StrMap()}), "spec": _JOB_SPEC}, required=("spec",)),
+        **_ignored(
+            "timeZone",
+            "concurrencyPolicy",
+            "suspend",
+            "successfulJobsHistoryLimit",
+            "failedJobsHistoryLimit",
+            "startingDeadlineSeconds",
+        ),
+    },
+    required=("schedule", "jobTemplate"),
+)
 
 _SERVICE_PORT = Obj(
     {
@@ -312,6 +351,10 @@ STATEFUL_SET = Kind(
 DAEMON_SET = Kind(
     "DaemonSet", "apps/v1", True, _document(_metadata(True), {"spec": _DAEMON_SET_SPEC, **_ignored("status")}, _WITH_SPEC)
 )
+JOB = Kind("Job", "batch/v1", True, _document(_metadata(True), {"spec": _JOB_SPEC, **_ignored("status")}, _WITH_SPEC))
+CRON_JOB = Kind(
+    "CronJob", "batch/v1", True, _document(_metadata(True), {"spec": _CRON_JOB_SPEC, **_ignored("status")}, _WITH_SPEC)
+)
 SERVICE = Kind(
     "Service", "v1", True, _document(_metadata(True), {"spec": _SERVICE_SPEC, **_ignored("status")}, _WITH_SPEC)
 )
@@ -381,6 +424,8 @@ KINDS: dict[str, Kind] = {
         REPLICA_SET,
         STATEFUL_SET,
         DAEMON_SET,
+        JOB,
+        CRON_JOB,
         SERVICE,
         AUTHORIZATION_POLICY,
     )
@@ -414,8 +459,6 @@ NOT_YET_ENFORCED_KINDS = frozenset(
         # Istio networking and security beyond L4 AuthorizationPolicy
         "VirtualService", "DestinationRule", "ServiceEntry", "Sidecar", "WorkloadEntry", "WorkloadGroup",
         "EnvoyFilter", "PeerAuthentication", "RequestAuthentication", "Telemetry", "ProxyConfig", "WasmPlugin",
-        # workloads not emulated yet
-        "Job", "CronJob",
     }
 )
 # API groups Kubernetes itself serves: an unknown kind in one of them is a typo,

@@ -189,6 +189,22 @@ class ControllerSpec:
 
 
 @dataclass
+class CronJobSpec:
+    """A CronJob: its schedule, and the Job it makes when triggered (``dpctl create job --from``)."""
+
+    origin: Origin
+    namespace: str
+    name: str
+    schedule: str
+    pods: int  # each Job it makes runs this many pods at once
+    template: PodTemplate
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass
 class ServicePortSpec:
     path: str
     port: int
@@ -274,6 +290,7 @@ class Manifest:
     workloads: list[PodSpec | ControllerSpec] = field(default_factory=list)  # bare Pods and Deployments
     pods: list[PodSpec] = field(default_factory=list)  # every pod that exists: ``workloads`` expanded
     services: list[ServiceSpec] = field(default_factory=list)
+    cron_jobs: list[CronJobSpec] = field(default_factory=list)
     policies: list[AuthorizationPolicy] = field(default_factory=list)  # those ztunnel enforces
     warnings: list[str] = field(default_factory=list)  # found while parsing, for Plan.warnings
     accepted_only: list[Accepted] = field(default_factory=list)  # documents of kinds read but not acted on

@@ -24,6 +24,7 @@ class Overrides:
     deleted: frozenset[str] = frozenset()  # "ns/pod": deleted pods; their names are never used again
     ready: dict[str, bool] = field(default_factory=dict)  # "ns/pod" → its Ready condition
     terminating: frozenset[str] = frozenset()  # "ns/pod": deletionTimestamp set, still serving
+    jobs: dict[str, str] = field(default_factory=dict)  # "ns/job" → "ns/cronjob" it was created from
 
     def pruned(self, plan: Plan) -> Overrides:
         """These overrides without the readiness and termination of pods ``plan`` no longer has.
@@ -46,6 +47,7 @@ class Overrides:
                 "deleted": sorted(self.deleted),
                 "ready": self.ready,
                 "terminating": sorted(self.terminating),
+                "jobs": self.jobs,
             },
             indent=1,
             sort_keys=True,
@@ -62,6 +64,7 @@ class Overrides:
             deleted=frozenset(_names(raw, "deleted")),
             ready=_mapping(raw, "ready", bool),
             terminating=frozenset(_names(raw, "terminating")),
+            jobs=_mapping(raw, "jobs", str),
         )
 
 

@@ -291,6 +291,8 @@ _CONVERTERS: dict[str, Callable[[dict[str, Any], Origin, Manifest], None]] = {
     "ReplicaSet": parse_pods.parse_controller,
     "StatefulSet": parse_pods.parse_controller,
     "DaemonSet": parse_pods.parse_controller,
+    "Job": parse_pods.parse_job,
+    "CronJob": parse_pods.parse_cron_job,
     "Service": parse_services.parse_service,
     "AuthorizationPolicy": parse_policies.parse_policy,
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from .model import ControllerSpec, Manifest, ObjectRef, Origin, PodTemplate, report_duplicates
+from .model import ControllerSpec, CronJobSpec, Manifest, ObjectRef, Origin, PodTemplate, report_duplicates
 from .plan import Container, ContainerPort
 from .rules import apply, check_labels, check_name, dns_1035_label, dns_label, dns_subdomain, port_name, port_number
 from .schema import valid_items
@@ -49,12 +49,7 @@ def parse_controller(clean: dict[str, Any], origin: Origin, manifest: Manifest) 
     elif replicas > INT32_MAX:  # the API server decodes replicas as an int32
         report("spec.replicas", f"must be at most {INT32_MAX} (a 32-bit integer), got {replicas}")
         replicas = 0
-    pod_metadata = {"namespace": metadata.get("namespace", "default"), **spec.get("template", {}).get("metadata", {})}
-    template = _template(
-        origin, pod_metadata, "spec.template.metadata", spec.get("template", {}).get("spec", {}), "spec.template.spec"
-    )
-    check_labels(template.labels, "spec.template.metadata.labels", report)
-    check_labels(template.annotations, "spec.template.metadata.annotations", report, values=False)
+    template = _controller_template(origin, metadata, spec, "spec")
     selector = spec.get("selector", {}).get("matchLabels")
     if selector is not None:
         check_labels(selector, "spec.selector.matchLabels", report)
@@ -71,6 +66,67 @@ def parse_controller(clean: dict[str, Any], origin: Origin, manifest: Manifest) 
     manifest.workloads.append(
         ControllerSpec(origin, template.namespace, name, max(replicas, 0), template, kind, service_name)
     )
+
+
+def parse_job(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
+    """A Job: ``parallelism`` pods at once (no more than ``completions``), each running its command once."""
+    metadata = clean.get("metadata", {})
+    name = check_name(dns_label, metadata.get("name"), "metadata.name", origin.report)
+    spec = clean.get("spec", {})
+    count = _job_pods(spec, "spec", origin)
+    template = _controller_template(origin, metadata, spec, "spec")
+    if name is not None:
+        manifest.objects.append(ObjectRef(origin, "Job", template.namespace, name))
+        manifest.workloads.append(ControllerSpec(origin, template.namespace, name, count, template, "Job"))
+
+
+def parse_cron_job(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
+    """A CronJob: its schedule is noted, and it makes a Job only when ``dpctl create job --from`` triggers it."""
+    metadata = clean.get("metadata", {})
+    name = check_name(dns_label, metadata.get("name"), "metadata.name", origin.report)
+    spec = clean.get("spec", {})
+    schedule = spec.get("schedule")
+    if schedule is not None and not _cron_schedule(schedule):
+        origin.report("spec.schedule", f"'{schedule}' is not a cron schedule: five fields, or @hourly, @daily, ...")
+    job = spec.get("jobTemplate", {}).get("spec", {})
+    count = _job_pods(job, "spec.jobTemplate.spec", origin)
+    template = _controller_template(origin, metadata, job, "spec.jobTemplate.spec")
+    if name is not None:
+        manifest.objects.append(ObjectRef(origin, "CronJob", template.namespace, name))
+        manifest.cron_jobs.append(CronJobSpec(origin, template.namespace, name, schedule or "", count, template))
+
+
+_CRON_MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
+
+
+def _cron_schedule(text: str) -> bool:
+    """Five fields of the characters cron uses, or a macro (the API server parses it fully)."""
+    fields = text.split()
+    if fields and fields[0].startswith(("CRON_TZ=", "TZ=")):
+        fields = fields[1:]
+    if len(fields) == 1 and fields[0] in _CRON_MACROS:
+        return True
+    allowed = set("0123456789*/,-?LW#") | set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+    return len(fields) == 5 and all(set(f) <= allowed for f in fields)
+
+
+def _job_pods(spec: dict[str, Any], path: str, origin: Origin) -> int:
+    parallelism, completions = spec.get("parallelism", 1), spec.get("completions")
+    for field, value in (("parallelism", parallelism), ("completions", completions)):
+        if value is not None and not 0 <= value <= INT32_MAX:
+            origin.report(f"{path}.{field}", f"must be between 0 and {INT32_MAX}, got {value}")
+            return 0
+    return parallelism if completions is None else min(parallelism, completions)
+
+
+def _controller_template(origin: Origin, metadata: dict[str, Any], spec: dict[str, Any], path: str) -> PodTemplate:
+    """The pod template of a controller's ``spec`` at ``path``, its pods in the controller's namespace."""
+    raw = spec.get("template", {})
+    pod_metadata = {"namespace": metadata.get("namespace", "default"), **raw.get("metadata", {})}
+    template = _template(origin, pod_metadata, f"{path}.template.metadata", raw.get("spec", {}), f"{path}.template.spec")
+    check_labels(template.labels, f"{path}.template.metadata.labels", origin.report)
+    check_labels(template.annotations, f"{path}.template.metadata.annotations", origin.report, values=False)
+    return template
 
 
 def _template(

@@ -218,6 +218,19 @@ class Namespace:
 
 
 @dataclass(frozen=True)
+class CronJob:
+    """A CronJob: dpctl keeps no clock, so it makes a Job only when ``dpctl create job --from`` asks."""
+
+    namespace: str
+    name: str
+    schedule: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
 class Accepted:
     """A document dpctl read but does not act on: a kind that does not shape
     the data plane (``ignored``), or one it does not emulate yet (``not yet enforced``)."""
@@ -252,6 +265,7 @@ class Plan:
     trust_domain: str = "cluster.local"
     warnings: tuple[str, ...] = ()
     accepted_only: tuple[Accepted, ...] = ()  # documents read but not acted on
+    cron_jobs: tuple[CronJob, ...] = ()
     version: int = PLAN_VERSION
 
     def node(self, name: str) -> Node:
@@ -320,6 +334,7 @@ def _plan_from_dict(raw: dict[str, Any]) -> Plan:
             "services": services,
             "warnings": tuple(raw["warnings"]),
             "accepted_only": tuple(Accepted(**a) for a in raw.get("accepted_only", ())),
+            "cron_jobs": tuple(CronJob(**c) for c in raw.get("cron_jobs", ())),
             "external": External(**raw["external"]) if raw.get("external") else None,
             "authorization_policies": tuple(
                 _policy_from_dict(p) for p in raw.get("authorization_policies", ())

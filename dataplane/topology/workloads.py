@@ -31,11 +31,12 @@ from collections.abc import Iterable
 
 from ..errors import Problem
 from .limits import DEFAULT_LIMITS, Limits
-from .model import ControllerSpec, NodeSite, PodSpec
+from .model import ControllerSpec, CronJobSpec, NodeSite, PodSpec
 from .overrides import Overrides
 
 DAEMON_SET = "DaemonSet"
 STATEFUL_SET = "StatefulSet"
+JOB = "Job"
 
 
 def expand(
@@ -45,11 +46,13 @@ def expand(
     problems: list[Problem],
     limits: Limits = DEFAULT_LIMITS,
     nodes: int = 0,
+    cron_jobs: list[CronJobSpec] | None = None,
 ) -> list[PodSpec]:
     """The pods of ``workloads`` under ``overrides``; an override naming nothing is a problem.
 
     The pods are counted before any is made: more than ``limits`` allow is
     one problem, and no pod at all, so a billion replicas cost nothing."""
+    workloads = [*workloads, *_triggered_jobs(cron_jobs or [], overrides, file, problems)]
     deployments = {w.key: w for w in workloads if isinstance(w, ControllerSpec)}
     bare = {w.key for w in workloads if isinstance(w, PodSpec)}
     problems.extend(Problem(file, message) for message in _check(overrides, deployments, bare))
@@ -66,6 +69,22 @@ def expand(
         elif workload.key not in overrides.deleted:
             pods.append(workload)
     return [_status(pod, overrides) for pod in pods]
+
+
+def _triggered_jobs(
+    cron_jobs: list[CronJobSpec], overrides: Overrides, file: str, problems: list[Problem]
+) -> list[ControllerSpec]:
+    """The Jobs ``dpctl create job --from=cronjob/...`` made, each from its CronJob's template."""
+    by_key = {c.key: c for c in cron_jobs}
+    jobs = []
+    for key, cron_key in sorted(overrides.jobs.items()):
+        cron = by_key.get(cron_key)
+        if cron is None:
+            problems.append(Problem(file, f"live change 'create job {key}': no CronJob {cron_key} in the file"))
+            continue
+        name = key.partition("/")[2]
+        jobs.append(ControllerSpec(cron.origin, cron.namespace, name, cron.pods, cron.template, JOB))
+    return jobs
 
 
 def daemon_set_pods(workloads: list[PodSpec | ControllerSpec], nodes: list[NodeSite], overrides: Overrides) -> list[PodSpec]:
@@ -113,6 +132,8 @@ def _check(overrides: Overrides, deployments: dict[str, ControllerSpec], bare: s
             yield f"live change 'scale {key}': no Deployment, ReplicaSet or StatefulSet {key} in the file"
         elif deployments[key].kind == DAEMON_SET:
             yield f"live change 'scale {key}': a DaemonSet runs one pod on each node it selects; it cannot be scaled"
+        elif deployments[key].kind == JOB:
+            yield f"live change 'scale {key}': a Job's pods run to completion; it cannot be scaled"
         elif count < 0:
             yield f"live change 'scale {key}': replicas must not be negative, got {count}"
     changes = (

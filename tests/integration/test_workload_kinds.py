@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,3 +132,32 @@ def test_a_directory_a_json_list_and_stdin_come_up_together(tmp_path: Path) -> N
         assert "wiki/wiki" in {p.key for p in StateDir(name).load_plan().pods}
     finally:
         dpctl("down", name)
+
+
+def _statuses(plan: Plan, want: dict[str, str], timeout: float = 15.0) -> dict[str, str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        listed = json.loads(dpctl("get", "pods", "-t", plan.name, "-n", "shop", "-o", "json", check=True).stdout)
+        found = {p["name"]: p["status"] for p in listed}
+        if all(found.get(k) == v for k, v in want.items()) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def test_a_job_runs_its_command_once_and_completes(shop: tuple[Plan, str]) -> None:
+    plan, _ = shop
+    found = _statuses(plan, {"migrate-0": "Completed", "broken-0": "Error"})
+    assert (found.get("migrate-0"), found.get("broken-0")) == ("Completed", "Error")
+    table = dpctl("get", "pods", "-t", plan.name, "-n", "shop", check=True).stdout
+    assert any(line.split()[1:4] == ["migrate-0", "0/1", "Completed"] for line in table.splitlines())
+
+
+def test_a_cronjob_makes_a_job_only_when_triggered(shop: tuple[Plan, str]) -> None:
+    plan, _ = shop
+    assert not [p for p in plan.pods if p.name.startswith("report")]
+    listed = dpctl("get", "cronjobs", "-t", plan.name, check=True).stdout
+    assert "report" in listed and "*/5 * * * *" in listed
+    dpctl("create", "job", "-t", plan.name, "-n", "shop", "report-now", "--from=cronjob/report", check=True)
+    assert _statuses(plan, {"report-now-0": "Completed"}).get("report-now-0") == "Completed"
+    again = dpctl("create", "job", "-t", plan.name, "-n", "shop", "report-now", "--from=cronjob/report")
+    assert again.returncode == 2 and "exists already" in again.stderr

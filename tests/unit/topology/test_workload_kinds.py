@@ -94,3 +94,32 @@ def test_kinds_without_data_plane_effect_and_custom_resources_are_accepted(topol
 def test_an_unknown_kind_of_a_kubernetes_group_is_still_an_error(topology: Callable[..., str]) -> None:
     with pytest.raises(TopologyError, match=r"unknown kind 'Statefulset' \(did you mean 'StatefulSet'\?\)"):
         plan_from_text(topology() + "---\napiVersion: apps/v1\nkind: Statefulset\nmetadata: {name: x}\n", "t.yaml")
+
+
+def _job(spec: str, kind: str = "Job") -> str:
+    return (
+        f"---\napiVersion: batch/v1\nkind: {kind}\nmetadata: {{name: j}}\nspec:\n{spec}"
+    )
+
+
+_JOB_TEMPLATE = "  template:\n    spec: {restartPolicy: Never, containers: [{name: c, command: ['true']}]}\n"
+
+
+def test_a_job_runs_parallelism_pods_but_no_more_than_completions(topology: Callable[..., str]) -> None:
+    for spec, names in (("", ["j-0"]), ("  parallelism: 3\n", ["j-0", "j-1", "j-2"]), ("  parallelism: 3\n  completions: 2\n", ["j-0", "j-1"])):
+        plan = plan_from_text(topology() + _job(spec + _JOB_TEMPLATE), "t.yaml")
+        assert [p.name for p in plan.pods if p.owner == "Job/j"] == names
+
+
+def test_a_cronjob_makes_no_pod_until_triggered(topology: Callable[..., str]) -> None:
+    cron = "  schedule: '@hourly'\n  jobTemplate:\n    spec:\n" + _JOB_TEMPLATE.replace("  ", "      ", 1).replace("\n    spec", "\n        spec")
+    text = topology() + _job(cron, "CronJob")
+    plan = plan_from_text(text, "t.yaml")
+    assert [(c.key, c.schedule) for c in plan.cron_jobs] == [("default/j", "@hourly")]
+    assert not [p for p in plan.pods if p.namespace == "default"]
+    triggered = plan_from_text(text, "t.yaml", overrides=Overrides(jobs={"default/now": "default/j"}))
+    assert [p.name for p in triggered.pods if p.owner == "Job/now"] == ["now-0"]
+    with pytest.raises(TopologyError, match="no CronJob default/gone in the file"):
+        plan_from_text(text, "t.yaml", overrides=Overrides(jobs={"default/x": "default/gone"}))
+    with pytest.raises(TopologyError, match="is not a cron schedule"):
+        plan_from_text(text.replace("'@hourly'", "'every hour'"), "t.yaml")
