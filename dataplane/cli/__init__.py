@@ -18,7 +18,23 @@ import traceback
 
 import click
 
-from dataplane.cli import apply, capture, create, delete, down, exec_, get, mesh, scale, set_, status, trace, up, verify
+from dataplane.cli import (
+    apply,
+    capture,
+    create,
+    delete,
+    doctor,
+    down,
+    exec_,
+    get,
+    mesh,
+    scale,
+    set_,
+    status,
+    trace,
+    up,
+    verify,
+)
 from dataplane.cli.context import CONTEXT_SETTINGS
 from dataplane.errors import DpctlError
 
@@ -33,6 +49,7 @@ def cli() -> None:
 
 
 for command in (
+    doctor.command,
     up.command,
     down.command,
     get.command,

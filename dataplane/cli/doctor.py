@@ -67,10 +67,11 @@ def memory_check(limits: Limits, size: TopologySize | None) -> Check:
     found = f"{size.label}: {size.nodes:,} nodes and {size.pods:,} pods need about {_mib(need):,} MiB; {have}"
     if size.nodes <= limits.node_budget() and size.pods <= limits.pod_budget(size.nodes):
         return Check("memory", OK, found)
-    remedy = (
-        f"free {_mib(need - available):,} MiB more, or make the topology smaller: this machine has room for about "
-        f"{limits.node_budget():,} nodes, and beside {size.nodes:,} nodes for {limits.pod_budget(size.nodes):,} pods"
-    )
+    if size.nodes > limits.node_budget():
+        room = f"room for about {limits.node_budget():,} nodes"
+    else:
+        room = f"room beside its {size.nodes:,} nodes for about {limits.pod_budget(size.nodes):,} pods"
+    remedy = f"free {_mib(need - available):,} MiB more, or make the topology smaller (this machine has {room})"
     return Check("memory", MISSING, found, remedy)
 
 
@@ -106,6 +107,3 @@ def command(file: str | None, output: str) -> None:
     checks = [*run_checks(), memory_check(limits, size)]
     show(checks, output)
     verdict(checks)
-
-
-__all__ = ["command", "memory_check", "topology_size", "TopologySize", "OK", "MISSING"]

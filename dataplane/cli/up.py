@@ -7,6 +7,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dataplane.build.up import up
 from dataplane.cli.context import changing, input_limits, inputs_option, read_inputs, report_plan, require_root
+from dataplane.errors import DpctlError
+from dataplane.kernel import preflight
 from dataplane.topology import Source, plan_from_sources
 from dataplane.topology.plan import Plan
 
@@ -21,6 +23,9 @@ def command(file: str | None, inputs: tuple[str, ...], quiet: bool, verbose: boo
     sources = read_inputs(file, inputs, limits)
     plan = plan_from_sources(sources, limits=limits)  # validation needs no root: report bad input first
     require_root("dpctl up")
+    checks = preflight.run_checks()
+    if preflight.required_failures(checks):  # the same words 'dpctl doctor' prints, before anything is made
+        raise DpctlError(preflight.refusal(checks))
     report_plan(plan, verbose)
     with changing(plan.name):
         _build(plan, sources, quiet)

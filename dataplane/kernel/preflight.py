@@ -135,7 +135,9 @@ def tool_check(tool: Tool) -> Check:
     if where is not None:
         return Check(tool.command, OK, where, required=tool.required)
     status = MISSING if tool.required else WARNING
-    return Check(tool.command, status, f"not on PATH ({tool.purpose})", f"apt-get install {tool.package}", tool.required)
+    return Check(
+        tool.command, status, f"not on PATH ({tool.purpose})", f"apt-get install {tool.package}", tool.required
+    )
 
 
 # -- /run/netns --------------------------------------------------------------
@@ -177,17 +179,25 @@ def kernel_checks(tools: set[str]) -> list[Check]:
     """Every kernel probe, inside a namespace made for them and always removed;
     ``tools`` are the commands found on PATH (nft and conntrack probes need them)."""
     _remove_stale_probes()
-    name = f"{PROBE_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    name = probe_name()
     try:
         try:
             with _interrupts_held():
                 netns.create(name)
         except OSError as exc:
-            return [_no_namespaces(exc), *skipped(PROBES[1:], "needs a network namespace", "fix network namespaces first")]
+            return [
+                _no_namespaces(exc),
+                *skipped(PROBES[1:], "needs a network namespace", "fix network namespaces first"),
+            ]
         return [Check(PROBES[0], OK, "made one (unshare CLONE_NEWNET)"), *_probe_inside(name, tools)]
     finally:
         with _interrupts_held():
             netns.delete(name)
+
+
+def probe_name() -> str:
+    """``dp-.doctor-<pid>-<hex>``: unique, and never an emulation's (its topology name would be empty)."""
+    return f"{PROBE_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
 
 
 def _no_namespaces(exc: OSError) -> Check:
@@ -230,8 +240,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # alive, another user's
+        pass
     return True
 
 
@@ -244,7 +254,11 @@ def _probe_inside(name: str, tools: set[str]) -> list[Check]:
         refused = nft_refusals(name) if nft_tools else None
         checks.append(nf_tables_check(refused))
         checks.append(_redirect_check(name, listener, refused))
-    checks.append(_conntrack_check(name) if {"conntrack", "nsenter"} <= tools else _needs_tools("conntrack -L", "conntrack and nsenter"))
+    checks.append(
+        _conntrack_check(name)
+        if {"conntrack", "nsenter"} <= tools
+        else _needs_tools("conntrack -L", "conntrack and nsenter")
+    )
     checks.append(_transparent_check(name))
     return checks
 
@@ -254,7 +268,9 @@ def _needs_tools(check: str, tools: str) -> Check:
 
 
 def _module_remedy(*modules: str) -> str:
-    return f"modprobe {' '.join(modules)} (if modprobe finds no such module, this kernel was built without it)"
+    """``modprobe -a`` for several (without ``-a`` every word after the first is a module parameter)."""
+    command = f"modprobe {modules[0]}" if len(modules) == 1 else f"modprobe -a {' '.join(modules)}"
+    return f"{command} (if modprobe finds no such module, this kernel was built without it)"
 
 
 def _link_checks(config: NamespaceConfig) -> list[Check]:
@@ -422,7 +438,9 @@ NFT_PROBES = (
         "sets with timeout",
         ("nf_tables",),
         "\tset affinity {\n\t\ttype ipv4_addr\n\t\tflags dynamic,timeout\n\t\ttimeout 10800s\n\t}\n"
-        + _hook("prerouting", "filter", "prerouting", "0", "ip saddr @affinity accept", "update @affinity { ip saddr }"),
+        + _hook(
+            "prerouting", "filter", "prerouting", "0", "ip saddr @affinity accept", "update @affinity { ip saddr }"
+        ),
     ),
 )
 
@@ -522,14 +540,24 @@ def _redirect_check(name: str, listener: socket.socket, refused: dict[str, str] 
 
 
 def _conntrack_check(name: str) -> Check:
-    result = subprocess.run(
-        ["nsenter", f"--net={netns.path(name)}", "conntrack", "-L"], capture_output=True, text=True, timeout=10
-    )
-    if result.returncode != 0:
+    """``conntrack -L`` inside the probe namespace, as dpctl's UDP clean-up
+    runs it; the flow of the redirect probe is usually listed."""
+    try:
+        result = subprocess.run(
+            ["nsenter", f"--net={netns.path(name)}", "conntrack", "-L"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        why = "no answer within 10 s"
+    else:
+        if result.returncode == 0:
+            return Check("conntrack -L", OK, f"listed the probe namespace's flows ({len(result.stdout.splitlines())})")
         why = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"
-        return Check("conntrack -L", MISSING, f"cannot list the probe namespace's flows: {why}", _module_remedy("nf_conntrack_netlink"))
-    flows = len(result.stdout.splitlines())
-    return Check("conntrack -L", OK, f"listed the probe namespace's flows ({flows})")
+    found = f"cannot list the probe namespace's flows: {why}"
+    return Check("conntrack -L", MISSING, found, _module_remedy("nf_conntrack_netlink"))
 
 
 def _transparent_check(name: str) -> Check:
@@ -541,5 +569,10 @@ def _transparent_check(name: str) -> Check:
             sock.bind((NONLOCAL_ADDRESS, 0))
     except OSError as exc:
         found = f"cannot bind {NONLOCAL_ADDRESS} with it: {exc.strerror or exc}"
-        return Check("IP_TRANSPARENT", MISSING, found, "it needs CAP_NET_ADMIN: run as root (a container needs --cap-add NET_ADMIN)")
+        return Check(
+            "IP_TRANSPARENT",
+            MISSING,
+            found,
+            "it needs CAP_NET_ADMIN: run as root (a container needs --cap-add NET_ADMIN)",
+        )
     return Check("IP_TRANSPARENT", OK, f"a socket with it bound {NONLOCAL_ADDRESS}, an address the namespace lacks")
