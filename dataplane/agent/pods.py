@@ -63,7 +63,9 @@ class PodService:
 
     @property
     def runs_to_completion(self) -> bool:
-        """A Job's pod runs each container's command once (restartPolicy Never) and serves nothing else."""
+        """A Job's pod runs each container's command once (restartPolicy Never); the
+        agent records when each ends.  A container without a command serves its
+        built-in responders as in any pod, and never ends, as a server would not."""
         return (self.pod.owner or "").startswith("Job/")
 
     @property
@@ -81,13 +83,9 @@ class PodService:
         try:
             # A container with a command is its own server: its ports are its own.
             for container in self.pod.containers:
-                if container.command:
-                    continue
-                if self.runs_to_completion:  # nothing to run: done at once
-                    self.exited[f"{self.pod.key}/{container.name}"] = 0
-                    continue
-                for port in container.ports:
-                    await self._listen(port)
+                if not container.command:
+                    for port in container.ports:
+                        await self._listen(port)
             for container in self.pod.containers:
                 if container.command:
                     self.workloads.append(workloads.start(self.pod, container, self._log_dir))
