@@ -333,31 +333,18 @@ POD = Kind(
     True,
     _document(_metadata(True, deletionTimestamp=Timestamp()), {"spec": _POD_SPEC, "status": _POD_STATUS}, _WITH_SPEC),
 )
-DEPLOYMENT = Kind(
-    "Deployment",
-    "apps/v1",
-    True,
-    _document(_metadata(True), {"spec": _DEPLOYMENT_SPEC, **_ignored("status")}, _WITH_SPEC),
-)
-REPLICA_SET = Kind(
-    "ReplicaSet", "apps/v1", True, _document(_metadata(True), {"spec": _REPLICA_SET_SPEC, **_ignored("status")}, _WITH_SPEC)
-)
-STATEFUL_SET = Kind(
-    "StatefulSet",
-    "apps/v1",
-    True,
-    _document(_metadata(True), {"spec": _STATEFUL_SET_SPEC, **_ignored("status")}, _WITH_SPEC),
-)
-DAEMON_SET = Kind(
-    "DaemonSet", "apps/v1", True, _document(_metadata(True), {"spec": _DAEMON_SET_SPEC, **_ignored("status")}, _WITH_SPEC)
-)
-JOB = Kind("Job", "batch/v1", True, _document(_metadata(True), {"spec": _JOB_SPEC, **_ignored("status")}, _WITH_SPEC))
-CRON_JOB = Kind(
-    "CronJob", "batch/v1", True, _document(_metadata(True), {"spec": _CRON_JOB_SPEC, **_ignored("status")}, _WITH_SPEC)
-)
-SERVICE = Kind(
-    "Service", "v1", True, _document(_metadata(True), {"spec": _SERVICE_SPEC, **_ignored("status")}, _WITH_SPEC)
-)
+def _workload(name: str, api_version: str, spec: Field) -> Kind:
+    """A namespaced kind with a ``spec`` and a ``status`` written by the cluster (ignored)."""
+    return Kind(name, api_version, True, _document(_metadata(True), {"spec": spec, **_ignored("status")}, _WITH_SPEC))
+
+
+DEPLOYMENT = _workload("Deployment", "apps/v1", _DEPLOYMENT_SPEC)
+REPLICA_SET = _workload("ReplicaSet", "apps/v1", _REPLICA_SET_SPEC)
+STATEFUL_SET = _workload("StatefulSet", "apps/v1", _STATEFUL_SET_SPEC)
+DAEMON_SET = _workload("DaemonSet", "apps/v1", _DAEMON_SET_SPEC)
+JOB = _workload("Job", "batch/v1", _JOB_SPEC)
+CRON_JOB = _workload("CronJob", "batch/v1", _CRON_JOB_SPEC)
+SERVICE = _workload("Service", "v1", _SERVICE_SPEC)
 
 _SOURCE = Obj(
     {
