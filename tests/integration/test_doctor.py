@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,9 +30,7 @@ pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
 REPO = Path(__file__).resolve().parents[2]
 MINIMAL = str(REPO / "topologies" / "minimal.yaml")
 # The real command line; registering the command here leaves dataplane/cli/__init__.py alone.
-DOCTOR = (
-    "from dataplane.cli import cli, main; from dataplane.cli.doctor import command; cli.add_command(command); main()"
-)
+DOCTOR = "from dataplane.cli import main; main()"
 
 
 def doctor_argv(*args: str) -> list[str]:
@@ -205,10 +206,27 @@ def test_a_killed_doctors_namespace_is_removed_by_the_next_run() -> None:
     pytest.fail("doctor was never killed while its namespace existed")
 
 
-def test_without_root_it_reports_root_missing_and_skips_the_probes() -> None:
+@pytest.fixture
+def readable_copy() -> Iterator[Path]:
+    """The package where any user can read it: a checkout under a private
+    directory (CI clones into one) is out of an unprivileged user's reach."""
+    directory = Path(tempfile.mkdtemp(prefix="dpctl-doctor-"))
+    try:
+        directory.chmod(0o755)
+        shutil.copytree(REPO / "dataplane", directory / "dataplane", ignore=shutil.ignore_patterns("__pycache__"))
+        yield directory
+    finally:
+        shutil.rmtree(directory)
+
+
+def test_without_root_it_reports_root_missing_and_skips_the_probes(readable_copy: Path) -> None:
     nobody = ("setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups")
     before = not_emulations()
-    result = doctor("-o", "json", prefix=nobody, env={**os.environ, "HOME": "/nonexistent"})
+    env = {**os.environ, "HOME": "/nonexistent", "PYTHONPATH": str(readable_copy), "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run(
+        [*nobody, *doctor_argv("-o", "json")],
+        check=False, capture_output=True, text=True, timeout=60, env=env, cwd=readable_copy, stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 1
     assert result.stderr.startswith("dpctl: this machine lacks 1 required item: root")
     rows = by_name(result)
