@@ -23,11 +23,11 @@ from collections.abc import Callable, Iterator
 
 from dataplane.kernel import netns, nft
 from dataplane.kernel.links import NamespaceConfig
+from dataplane.topology.naming import LB_PUBLIC_IFACE, LB_TRANSIT_IFACE, ROUTER_LB_IFACE, VXLAN_IFACE
 from dataplane.topology.plan import Node, Plan, Pod
 
 POD_GATEWAY = "169.254.1.1"
 HOST_VETH_MAC = "ee:ee:ee:ee:ee:ee"
-VXLAN_IFACE = "vxlan0"
 VXLAN_VNI = 1
 VXLAN_PORT = 4789
 VXLAN_OVERHEAD = 50
@@ -69,10 +69,6 @@ def build_router(plan: Plan) -> None:
             cfg.address(subnet.bridge, f"{subnet.gateway}/{prefixlen}")
             cfg.up(subnet.bridge)
 
-
-LB_PUBLIC_IFACE = "eth0"
-LB_TRANSIT_IFACE = "eth1"
-ROUTER_LB_IFACE = "lb0"
 
 
 def build_external(plan: Plan) -> None:

@@ -1,9 +1,10 @@
 """Switch istio-cni-style in-pod traffic capture on and off in a pod namespace.
 
 Capture needs three pieces inside the pod (``inpod-redirection.md`` §4, each
-verified to be necessary): the nftables tables of ``dataplane.mesh.redirect``,
-an ``ip rule fwmark 0x111/0xfff lookup 100`` and ``local 0.0.0.0/0 dev lo`` in
-table 100.  The rule and route carry the replies of the application to the
+verified to be necessary): the nftables tables the mesh renders
+(``dataplane.mesh.redirect``), an ``ip rule fwmark 0x111/0xfff lookup 100``
+and ``local 0.0.0.0/0 dev lo`` in table 100.  The kernel layer knows none of
+these values: the caller hands them over as a ``Capture``.  The rule and route carry the replies of the application to the
 ztunnel's spoofed-source sockets back through lo instead of out of eth0.
 
 Both calls are idempotent, so enrolling or unenrolling a pod twice (or
@@ -15,13 +16,25 @@ that entered the pod.
 from __future__ import annotations
 
 import errno
+from dataclasses import dataclass
 
 from dataplane.kernel import nft
 from dataplane.kernel.links import NamespaceConfig, NetlinkError
-from dataplane.mesh.constants import CONNMARK, MARK_MASK, ROUTE_TABLE, RULE_PRIORITY
-from dataplane.mesh.redirect import inpod_ruleset, remove_ruleset
 
 _ANY = "0.0.0.0/0"
+
+
+@dataclass(frozen=True)
+class Capture:
+    """What in-pod capture installs: the nftables ruleset (and the text that
+    removes it) and the policy route its spoofed legs return by."""
+
+    ruleset: str
+    removal: str
+    table: int  # routing table holding "local 0.0.0.0/0 dev lo"
+    priority: int  # of the ip rule that sends marked replies there
+    fwmark: int
+    mask: int
 
 
 def _tolerate(codes: tuple[int, ...], error: NetlinkError) -> None:
@@ -29,11 +42,11 @@ def _tolerate(codes: tuple[int, ...], error: NetlinkError) -> None:
         raise error
 
 
-def _rule(config: NamespaceConfig, command: str) -> None:
-    config.rule(command, table=ROUTE_TABLE, priority=RULE_PRIORITY, fwmark=CONNMARK, fwmask=MARK_MASK)
+def _rule(config: NamespaceConfig, command: str, capture: Capture) -> None:
+    config.rule(command, table=capture.table, priority=capture.priority, fwmark=capture.fwmark, fwmask=capture.mask)
 
 
-def enable_redirection(netns: str) -> None:
+def enable_redirection(netns: str, capture: Capture) -> None:
     """Capture every TCP flow of pod namespace ``netns`` into the ztunnel ports.
 
     The route is added before the rule and the ruleset last, so by the time a
@@ -41,30 +54,30 @@ def enable_redirection(netns: str) -> None:
     """
     with NamespaceConfig(netns) as config:
         try:
-            config.route(_ANY, dev="lo", table=ROUTE_TABLE, kind="local")
+            config.route(_ANY, dev="lo", table=capture.table, kind="local")
         except NetlinkError as error:
             _tolerate((errno.EEXIST,), error)
         try:
-            _rule(config, "add")
+            _rule(config, "add", capture)
         except NetlinkError as error:
             _tolerate((errno.EEXIST,), error)
-    nft.apply(netns, inpod_ruleset())
+    nft.apply(netns, capture.ruleset)
 
 
-def disable_redirection(netns: str) -> None:
+def disable_redirection(netns: str, capture: Capture) -> None:
     """Undo ``enable_redirection``: new flows then go straight to their target.
 
     The ruleset goes first so nothing new is captured while the return-path
     plumbing is removed.  Already captured flows keep their conntrack NAT
     entries; they live only as long as the ztunnel keeps its sockets.
     """
-    nft.apply(netns, remove_ruleset())
+    nft.apply(netns, capture.removal)
     with NamespaceConfig(netns) as config:
         try:
-            _rule(config, "del")
+            _rule(config, "del", capture)
         except NetlinkError as error:
             _tolerate((errno.ENOENT,), error)
         try:
-            config.delete_route(_ANY, dev="lo", table=ROUTE_TABLE, kind="local")
+            config.delete_route(_ANY, dev="lo", table=capture.table, kind="local")
         except NetlinkError as error:
             _tolerate((errno.ESRCH, errno.ENOENT), error)

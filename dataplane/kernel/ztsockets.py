@@ -24,7 +24,6 @@ import socket
 import struct
 
 from dataplane.kernel import netns
-from dataplane.mesh.constants import ZTUNNEL_MARK
 
 SOL_IP = socket.SOL_IP
 SO_ORIGINAL_DST = 80
@@ -80,17 +79,17 @@ def original_dst(sock: socket.socket) -> tuple[str, int]:
     return str(ipaddress.IPv4Address(raw[4:8])), port
 
 
-def mark(sock: socket.socket) -> socket.socket:
-    """Give ``sock`` the ztunnel mark so the pod's capture rules let it pass.
+def mark(sock: socket.socket, value: int) -> socket.socket:
+    """Give ``sock`` the ztunnel mark ``value`` so the pod's capture rules let it pass.
 
     Without it the ztunnel's own connections (e.g. to a peer's 15008) are
     redirected back to 15001 and loop.  Needs CAP_NET_ADMIN or CAP_NET_RAW.
     """
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, ZTUNNEL_MARK)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, value)
     return sock
 
 
-def marked(sock: socket.socket) -> socket.socket:
+def marked(sock: socket.socket, value: int) -> socket.socket:
     """Configure ``sock``, a TCP socket made in the pod, for the ztunnel's own outbound dials.
 
     Made in the pod so it is routed like the pod (its source is the pod IP);
@@ -98,7 +97,7 @@ def marked(sock: socket.socket) -> socket.socket:
     if it cannot be configured.
     """
     try:
-        mark(sock)
+        mark(sock, value)
         sock.setblocking(False)
     except OSError:
         sock.close()
@@ -106,7 +105,7 @@ def marked(sock: socket.socket) -> socket.socket:
     return sock
 
 
-def spoofed(sock: socket.socket, src_ip: str) -> socket.socket:
+def spoofed(sock: socket.socket, src_ip: str, value: int) -> socket.socket:
     """Configure ``sock``, a TCP socket made in the pod, bound to ``(src_ip, 0)``, a foreign address.
 
     Used to dial the pod's application so it sees the real client's IP.
@@ -119,7 +118,7 @@ def spoofed(sock: socket.socket, src_ip: str) -> socket.socket:
     """
     try:
         sock.setsockopt(SOL_IP, socket.IP_TRANSPARENT, 1)
-        mark(sock)
+        mark(sock, value)
         sock.bind((src_ip, 0))
         sock.setblocking(False)
     except OSError:
@@ -128,14 +127,14 @@ def spoofed(sock: socket.socket, src_ip: str) -> socket.socket:
     return sock
 
 
-def marked_socket_in(pod_netns: str) -> socket.socket:
+def marked_socket_in(pod_netns: str, value: int) -> socket.socket:
     """A ``marked`` TCP socket in ``pod_netns`` (one short-lived thread per call)."""
-    return marked(netns.socket_in(pod_netns, socket.AF_INET, socket.SOCK_STREAM))
+    return marked(netns.socket_in(pod_netns, socket.AF_INET, socket.SOCK_STREAM), value)
 
 
-def spoofed_socket_in(pod_netns: str, src_ip: str) -> socket.socket:
+def spoofed_socket_in(pod_netns: str, src_ip: str, value: int) -> socket.socket:
     """A ``spoofed`` TCP socket in ``pod_netns`` (one short-lived thread per call)."""
-    return spoofed(netns.socket_in(pod_netns, socket.AF_INET, socket.SOCK_STREAM), src_ip)
+    return spoofed(netns.socket_in(pod_netns, socket.AF_INET, socket.SOCK_STREAM), src_ip, value)
 
 
 SPARES = 16
@@ -172,8 +171,9 @@ class PodSockets:
     thread (``netns.socket_in``).
     """
 
-    def __init__(self, pod_netns: str):
+    def __init__(self, pod_netns: str, mark: int):
         self.netns = pod_netns
+        self.mark = mark  # the ztunnel's SO_MARK for every socket it dials with
         self._thread: netns.NetnsThread | None = None
         self._spares: list[socket.socket] = []
         self._refilling = False
@@ -223,10 +223,10 @@ class PodSockets:
                 sock.close()
 
     async def marked(self) -> socket.socket:
-        return marked(await self.tcp())
+        return marked(await self.tcp(), self.mark)
 
     async def spoofed(self, src_ip: str) -> socket.socket:
-        return spoofed(await self.tcp(), src_ip)
+        return spoofed(await self.tcp(), src_ip, self.mark)
 
     def close(self) -> None:
         """Stop the thread and close the spares (idempotent), letting the

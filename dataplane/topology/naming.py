@@ -30,6 +30,11 @@ ROUTER = "vpc"
 EXTERNAL = "external"
 LOADBALANCER = "lb"
 RESERVED_NODE_NAMES = frozenset({ROUTER, EXTERNAL, LOADBALANCER})
+# Fixed interface names the fabric makes and the hop model expects to see.
+VXLAN_IFACE = "vxlan0"  # each node's VTEP in overlay mode
+LB_PUBLIC_IFACE = "eth0"  # the load balancer's side of the public segment
+LB_TRANSIT_IFACE = "eth1"  # the load balancer's side of the transit link
+ROUTER_LB_IFACE = "lb0"  # the VPC router's side of the transit link
 
 
 def prefix(topology: str) -> str:

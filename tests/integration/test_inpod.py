@@ -23,8 +23,9 @@ import pytest
 from dataplane.kernel import netns, nft, ztsockets
 from dataplane.kernel.inpod import disable_redirection, enable_redirection
 from dataplane.kernel.links import NamespaceConfig
-from dataplane.mesh.constants import HBONE_PORT, INBOUND_PLAINTEXT_PORT, OUTBOUND_PORT
+from dataplane.mesh.constants import HBONE_PORT, INBOUND_PLAINTEXT_PORT, OUTBOUND_PORT, ZTUNNEL_MARK
 from dataplane.mesh.redirect import MANGLE_TABLE, NAT_TABLE
+from dataplane.mesh.ztunnel.capture import CAPTURE
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
 
@@ -174,7 +175,7 @@ class Relay:
     async def outbound(self, pod: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Captured app connection: tunnel it to the destination pod's 15008."""
         dst_ip, dst_port = ztsockets.original_dst(writer.get_extra_info("socket"))
-        up_r, up_w = await dial(ztsockets.marked_socket_in(pod), dst_ip, HBONE_PORT)
+        up_r, up_w = await dial(ztsockets.marked_socket_in(pod, ZTUNNEL_MARK), dst_ip, HBONE_PORT)
         up_w.write(f"{dst_ip}:{dst_port}\n".encode())
         await splice(reader, writer, up_r, up_w)
 
@@ -182,14 +183,14 @@ class Relay:
         """Tunnel end: dial the app named in the header as the tunnel's peer."""
         target_ip, target_port = (await reader.readline()).decode().strip().rsplit(":", 1)
         client_ip = writer.get_extra_info("peername")[0]
-        app_r, app_w = await dial(ztsockets.spoofed_socket_in(pod, client_ip), target_ip, int(target_port))
+        app_r, app_w = await dial(ztsockets.spoofed_socket_in(pod, client_ip, ZTUNNEL_MARK), target_ip, int(target_port))
         await splice(reader, writer, app_r, app_w)
 
     async def inbound(self, pod: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Captured plaintext from an unenrolled client: dial the app as that client."""
         dst_ip, dst_port = ztsockets.original_dst(writer.get_extra_info("socket"))
         client_ip = writer.get_extra_info("peername")[0]
-        app_r, app_w = await dial(ztsockets.spoofed_socket_in(pod, client_ip), dst_ip, dst_port)
+        app_r, app_w = await dial(ztsockets.spoofed_socket_in(pod, client_ip, ZTUNNEL_MARK), dst_ip, dst_port)
         await splice(reader, writer, app_r, app_w)
 
     async def close(self) -> None:
@@ -240,8 +241,8 @@ async def with_app_and_relay(t: Topology, scenario: Callable[[App, Relay], Await
 
 def test_outbound_path_keeps_client_ip_and_bytes(topo: Topology) -> None:
     for pod in (topo.a, topo.b):
-        enable_redirection(pod)
-        enable_redirection(pod)  # idempotent
+        enable_redirection(pod, CAPTURE)
+        enable_redirection(pod, CAPTURE)  # idempotent
 
     async def scenario(app: App, relay: Relay) -> None:
         payload = os.urandom(PAYLOAD)
@@ -259,7 +260,7 @@ def test_outbound_path_keeps_client_ip_and_bytes(topo: Topology) -> None:
 
 
 def test_unenrolled_client_is_captured_inbound(topo: Topology) -> None:
-    enable_redirection(topo.b)
+    enable_redirection(topo.b, CAPTURE)
 
     async def scenario(app: App, relay: Relay) -> None:
         assert await echo_through(topo.node, b"hello\n") == b"hello\n"
@@ -271,7 +272,7 @@ def test_unenrolled_client_is_captured_inbound(topo: Topology) -> None:
 
 def test_disable_restores_direct_delivery(topo: Topology) -> None:
     for pod in (topo.a, topo.b):
-        enable_redirection(pod)
+        enable_redirection(pod, CAPTURE)
 
     async def captured(app: App, relay: Relay) -> None:
         assert await echo_through(topo.a, b"x") == b"x"
@@ -279,8 +280,8 @@ def test_disable_restores_direct_delivery(topo: Topology) -> None:
 
     asyncio.run(with_app_and_relay(topo, captured))  # the relay is closed afterwards
     for pod in (topo.a, topo.b):
-        disable_redirection(pod)
-        disable_redirection(pod)  # idempotent
+        disable_redirection(pod, CAPTURE)
+        disable_redirection(pod, CAPTURE)  # idempotent
         ruleset = nft.ruleset(pod)
         assert NAT_TABLE not in ruleset and MANGLE_TABLE not in ruleset
         rules = subprocess.run(
@@ -311,7 +312,7 @@ def test_disable_restores_direct_delivery(topo: Topology) -> None:
 
 def test_original_dst_is_local_address_on_uncaptured_flow(topo: Topology) -> None:
     """15008 is exempt: SO_ORIGINAL_DST on it is the listener's own address."""
-    enable_redirection(topo.b)
+    enable_redirection(topo.b, CAPTURE)
 
     async def scenario(app: App, relay: Relay) -> None:
         sock = netns.socket_in(topo.node, socket.AF_INET, socket.SOCK_STREAM)

@@ -12,6 +12,7 @@ import pytest
 
 from dataplane.kernel import inpod
 from dataplane.kubeproxy.names import service_port_names
+from dataplane.mesh.ztunnel.capture import CAPTURE
 from dataplane.topology.plan import Plan
 from tests.integration.conftest import dpctl
 
@@ -78,7 +79,7 @@ def test_encryption_passes_then_fails_naming_pair_and_interface(mesh: Plan) -> N
     assert results[0]["status"] == "passed"
 
     client = mesh.pod("mesh", "client")
-    inpod.disable_redirection(client.netns)
+    inpod.disable_redirection(client.netns, CAPTURE)
     bad = verify(mesh, "--only", "encryption", "-o", "json")
     assert bad.returncode == 1
     result = json.loads(bad.stdout)["results"][0]

@@ -15,6 +15,7 @@ import pytest
 
 from dataplane.kernel import inpod
 from dataplane.kubeproxy.names import service_port_names
+from dataplane.mesh.ztunnel.capture import CAPTURE
 from dataplane.topology.plan import Plan
 from dataplane.verify.checks import run_check
 from tests.integration.conftest import dpctl
@@ -148,7 +149,7 @@ def test_path_expects_hbone_between_meshed_pods_and_names_the_plaintext_hop(
     assert code == 0, [(r["subject"], r["reason"]) for r in failed(results)]
     assert subject in {r["subject"] for r in results}
     client, server = plan.pod("mesh", "client"), plan.pod("mesh", "server-0")
-    inpod.disable_redirection(client.netns)  # the client's traffic no longer meets its ztunnel
+    inpod.disable_redirection(client.netns, CAPTURE)  # the client's traffic no longer meets its ztunnel
     code, results = verify(plan, "path")
     assert code == 1
     bad = failed(results)

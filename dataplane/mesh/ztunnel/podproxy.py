@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING
 
 from dataplane.kernel import ztsockets
 from dataplane.mesh import authz
-from dataplane.mesh.constants import HBONE_PORT, INBOUND_PLAINTEXT_PORT, OUTBOUND_PORT, PROXY_PORTS
+from dataplane.mesh.constants import HBONE_PORT, INBOUND_PLAINTEXT_PORT, OUTBOUND_PORT, PROXY_PORTS, ZTUNNEL_MARK
 from dataplane.mesh.hbone import HbonePool, HboneServer, Rejection, Tunnel, relay
 from dataplane.mesh.hbone.relay import abort_with_rst
 from dataplane.mesh.identity import SpiffeId
@@ -159,7 +159,7 @@ class PodProxy:
         self.identity = zt.resolver.identity(pod)
         self.active = 0
         self.on_idle: Callable[[PodProxy], None] | None = None
-        self.sockets = ztsockets.PodSockets(pod.netns)  # its thread runs from open() to close_sockets()
+        self.sockets = ztsockets.PodSockets(pod.netns, ZTUNNEL_MARK)  # its thread runs from open() to close_sockets()
         self.pool = HbonePool(socket_factory=self._marked)
         self.hbone = HboneServer(
             zt.server_context(pod),

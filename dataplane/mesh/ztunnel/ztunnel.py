@@ -44,6 +44,7 @@ from dataplane.mesh.metrics import MeshMetrics
 from dataplane.mesh.redirect import NAT_TABLE
 from dataplane.mesh.store import CertificateStore, certs_dir
 from dataplane.mesh.ztunnel import accesslog
+from dataplane.mesh.ztunnel.capture import CAPTURE
 from dataplane.mesh.ztunnel.podproxy import PodProxy
 from dataplane.mesh.ztunnel.workloads import Resolver, enrolled_on
 from dataplane.topology.plan import Plan, Pod
@@ -145,7 +146,7 @@ class Ztunnel:
         proxy = PodProxy(self, pod)
         await proxy.open()
         try:
-            inpod.enable_redirection(pod.netns)
+            inpod.enable_redirection(pod.netns, CAPTURE)
         except BaseException:
             await proxy.close()
             raise
@@ -159,7 +160,7 @@ class Ztunnel:
             return
         if proxy.active == 0:
             proxy.close_sockets()
-            inpod.disable_redirection(proxy.pod.netns)
+            inpod.disable_redirection(proxy.pod.netns, CAPTURE)
             log.info("ztunnel: unenrolled %s", proxy.pod.key)
             return
         nft.apply(proxy.pod.netns, _STOP_CAPTURE)
@@ -175,7 +176,7 @@ class Ztunnel:
             return  # enrolled again meanwhile
         try:
             if netns.exists(proxy.pod.netns):
-                inpod.disable_redirection(proxy.pod.netns)
+                inpod.disable_redirection(proxy.pod.netns, CAPTURE)
             log.info("ztunnel: %s drained, capture removed", proxy.pod.key)
         except (OSError, ValueError) as exc:
             log.error("ztunnel: cannot remove capture of %s: %s", proxy.pod.key, exc)
@@ -187,7 +188,7 @@ class Ztunnel:
             await proxy.close()
             try:
                 if netns.exists(proxy.pod.netns):
-                    inpod.disable_redirection(proxy.pod.netns)
+                    inpod.disable_redirection(proxy.pod.netns, CAPTURE)
             except (OSError, ValueError) as exc:
                 log.error("ztunnel: cannot remove capture of %s: %s", proxy.pod.key, exc)
         self.proxies.clear()
