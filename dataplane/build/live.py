@@ -18,17 +18,13 @@ back to that plan -- agents, rulesets and namespaces -- and the error says
 so; the saved inputs are untouched, so the emulation is what it was.
 
 ``dpctl mesh enroll/unenroll`` change only a namespace's
-``istio.io/dataplane-mode`` label.  Overrides hold no namespace labels, so the
-label changes are kept in ``<state>/mesh.json`` (namespace → "ambient", or
-null for "label removed") and laid over every plan this module computes
-(``with_mesh_labels``); the roll-out is a plain agent reload, since neither
-pods nor kube-proxy rules change.
+``istio.io/dataplane-mode`` label, kept in the overrides like every other
+live change (``Overrides.labels``), so the plan is always file + overrides.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import signal
 import time
@@ -38,19 +34,15 @@ from pathlib import Path
 from typing import NoReturn
 
 from dataplane.agent import ready
-from dataplane.atomicfile import write_atomic
 from dataplane.build import fabric, identities, podfiles, services
 from dataplane.errors import DpctlError
 from dataplane.kernel import etcnetns, netns
-from dataplane.mesh.enrollment import AMBIENT, DATAPLANE_MODE
 from dataplane.state.store import StateDir
 from dataplane.topology import plan_from_sources
 from dataplane.topology.limits import DEFAULT_LIMITS, Limits
 from dataplane.topology.overrides import Overrides
 from dataplane.topology.plan import Plan, Pod
 from dataplane.topology.sources import Source
-
-MESH_FILE = "mesh.json"
 
 AGENT_RELOAD_TIMEOUT = 10.0
 # What a running emulation cannot change without being rebuilt.
@@ -183,59 +175,6 @@ def change(state: StateDir, old: Plan, overrides: Overrides, limits: Limits = DE
     """Recompute the plan of the emulation (running ``old``) from its source with
     ``overrides`` and roll it out."""
     sources = state.load_sources()
-    new = with_mesh_labels(state, plan_from_sources(sources, previous=old, overrides=overrides, limits=limits))
+    new = plan_from_sources(sources, previous=old, overrides=overrides, limits=limits)
     # Readiness of pods that no longer exist must not stick to a future pod of the same name.
     return roll_out(state, old, new, overrides.pruned(new), sources)
-
-
-def _mesh_modes(state: StateDir) -> dict[str, str | None]:
-    try:
-        with open(os.path.join(state.path, MESH_FILE)) as handle:
-            return dict(json.load(handle))
-    except FileNotFoundError:
-        return {}
-
-
-def forget_mesh_modes(state: StateDir) -> None:
-    """Drop ``mesh enroll/unenroll`` changes: the file applied is the new desired state."""
-    try:
-        os.unlink(os.path.join(state.path, MESH_FILE))
-    except FileNotFoundError:
-        pass
-
-
-def with_mesh_labels(state: StateDir, plan: Plan) -> Plan:
-    """``plan`` with the dataplane-mode labels set by ``mesh enroll/unenroll``."""
-    modes = _mesh_modes(state)
-    if not modes:
-        return plan
-    namespaces = []
-    for ns in plan.namespaces:
-        if ns.name not in modes:
-            namespaces.append(ns)
-            continue
-        labels = {k: v for k, v in ns.labels.items() if k != DATAPLANE_MODE}
-        if modes[ns.name] is not None:
-            labels[DATAPLANE_MODE] = str(modes[ns.name])
-        namespaces.append(dataclasses.replace(ns, labels=labels))
-    return dataclasses.replace(plan, namespaces=tuple(namespaces))
-
-
-def set_dataplane_mode(state: StateDir, old: Plan, namespace: str, enrolled: bool) -> float:
-    """Label (or unlabel) ``namespace`` ambient in the running emulation and
-    roll it out to the agents; the seconds it took."""
-    started = time.monotonic()
-    if namespace not in {ns.name for ns in old.namespaces}:
-        raise DpctlError(f"no namespace {namespace!r} in {old.name}")
-    before = _mesh_modes(state)
-    modes = {**before, namespace: AMBIENT if enrolled else None}
-    path = os.path.join(state.path, MESH_FILE)
-    write_atomic(path, json.dumps(modes, indent=1, sort_keys=True))
-    new = with_mesh_labels(state, old)
-    try:
-        identities.issue(new)
-        reload_agents(state, new)
-    except BaseException as exc:
-        write_atomic(path, json.dumps(before, indent=1, sort_keys=True))
-        _roll_back(state, old, new, [], exc)
-    return time.monotonic() - started

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from dataplane.build.live import forget_mesh_modes, roll_out
+from dataplane.build.live import roll_out
 from dataplane.cli.changes import report
 from dataplane.cli.context import changing, input_limits, inputs_option, read_inputs, report_plan, require_root
 from dataplane.errors import StateError
@@ -33,5 +33,4 @@ def command(file: str | None, inputs: tuple[str, ...]) -> None:
         new = plan_from_sources(sources, previous=old, limits=limits)
         report_plan(new)
         done = roll_out(state, old, new, Overrides(), sources)
-        forget_mesh_modes(state)
     report(done)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
 from dataplane.build.identities import store_for
 from dataplane.cli.context import (
     changing,
     chosen_name,
+    input_limits,
     print_json,
     print_table,
     require_root,
     running_plan,
     topology_option,
 )
+from dataplane.errors import StateError
 
 
 @click.group("mesh")
@@ -55,13 +59,21 @@ def certs(topology: str | None, output: str) -> None:
 
 
 def _set_mode(topology: str | None, namespace: str, enrolled: bool) -> None:
-    from dataplane.build.live import set_dataplane_mode
+    """Label (or unlabel) NAMESPACE ambient: a live change like any other, kept in the overrides."""
+    from dataplane.build.live import change
+    from dataplane.mesh.enrollment import AMBIENT, DATAPLANE_MODE
 
     verb = "enroll" if enrolled else "unenroll"
     require_root(f"dpctl mesh {verb}")
     with changing(chosen_name(topology)) as state:
-        seconds = set_dataplane_mode(state, state.load_plan(), namespace, enrolled)
-    click.echo(f"namespace {namespace} {verb}ed ({seconds * 1000:.0f} ms)")
+        plan = state.load_plan()
+        if namespace not in {ns.name for ns in plan.namespaces}:
+            raise StateError(f"no namespace {namespace!r} in {plan.name}")
+        overrides = state.load_overrides()
+        mode = AMBIENT if enrolled else None
+        labels = {**overrides.labels, namespace: {**overrides.labels.get(namespace, {}), DATAPLANE_MODE: mode}}
+        done = change(state, plan, dataclasses.replace(overrides, labels=labels), limits=input_limits())
+    click.echo(f"namespace {namespace} {verb}ed ({done.seconds * 1000:.0f} ms)")
 
 
 @command.command("enroll")

@@ -32,7 +32,7 @@ from .parse import parse
 from .placement import place
 from .plan import Plan
 from .sources import Source, label, read_sources, too_large
-from .validate import check_network, check_objects
+from .validate import IMPLICIT_NAMESPACES, check_network, check_objects
 from .vips import allocate_services
 from .workloads import daemon_set_pods, expand
 
@@ -111,6 +111,9 @@ def plan_from_sources(
         check_objects(manifest)
     if topology is None or layout is None:  # parse has said why: no Topology document, or a YAML error
         raise TopologyError(_in_file_order(problems, order))
+    known = {*IMPLICIT_NAMESPACES, *(ns.name for ns in manifest.namespaces)}
+    for namespace in sorted(set((overrides or Overrides()).labels) - known):
+        problems.append(Problem(filename, f"live change 'mesh enroll|unenroll {namespace}': no namespace {namespace}"))
     external = plan_external(topology)
     declared = {n.name for n in topology.nodes if n.name}
     placed = place(manifest.pods, layout.nodes, declared, previous)
@@ -118,7 +121,9 @@ def plan_from_sources(
     services = allocate_services(manifest.services, topology, external, previous, set(addresses.nodes.values()))
     if problems:
         raise TopologyError(_in_file_order(problems, order))
-    return build_plan(manifest, topology, layout, placed, addresses, services, external)
+    return build_plan(
+        manifest, topology, layout, placed, addresses, services, external, (overrides or Overrides()).labels
+    )
 
 
 def _in_file_order(problems: list[Problem], order: dict[str, int]) -> list[Problem]:

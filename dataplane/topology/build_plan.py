@@ -29,6 +29,7 @@ def build_plan(
     addresses: Addresses,
     services: ServiceAddresses,
     external: External | None,
+    namespace_labels: dict[str, dict[str, str | None]] | None = None,
 ) -> Plan:
     name = topology.name
     assert name is not None and topology.vpc_cidr is not None and topology.service_cidr is not None
@@ -54,7 +55,7 @@ def build_plan(
             for s in layout.subnets
         ),
         nodes=tuple(_node(name, n, addresses) for n in layout.nodes),
-        namespaces=_namespaces(manifest),
+        namespaces=_namespaces(manifest, namespace_labels or {}),
         pods=tuple(_pod(name, p, placed[p.key], addresses) for p in manifest.pods),
         services=tuple(_service(s, services) for s in manifest.services),
         pod_cidr=str(topology.pod_cidr) if topology.pod_cidr else None,
@@ -85,12 +86,18 @@ def _node(topology: str, node: NodeSite, addresses: Addresses) -> Node:
     )
 
 
-def _namespaces(manifest: Manifest) -> tuple[Namespace, ...]:
-    """``default`` first, the declared ones in file order, then ``kube-system`` and ``istio-system`` unless declared."""
+def _namespaces(manifest: Manifest, changed: dict[str, dict[str, str | None]]) -> tuple[Namespace, ...]:
+    """``default`` first, the declared ones in file order, then ``kube-system`` and
+    ``istio-system`` unless declared; labels changed live laid over the file's."""
     declared = {ns.name: ns.labels for ns in manifest.namespaces}
     names = ["default", *(n for n in declared if n != "default")]
     names += [n for n in IMPLICIT_NAMESPACES if n not in names]
-    return tuple(Namespace(n, {**declared.get(n, {}), NAMESPACE_NAME_LABEL: n}) for n in names)
+    return tuple(Namespace(n, _labelled({**declared.get(n, {}), NAMESPACE_NAME_LABEL: n}, changed.get(n, {}))) for n in names)
+
+
+def _labelled(labels: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+    updated = {**labels, **{k: v for k, v in changes.items() if v is not None}}
+    return {k: v for k, v in updated.items() if changes.get(k, v) is not None}
 
 
 def _pod(topology: str, pod: PodSpec, node: NodeSite, addresses: Addresses) -> Pod:

@@ -25,6 +25,8 @@ class Overrides:
     ready: dict[str, bool] = field(default_factory=dict)  # "ns/pod" → its Ready condition
     terminating: frozenset[str] = frozenset()  # "ns/pod": deletionTimestamp set, still serving
     jobs: dict[str, str] = field(default_factory=dict)  # "ns/job" → "ns/cronjob" it was created from
+    # namespace → label → value, or None for "label removed" (``mesh enroll|unenroll``)
+    labels: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
     def pruned(self, plan: Plan) -> Overrides:
         """These overrides without the readiness and termination of pods ``plan`` no longer has.
@@ -48,6 +50,7 @@ class Overrides:
                 "ready": self.ready,
                 "terminating": sorted(self.terminating),
                 "jobs": self.jobs,
+                "labels": self.labels,
             },
             indent=1,
             sort_keys=True,
@@ -65,6 +68,7 @@ class Overrides:
             ready=_mapping(raw, "ready", bool),
             terminating=frozenset(_names(raw, "terminating")),
             jobs=_mapping(raw, "jobs", str),
+            labels=_labels(raw),
         )
 
 
@@ -76,6 +80,19 @@ def _mapping(raw: dict[str, Any], name: str, kind: type) -> dict[str, Any]:
     ):
         raise ValueError(f"overrides: {name!r} must map names to {kind.__name__} values")
     return dict(value)
+
+
+def _labels(raw: dict[str, Any]) -> dict[str, dict[str, str | None]]:
+    value = raw.get("labels", {})
+    valid = isinstance(value, dict) and all(
+        isinstance(namespace, str)
+        and isinstance(labels, dict)
+        and all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in labels.items())
+        for namespace, labels in value.items()
+    )
+    if not valid:
+        raise ValueError("overrides: 'labels' must map namespaces to label → value (or null) maps")
+    return {namespace: dict(labels) for namespace, labels in value.items()}
 
 
 def _names(raw: dict[str, Any], name: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from types import SimpleNamespace
 
@@ -181,3 +182,16 @@ def test_a_gone_pods_address_is_reused_when_nothing_else_is_left(
     before = plan(text)
     after = plan(text, before, deleted=frozenset({"default/web-1"}))
     assert where(after)["web-8"] == where(before)["web-1"]
+
+
+def test_namespace_labels_changed_live_are_laid_over_the_file(topology: Callable[..., str]) -> None:
+    text = topology() + "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {team: a, istio.io/dataplane-mode: ambient}}\n"
+    mode = "istio.io/dataplane-mode"
+    changed = Overrides(labels={"shop": {mode: None}, "default": {mode: "ambient"}})
+    plan = plan_from_text(text, "t.yaml", overrides=changed)
+    labels = {ns.name: ns.labels for ns in plan.namespaces}
+    assert mode not in labels["shop"] and labels["shop"]["team"] == "a"
+    assert labels["default"][mode] == "ambient"
+    assert Overrides.from_json(changed.to_json()) == changed
+    with pytest.raises(TopologyError, match=re.escape("live change 'mesh enroll|unenroll nope': no namespace nope")):
+        plan_from_text(text, "t.yaml", overrides=Overrides(labels={"nope": {mode: "ambient"}}))
