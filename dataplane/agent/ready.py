@@ -14,10 +14,15 @@ import dataclasses
 import hashlib
 import json
 import os
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dataplane.errors import DpctlError
+
 AGENTS_DIR = "agents"
+_POLL_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -59,3 +64,37 @@ def read(state_dir: Path, node: str) -> Ready | None:
 
 def remove(state_dir: Path, node: str) -> None:
     path(state_dir, node).unlink(missing_ok=True)
+
+
+class NotReady(DpctlError):
+    """An agent reported errors, stopped, or did not get there in time."""
+
+
+def wait(
+    state_dir: Path,
+    nodes: Iterable[str],
+    done: Callable[[Ready], bool],
+    timeout: float,
+    gone: Callable[[str], str | None] = lambda node: None,
+) -> None:
+    """Wait until every node's ready file satisfies ``done``.
+
+    Raises ``NotReady`` naming the node when a file that satisfies ``done``
+    lists errors, when ``gone(node)`` says why its agent cannot get there, or
+    after ``timeout`` seconds.  One loop for every caller: ``up`` waiting for
+    new agents, a live change waiting for a reload."""
+    deadline = time.monotonic() + timeout
+    waiting = list(dict.fromkeys(nodes))
+    while waiting:
+        for node in list(waiting):
+            status = read(state_dir, node)
+            if status is not None and done(status):
+                if status.errors:
+                    raise NotReady(f"agent of node {node}: {'; '.join(status.errors)}")
+                waiting.remove(node)
+            elif (why := gone(node)) is not None:
+                raise NotReady(f"agent of node {node} {why}")
+        if waiting and time.monotonic() > deadline:
+            raise NotReady(f"agents not ready after {timeout:.0f} s: {', '.join(waiting)}")
+        if waiting:
+            time.sleep(_POLL_S)

@@ -79,17 +79,7 @@ def reload_agents(state: StateDir, plan: Plan) -> None:
         if current is None:
             raise DpctlError(f"the agent of node {node.name} is not running; 'dpctl status' shows the emulation")
         os.kill(current.pid, signal.SIGHUP)
-    deadline = time.monotonic() + AGENT_RELOAD_TIMEOUT
-    for node in plan.nodes:
-        while True:
-            current = ready.read(Path(state.path), node.name)
-            if current is not None and current.plan == digest:
-                if current.errors:
-                    raise DpctlError(f"agent of node {node.name}: {'; '.join(current.errors)}")
-                break
-            if time.monotonic() > deadline:
-                raise DpctlError(f"the agent of node {node.name} did not take the change in {AGENT_RELOAD_TIMEOUT:.0f} s")
-            time.sleep(0.01)
+    ready.wait(Path(state.path), [n.name for n in plan.nodes], lambda status: status.plan == digest, AGENT_RELOAD_TIMEOUT)
 
 
 def _build_pods(plan: Plan, pods: list[Pod]) -> None:

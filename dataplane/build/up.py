@@ -9,7 +9,6 @@ before the error is reported, so a failed ``up`` leaves the host as it was.
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -36,21 +35,11 @@ def _start_agents(plan: Plan, state: StateDir) -> None:
         node.name: process.spawn_in_netns(node.netns, agent_argv(state, node.name), Path(state.agent_log_path(node.name)))
         for node in plan.nodes
     }
-    deadline = time.monotonic() + AGENT_READY_TIMEOUT
-    waiting = set(agents)
-    while waiting:
-        for node in sorted(waiting):
-            status = ready.read(Path(state.path), node)
-            if status is not None:
-                if status.errors:
-                    raise RuntimeError(f"agent of node {node} cannot serve: {'; '.join(status.errors)}")
-                waiting.discard(node)
-            elif agents[node].poll() is not None:
-                raise RuntimeError(f"agent of node {node} exited; see {state.agent_log_path(node)}")
-        if waiting and time.monotonic() > deadline:
-            raise RuntimeError(f"agents not ready after {AGENT_READY_TIMEOUT:.0f} s: {', '.join(sorted(waiting))}")
-        if waiting:
-            time.sleep(0.02)
+
+    def exited(node: str) -> str | None:
+        return f"exited; see {state.agent_log_path(node)}" if agents[node].poll() is not None else None
+
+    ready.wait(Path(state.path), sorted(agents), lambda status: True, AGENT_READY_TIMEOUT, gone=exited)
 
 
 def _write_pod_files(plan: Plan) -> None:
