@@ -9,8 +9,8 @@ import secrets
 import subprocess
 from collections.abc import Iterator
 
-from dataplane.build.teardown import teardown
-from dataplane.build.up import up
+from dataplane.realize.teardown import teardown
+from dataplane.realize.up import up
 from dataplane.topology import plan_from_text
 from dataplane.topology.plan import Plan
 

@@ -38,8 +38,8 @@ from typing import TypeVar
 
 from bench.common import IPERF_SECONDS, emulation, iperf
 from dataplane.agent import ready
-from dataplane.build.identities import store_for
-from dataplane.build.live import set_dataplane_mode
+from dataplane.realize.identities import store_for
+from dataplane.realize.live import set_dataplane_mode
 from dataplane.kernel import netns
 from dataplane.mesh.identity import pod_identity
 from dataplane.state.store import StateDir

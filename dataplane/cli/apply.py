@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from dataplane.build.live import roll_out
+from dataplane.realize.live import roll_out
 from dataplane.cli.changes import report
 from dataplane.cli.context import changing, input_limits, inputs_option, read_inputs, report_plan, require_root
 from dataplane.errors import StateError

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import click
 
-from dataplane.build.live import ChangeReport, change
+from dataplane.realize.live import ChangeReport, change
 from dataplane.cli.context import changing, chosen_name, input_limits, require_root
 from dataplane.errors import StateError
 from dataplane.topology.overrides import Overrides

@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from dataplane.build.teardown import running_names
+from dataplane.realize.teardown import running_names
 from dataplane.errors import DpctlError, StateError
 from dataplane.kernel.machine import available_memory
 from dataplane.state.lock import change_lock

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from dataplane.build.teardown import running_names, teardown
+from dataplane.realize.teardown import running_names, teardown
 from dataplane.cli.context import changing, require_root
 from dataplane.errors import InputError, StateError
 from dataplane.state.store import emulation_name

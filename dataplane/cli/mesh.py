@@ -6,7 +6,7 @@ import dataclasses
 
 import click
 
-from dataplane.build.identities import store_for
+from dataplane.realize.identities import store_for
 from dataplane.cli.context import (
     changing,
     chosen_name,
@@ -60,7 +60,7 @@ def certs(topology: str | None, output: str) -> None:
 
 def _set_mode(topology: str | None, namespace: str, enrolled: bool) -> None:
     """Label (or unlabel) NAMESPACE ambient: a live change like any other, kept in the overrides."""
-    from dataplane.build.live import change
+    from dataplane.realize.live import change
     from dataplane.mesh.enrollment import AMBIENT, DATAPLANE_MODE
 
     verb = "enroll" if enrolled else "unenroll"

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from dataplane.agent import ready
-from dataplane.build.teardown import running_names
+from dataplane.realize.teardown import running_names
 from dataplane.cli.context import print_json, print_table
 from dataplane.errors import StateError
 from dataplane.kernel import daemons, netns

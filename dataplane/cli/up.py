@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dataplane.build.up import up
+from dataplane.realize.up import up
 from dataplane.cli.context import changing, input_limits, inputs_option, read_inputs, report_plan, require_root
 from dataplane.errors import DpctlError
 from dataplane.kernel import preflight

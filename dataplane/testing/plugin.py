@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dataplane.build.teardown import teardown
-from dataplane.build.up import up
+from dataplane.realize.teardown import teardown
+from dataplane.realize.up import up
 from dataplane.testing.emulation import Emulation
 from dataplane.topology import plan_from_text, read_topology
 

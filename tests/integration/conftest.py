@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from dataplane.build.teardown import teardown
-from dataplane.build.up import up
+from dataplane.realize.teardown import teardown
+from dataplane.realize.up import up
 from dataplane.kernel import netns
 from dataplane.state.store import StateDir
 from dataplane.topology import naming, plan_from_text

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from dataplane.build import fabric
-from dataplane.build import up as up_module
-from dataplane.build.teardown import teardown
+from dataplane.realize import fabric
+from dataplane.realize import up as up_module
+from dataplane.realize.teardown import teardown
 from dataplane.errors import BuildError
 from dataplane.kernel import daemons, etcnetns, netns
 from dataplane.state.store import StateDir

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from dataplane.build.identities import store_for
+from dataplane.realize.identities import store_for
 from dataplane.kernel import daemons, netns
 from dataplane.mesh import ca
 from dataplane.mesh.hbone.protocol import CONNECT_TIMEOUT

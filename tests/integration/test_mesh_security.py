@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from dataplane.build.identities import store_for
+from dataplane.realize.identities import store_for
 from dataplane.kernel import netns
 from dataplane.mesh import ca
 from dataplane.mesh.identity import SpiffeId

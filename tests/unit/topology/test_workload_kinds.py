@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from dataplane.build.podfiles import hosts
+from dataplane.realize.podfiles import hosts
 from dataplane.clusterdns.zone import A, build_zone
 from dataplane.errors import TopologyError
 from dataplane.topology import Overrides, plan_from_text

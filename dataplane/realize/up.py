@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from dataplane.agent import ready
-from dataplane.build import fabric, identities, podfiles, services
-from dataplane.build.teardown import teardown
+from dataplane.realize import fabric, identities, podfiles, services
+from dataplane.realize.teardown import teardown
 from dataplane.errors import BuildError, StateError
 from dataplane.kernel import etcnetns, netns, process
 from dataplane.state.store import StateDir

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from dataplane.agent import ready
-from dataplane.build import fabric, identities, podfiles, services
+from dataplane.realize import fabric, identities, podfiles, services
 from dataplane.errors import DpctlError
 from dataplane.kernel import etcnetns, netns
 from dataplane.state.store import StateDir

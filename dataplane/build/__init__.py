@@ -1,1 +1,0 @@
-"""Applies a plan to the kernel and removes it again (needs root)."""
