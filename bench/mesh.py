@@ -38,10 +38,10 @@ from typing import TypeVar
 
 from bench.common import IPERF_SECONDS, emulation, iperf
 from dataplane.agent import ready
-from dataplane.realize.identities import store_for
-from dataplane.realize.live import set_dataplane_mode
 from dataplane.kernel import netns
 from dataplane.mesh.identity import pod_identity
+from dataplane.realize.identities import store_for
+from dataplane.realize.live import set_dataplane_mode
 from dataplane.state.store import StateDir
 from dataplane.testing.streams import echo_streams
 from dataplane.topology.plan import Plan

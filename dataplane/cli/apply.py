@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import click
 
-from dataplane.realize.live import roll_out
 from dataplane.cli.changes import report
 from dataplane.cli.context import changing, input_limits, inputs_option, read_inputs, report_plan, require_root
 from dataplane.errors import StateError
+from dataplane.realize.live import roll_out
 from dataplane.topology import plan_from_sources
 from dataplane.topology.overrides import Overrides
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import click
 
-from dataplane.realize.live import ChangeReport, change
 from dataplane.cli.context import changing, chosen_name, input_limits, require_root
 from dataplane.errors import StateError
+from dataplane.realize.live import ChangeReport, change
 from dataplane.topology.overrides import Overrides
 from dataplane.topology.plan import Plan
 

@@ -15,14 +15,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from dataplane.realize.teardown import running_names
 from dataplane.errors import DpctlError, StateError
 from dataplane.kernel.machine import available_memory
+from dataplane.realize.teardown import running_names
 from dataplane.state.lock import change_lock
 from dataplane.state.store import StateDir, emulation_name
 from dataplane.topology.limits import Limits
-from dataplane.topology.sources import Source, read_sources
 from dataplane.topology.plan import Plan
+from dataplane.topology.sources import Source, read_sources
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 

@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from dataplane.realize.teardown import running_names, teardown
 from dataplane.cli.context import changing, require_root
 from dataplane.errors import InputError, StateError
+from dataplane.realize.teardown import running_names, teardown
 from dataplane.state.store import emulation_name
 from dataplane.topology.sources import Source, label, read_sources
 from dataplane.topology.yamlsource import read_documents

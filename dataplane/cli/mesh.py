@@ -6,7 +6,6 @@ import dataclasses
 
 import click
 
-from dataplane.realize.identities import store_for
 from dataplane.cli.context import (
     changing,
     chosen_name,
@@ -18,6 +17,7 @@ from dataplane.cli.context import (
     topology_option,
 )
 from dataplane.errors import StateError
+from dataplane.realize.identities import store_for
 
 
 @click.group("mesh")
@@ -60,8 +60,8 @@ def certs(topology: str | None, output: str) -> None:
 
 def _set_mode(topology: str | None, namespace: str, enrolled: bool) -> None:
     """Label (or unlabel) NAMESPACE ambient: a live change like any other, kept in the overrides."""
-    from dataplane.realize.live import change
     from dataplane.mesh.enrollment import AMBIENT, DATAPLANE_MODE
+    from dataplane.realize.live import change
 
     verb = "enroll" if enrolled else "unenroll"
     require_root(f"dpctl mesh {verb}")

@@ -9,10 +9,10 @@ from typing import Any
 import click
 
 from dataplane.agent import ready
-from dataplane.realize.teardown import running_names
 from dataplane.cli.context import print_json, print_table
 from dataplane.errors import StateError
 from dataplane.kernel import daemons, netns
+from dataplane.realize.teardown import running_names
 from dataplane.state.store import StateDir
 from dataplane.topology import naming
 

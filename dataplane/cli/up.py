@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from dataplane.realize.up import up
 from dataplane.cli.context import changing, input_limits, inputs_option, read_inputs, report_plan, require_root
 from dataplane.errors import DpctlError
 from dataplane.kernel import preflight
+from dataplane.realize.up import up
 from dataplane.topology import Source, plan_from_sources
 from dataplane.topology.plan import Plan
 

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import NoReturn
 
 from dataplane.agent import ready
-from dataplane.realize import fabric, identities, podfiles, services
 from dataplane.errors import DpctlError
 from dataplane.kernel import etcnetns, netns
+from dataplane.realize import fabric, identities, podfiles, services
 from dataplane.state.store import StateDir
 from dataplane.topology import plan_from_sources
 from dataplane.topology.limits import DEFAULT_LIMITS, Limits

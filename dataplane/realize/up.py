@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from dataplane.agent import ready
-from dataplane.realize import fabric, identities, podfiles, services
-from dataplane.realize.teardown import teardown
 from dataplane.errors import BuildError, StateError
 from dataplane.kernel import etcnetns, netns, process
+from dataplane.realize import fabric, identities, podfiles, services
+from dataplane.realize.teardown import teardown
 from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan
 from dataplane.topology.sources import Source

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from dataplane.kernel import netns
 from dataplane.realize.teardown import teardown
 from dataplane.realize.up import up
-from dataplane.kernel import netns
 from dataplane.state.store import StateDir
 from dataplane.topology import naming, plan_from_text
 from dataplane.topology.plan import Plan, Pod

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from dataplane.errors import BuildError
+from dataplane.kernel import daemons, etcnetns, netns
 from dataplane.realize import fabric
 from dataplane.realize import up as up_module
 from dataplane.realize.teardown import teardown
-from dataplane.errors import BuildError
-from dataplane.kernel import daemons, etcnetns, netns
 from dataplane.state.store import StateDir
 from dataplane.topology import load_plan, naming
 from tests.integration import hostsnapshot

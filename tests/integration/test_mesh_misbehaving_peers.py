@@ -30,11 +30,11 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from dataplane.realize.identities import store_for
 from dataplane.kernel import daemons, netns
 from dataplane.mesh import ca
 from dataplane.mesh.hbone.protocol import CONNECT_TIMEOUT
 from dataplane.mesh.identity import SpiffeId
+from dataplane.realize.identities import store_for
 from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan, Pod
 from tests.integration import hbone_probe, hostsnapshot

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from dataplane.realize.identities import store_for
 from dataplane.kernel import netns
 from dataplane.mesh import ca
 from dataplane.mesh.identity import SpiffeId
+from dataplane.realize.identities import store_for
 from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan, Pod
 from tests.integration import hbone_probe

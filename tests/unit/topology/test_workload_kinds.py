@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
-from dataplane.realize.podfiles import hosts
 from dataplane.clusterdns.zone import A, build_zone
 from dataplane.errors import TopologyError
+from dataplane.realize.podfiles import hosts
 from dataplane.topology import Overrides, plan_from_text
 from dataplane.topology.plan import Accepted
 
