@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from dataplane.errors import InputError
 from dataplane.kernel import daemons, etcnetns, netns
+from dataplane.state.lock import change_lock
 from dataplane.state.store import StateDir, emulation_names
 from dataplane.topology import naming
 
@@ -36,8 +37,16 @@ class TeardownReport:
 
 
 def teardown(name: str) -> TeardownReport:
+    """Remove emulation ``name``, holding its change lock (re-entrant: ``dpctl down``
+    holds it already), so no change runs meanwhile and the lock file goes too."""
     state = StateDir(name)  # refuses anything but a valid emulation name
-    prefix = naming.prefix(state.name)
+    with change_lock(state.name, f"teardown of {state.name}"):
+        return _remove(state)
+
+
+def _remove(state: StateDir) -> TeardownReport:
+    name = state.name
+    prefix = naming.prefix(name)
     names = netns.list_names(prefix)
     pids = daemons.processes_in(names) | daemons.agents_of(state.path)
     daemons.terminate(pids)

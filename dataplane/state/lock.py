@@ -33,6 +33,7 @@ from dataplane.state.store import DEFAULT_STATE_ROOT, StateDir, state_root
 LOCK_TIMEOUT_ENV = "DPCTL_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 120.0
 _POLL_S = 0.05
+_HELD: set[tuple[int, str]] = set()  # (pid, name) of the locks this process holds: keyed by pid, as a fork inherits it
 
 
 def lock_path(name: str) -> str:
@@ -56,10 +57,19 @@ def lock_timeout() -> float:
 def change_lock(
     name: str, command: str, timeout: float | None = None, notify: Callable[[str], None] | None = None
 ) -> Iterator[None]:
-    """Hold emulation ``name`` for ``command`` (a description shown to waiters)."""
+    """Hold emulation ``name`` for ``command`` (a description shown to waiters).
+
+    Re-entrant within one process: ``teardown`` takes the lock so that library
+    callers (the pytest plugin, tests) leave no lock file behind, and inside
+    ``dpctl down``, which holds it already, it simply carries on."""
+    key = (os.getpid(), name)
+    if key in _HELD:
+        yield
+        return
     path = lock_path(name)
     wait = lock_timeout() if timeout is None else timeout
     fd = _acquire(path, name, wait, notify)
+    _HELD.add(key)
     try:
         holder = {"pid": os.getpid(), "command": command, "since": time.time()}
         os.ftruncate(fd, 0)
@@ -72,6 +82,7 @@ def change_lock(
             if state_root() == DEFAULT_STATE_ROOT:  # dpctl's own root too, once nothing is left in it
                 with contextlib.suppress(OSError):
                     os.rmdir(DEFAULT_STATE_ROOT)
+        _HELD.discard(key)
         os.close(fd)  # releases the flock
 
 

@@ -18,6 +18,7 @@ import pytest
 from dataplane.kernel import netns
 from dataplane.realize.teardown import teardown
 from dataplane.realize.up import up
+from dataplane.state.lock import lock_path
 from dataplane.state.store import StateDir
 from dataplane.topology import naming, plan_from_text
 from dataplane.topology.plan import Plan, Pod
@@ -83,6 +84,7 @@ def emulation(tmp_path: Path) -> Iterator[Callable[..., Plan]]:
         for name in names:
             teardown(name)
             assert not netns.list_names(naming.prefix(name)), f"{name} left namespaces behind"
+            assert not os.path.exists(lock_path(name)), f"{name} left its lock file behind"
 
 
 def run_in(netns_name: str, *argv: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:

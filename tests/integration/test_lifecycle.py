@@ -17,6 +17,7 @@ from dataplane.kernel import daemons, etcnetns, netns
 from dataplane.realize import fabric
 from dataplane.realize import up as up_module
 from dataplane.realize.teardown import teardown
+from dataplane.state.lock import lock_path
 from dataplane.state.store import StateDir
 from dataplane.topology import load_plan, naming
 from tests.integration import hostsnapshot
@@ -34,6 +35,7 @@ def assert_nothing_left(name: str) -> None:
     ) else []
     assert etc_left == [], "/etc/netns entries left behind"
     assert daemons.agents_of(StateDir(name).path) == set(), "processes left behind"
+    assert not os.path.exists(lock_path(name)), "lock file left behind"
 
 
 def test_full_cycle_leaves_host_unchanged(tmp_path: Path) -> None:

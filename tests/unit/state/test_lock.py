@@ -116,3 +116,13 @@ def test_a_bad_timeout_setting_is_an_input_error(state_root: Path, monkeypatch: 
         monkeypatch.setenv("DPCTL_LOCK_TIMEOUT", bad)
         with pytest.raises(InputError, match="DPCTL_LOCK_TIMEOUT"), change_lock("shop", "x"):
             pass
+
+
+def test_the_lock_is_reentrant_within_one_process(state_root: Path) -> None:
+    """``dpctl down`` holds the lock and then calls teardown, which takes it too."""
+    StateDir("shop").create(SAMPLE_PLAN, [Source("shop.yaml", "text")])
+    with change_lock("shop", "outer", timeout=1):
+        with change_lock("shop", "inner", timeout=0.1):
+            StateDir("shop").remove()
+        assert Path(lock_path("shop")).exists(), "the inner exit must not release the outer hold"
+    assert not Path(lock_path("shop")).exists()
