@@ -15,10 +15,10 @@ from datetime import datetime
 import click
 
 from dataplane.cli.context import Seconds, require_root, running_plan, topology_option
-from dataplane.cli.exec_ import resolve_netns
 from dataplane.errors import DpctlError, StateError
 from dataplane.kernel.sniff import CapturedPacket, Sniffer, SnifferError
 from dataplane.topology.plan import Plan
+from dataplane.topology.targets import resolve_place
 from dataplane.verify.pcap import PcapFile
 
 ALL_INTERFACES = "any"  # tcpdump's name for "every interface"
@@ -51,7 +51,7 @@ def resolve_target(plan: Plan, target: str) -> tuple[str, str | None]:
             where, iface = target, "eth0"
     else:
         raise StateError(f"{target!r}: expected NODE/IFACE, NAMESPACE/POD, router/IFACE, lb/IFACE or external/IFACE")
-    return resolve_netns(plan, where), _iface(iface)
+    return resolve_place(plan, where), _iface(iface)
 
 
 def _iface(name: str) -> str | None:

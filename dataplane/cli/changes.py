@@ -8,25 +8,9 @@ from collections.abc import Callable
 import click
 
 from dataplane.cli.context import changing, chosen_name, input_limits, require_root
-from dataplane.errors import StateError
 from dataplane.realize.live import ChangeReport, change
 from dataplane.topology.overrides import Overrides
 from dataplane.topology.plan import Plan
-
-
-def split_key(target: str, what: str) -> tuple[str, str]:
-    namespace, sep, name = target.partition("/")
-    if not sep or not namespace or not name:
-        raise StateError(f"{target!r}: expected NAMESPACE/{what.upper()}")
-    return namespace, name
-
-
-def require_pod(plan: Plan, target: str) -> str:
-    namespace, name = split_key(target, "pod")
-    try:
-        return plan.pod(namespace, name).key
-    except KeyError:
-        raise StateError(f"no pod {target} in {plan.name}") from None
 
 
 def run_change(topology: str | None, action: str, edit: Callable[[Plan, Overrides], Overrides]) -> None:

@@ -6,11 +6,12 @@ import dataclasses
 
 import click
 
-from dataplane.cli.changes import require_pod, run_change
+from dataplane.cli.changes import run_change
 from dataplane.cli.context import topology_option
 from dataplane.errors import StateError
 from dataplane.topology.overrides import Overrides
 from dataplane.topology.plan import Plan
+from dataplane.topology.targets import resolve_pod
 
 
 @click.command("delete")
@@ -21,8 +22,8 @@ def command(topology: str | None, kind: str, pod: str) -> None:
     """Delete a pod (its Deployment, if any, starts a replacement)."""
 
     def edit(plan: Plan, overrides: Overrides) -> Overrides:
-        key = require_pod(plan, pod)
-        owner = plan.pod(*key.split("/", 1)).owner or ""
+        target = resolve_pod(plan, pod)
+        key, owner = target.key, target.owner or ""
         if owner.startswith(("StatefulSet/", "DaemonSet/")):
             raise StateError(
                 f"{key} belongs to {owner}, which would make it again under the same name: "

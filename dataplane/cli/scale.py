@@ -6,10 +6,11 @@ import dataclasses
 
 import click
 
-from dataplane.cli.changes import run_change, split_key
+from dataplane.cli.changes import run_change
 from dataplane.cli.context import topology_option
 from dataplane.topology.overrides import Overrides
 from dataplane.topology.plan import Plan
+from dataplane.topology.targets import parse_key
 
 
 @click.command("scale")
@@ -18,7 +19,7 @@ from dataplane.topology.plan import Plan
 @click.argument("replicas", type=click.IntRange(min=0, max=2**31 - 1))
 def command(topology: str | None, deployment: str, replicas: int) -> None:
     """Set a Deployment's, ReplicaSet's or StatefulSet's replica count; endpoints and rules follow at once."""
-    namespace, name = split_key(deployment, "deployment")
+    namespace, name = parse_key(deployment)
 
     def edit(plan: Plan, overrides: Overrides) -> Overrides:
         # An unknown deployment is refused when the plan is recomputed.

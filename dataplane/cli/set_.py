@@ -7,10 +7,11 @@ import dataclasses
 
 import click
 
-from dataplane.cli.changes import require_pod, run_change
+from dataplane.cli.changes import run_change
 from dataplane.cli.context import topology_option
 from dataplane.topology.overrides import Overrides
 from dataplane.topology.plan import Plan
+from dataplane.topology.targets import resolve_pod
 
 
 @click.group("set")
@@ -26,7 +27,7 @@ def ready(topology: str | None, pod: str, value: str) -> None:
     """Mark a pod ready or not ready (its Ready condition)."""
 
     def edit(plan: Plan, overrides: Overrides) -> Overrides:
-        key = require_pod(plan, pod)
+        key = resolve_pod(plan, pod).key
         return dataclasses.replace(overrides, ready={**overrides.ready, key: value == "true"})
 
     run_change(topology, "dpctl set ready", edit)
@@ -39,7 +40,7 @@ def terminating(topology: str | None, pod: str) -> None:
     """Mark a pod terminating (deletionTimestamp set; it keeps serving)."""
 
     def edit(plan: Plan, overrides: Overrides) -> Overrides:
-        key = require_pod(plan, pod)
+        key = resolve_pod(plan, pod).key
         return dataclasses.replace(overrides, terminating=overrides.terminating | {key})
 
     run_change(topology, "dpctl set terminating", edit)

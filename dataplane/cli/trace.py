@@ -17,12 +17,12 @@ from collections.abc import Iterator
 import click
 
 from dataplane.cli.context import Seconds, print_json, print_table, require_root, running_plan, topology_option
-from dataplane.cli.exec_ import resolve_netns
 from dataplane.errors import DpctlError
 from dataplane.kernel import nft, nftrace
 from dataplane.kernel.probe import Probe, ProbeResult
 from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan
+from dataplane.topology.targets import resolve_place
 from dataplane.trace import report, ruleset, targets
 
 
@@ -78,7 +78,7 @@ def command(topology: str | None, src: str, dst: str, proto: str | None, timeout
     """
     require_root("dpctl trace")
     plan = running_plan(topology)
-    src_netns = resolve_netns(plan, src)
+    src_netns = resolve_place(plan, src)
     destination = targets.resolve_destination(plan, dst, proto)
     try:
         with one_trace_at_a_time(plan):

@@ -18,6 +18,7 @@ from typing import Any
 
 from dataplane.kernel.sniff import CapturedPacket, Sniffer
 from dataplane.topology.plan import Plan, Pod, Service
+from dataplane.topology.targets import resolve_place, resolve_pod
 from dataplane.verify.checks import DEFAULT_CHECKS, run_checks
 from dataplane.verify.result import CheckResult, Report
 
@@ -33,8 +34,7 @@ class Emulation:
         return self.plan.name
 
     def pod(self, target: str) -> Pod:
-        namespace, _, name = target.partition("/")
-        return self.plan.pod(namespace, name)
+        return resolve_pod(self.plan, target)
 
     def service(self, target: str) -> Service:
         namespace, _, name = target.partition("/")
@@ -45,13 +45,7 @@ class Emulation:
 
     def netns(self, target: str) -> str:
         """The network namespace of ``NS/POD``, ``node/NAME``, ``external`` or ``lb``."""
-        if target in ("external", "lb"):
-            assert self.plan.external is not None
-            return self.plan.external.client_netns if target == "external" else self.plan.external.lb_netns
-        kind, _, name = target.partition("/")
-        if kind == "node":
-            return self.plan.node(name).netns
-        return self.pod(target).netns
+        return resolve_place(self.plan, target)
 
     def exec(self, target: str, *argv: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` inside ``target`` (with its resolv.conf, as ``dpctl exec``)."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from dataplane.errors import StateError
 from dataplane.topology import endpoints
 from dataplane.topology.plan import Plan, Pod, Service, ServicePort
+from dataplane.topology.targets import resolve_pod
 
 
 @dataclass(frozen=True)
@@ -90,11 +91,7 @@ def _destination(plan: Plan, ip: str, port: int, proto: str, label: str, peers: 
 
 
 def _to_pod(plan: Plan, key: str, wanted: str | None, proto: str | None) -> Destination:
-    namespace, _, name = key.partition("/")
-    try:
-        pod = plan.pod(namespace, name)
-    except KeyError:
-        raise StateError(f"no pod {key} in {plan.name}") from None
+    pod = resolve_pod(plan, key)
     if wanted is None:
         declared = [p for p in pod.ports if proto is None or p.protocol.lower() == proto]
         if not declared:

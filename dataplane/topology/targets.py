@@ -1,0 +1,89 @@
+"""Where a command acts: the one target grammar every command and the pytest plugin share.
+
+    PLACE   NS/POD | node/NODE | external | lb     a namespace to run in or capture on
+    KEY     NS/NAME                                 a pod or a controller, for live changes
+
+Text is parsed into a typed target (syntax errors are ``InputError``, exit 2)
+and resolved against a plan (a name the plan lacks is ``StateError``, exit 1,
+naming what it has).  ``node/X`` is a node when the plan has one called X; a
+Kubernetes namespace may also be called ``node``, so ``node/X`` is its pod X
+when the plan has no such node but has pods in that namespace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import InputError, StateError
+from .plan import Plan, Pod
+
+OUTSIDE = ("external", "lb")  # the client outside the cluster, the cloud load balancer
+_SHOWN = 8
+
+
+@dataclass(frozen=True)
+class PodTarget:
+    namespace: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class NodeTarget:
+    name: str
+
+
+@dataclass(frozen=True)
+class OutsideTarget:
+    role: str  # "external" | "lb"
+
+
+Place = PodTarget | NodeTarget | OutsideTarget
+
+
+def parse_key(text: str, what: str = "name") -> tuple[str, str]:
+    """``NS/NAME`` → (namespace, name)."""
+    namespace, sep, name = text.partition("/")
+    if not sep or not namespace or not name or "/" in name:
+        raise InputError(f"{text!r}: expected NAMESPACE/{what.upper()}")
+    return namespace, name
+
+
+def parse_place(text: str) -> Place:
+    if text in OUTSIDE:
+        return OutsideTarget(text)
+    kind, sep, name = text.partition("/")
+    if not sep or not kind or not name or "/" in name:
+        raise InputError(f"{text!r}: expected NAMESPACE/POD, node/NODE, external or lb")
+    return NodeTarget(name) if kind == "node" else PodTarget(kind, name)
+
+
+def resolve_place(plan: Plan, text: str) -> str:
+    """The network namespace ``text`` names in ``plan``."""
+    place = parse_place(text)
+    if isinstance(place, OutsideTarget):
+        if plan.external is None:
+            raise StateError(f"{plan.name} has no outside world")
+        return plan.external.client_netns if place.role == "external" else plan.external.lb_netns
+    if isinstance(place, NodeTarget):
+        nodes = [n.name for n in plan.nodes]
+        if place.name in nodes:
+            return plan.node(place.name).netns
+        if not any(p.namespace == "node" for p in plan.pods):
+            raise StateError(f"no node {place.name} in {plan.name} (nodes: {', '.join(nodes)})")
+        place = PodTarget("node", place.name)
+    return resolve_pod(plan, place.key).netns
+
+
+def resolve_pod(plan: Plan, text: str) -> Pod:
+    """The pod ``NS/POD`` names in ``plan``."""
+    namespace, name = parse_key(text, "pod")
+    try:
+        return plan.pod(namespace, name)
+    except KeyError:
+        pods = ", ".join(p.key for p in plan.pods[:_SHOWN])
+        more = ", ..." if len(plan.pods) > _SHOWN else ""
+        raise StateError(f"no pod {text} in {plan.name} (pods: {pods}{more})") from None
