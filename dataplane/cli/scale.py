@@ -9,6 +9,7 @@ import click
 from dataplane.cli.changes import run_change
 from dataplane.cli.context import topology_option
 from dataplane.topology.overrides import Overrides
+from dataplane.topology.parse_pods import INT32_MAX
 from dataplane.topology.plan import Plan
 from dataplane.topology.targets import parse_key
 
@@ -16,7 +17,7 @@ from dataplane.topology.targets import parse_key
 @click.command("scale")
 @topology_option
 @click.argument("deployment", metavar="NAMESPACE/NAME")
-@click.argument("replicas", type=click.IntRange(min=0, max=2**31 - 1))
+@click.argument("replicas", type=click.IntRange(min=0, max=INT32_MAX))
 def command(topology: str | None, deployment: str, replicas: int) -> None:
     """Set a Deployment's, ReplicaSet's or StatefulSet's replica count; endpoints and rules follow at once."""
     namespace, name = parse_key(deployment)

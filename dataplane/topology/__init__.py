@@ -42,12 +42,11 @@ __all__ = ["Limits", "Overrides", "Plan", "Source", "load_plan", "plan_from_sour
 def read_topology(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> str:
     """The text of the topology file at ``path``; a file that cannot be read, or
     is larger than ``limits.file_bytes``, is a ``TopologyError``."""
-    [source] = read_sources([os.fspath(path)], limits=limits) if not os.path.isdir(path) else [_not_a_file(path)]
+    file = os.fspath(path)
+    if os.path.isdir(file):
+        raise TopologyError([Problem(file, "is a directory: give a file (or use -f, which reads directories)")])
+    [source] = read_sources([file], limits=limits)
     return source.text
-
-
-def _not_a_file(path: str | os.PathLike[str]) -> Source:
-    raise TopologyError([Problem(os.fspath(path), "is a directory: give a file (or use -f, which reads directories)")])
 
 
 def load_plan(
