@@ -11,7 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+import time
 from dataclasses import dataclass
+
+from dataplane.topology.plan import Pod
 
 log = logging.getLogger("access")
 
@@ -61,3 +64,22 @@ def write(fields: dict[str, object]) -> str:
     line = Entry(fields).line()
     log.info("%s", line)
     return line
+
+
+def workload(prefix: str, pod: Pod | None, identity: str | None) -> dict[str, object]:
+    """The ``src.*``/``dst.*`` workload fields of a known pod (identity only over mTLS)."""
+    if pod is None:
+        return {}
+    fields: dict[str, object] = {f"{prefix}.workload": pod.name, f"{prefix}.namespace": pod.namespace}
+    if identity:
+        fields[f"{prefix}.identity"] = identity.removeprefix("spiffe://")
+    return fields
+
+
+def complete(fields: dict[str, object], started: float | None, sent: int, received: int) -> None:
+    """Finish a connection's line (ztunnel's view: ``sent`` to the client,
+    ``received`` from it) and write it; ``started`` (``time.monotonic``) is
+    None for a connection refused before it began."""
+    duration = 0 if started is None else int((time.monotonic() - started) * 1000)
+    fields.update(bytes_sent=sent, bytes_recv=received, duration=f"{duration}ms")
+    write(fields)

@@ -24,34 +24,32 @@ The ztunnel's ``MeshMetrics`` (``self.metrics``) outlives reconciles: its
 counters only grow, as Prometheus expects; the agent serves them on
 127.0.0.1:15020 of the node.
 
-TLS contexts are made per identity from the emulation's certificate store
-(``<state>/certs``) and remade after ``CONTEXT_REFRESH`` seconds, well inside
-the certificates' half-life renewal.
+The proxies share one ``ProxyContext``: the resolver of the current plan
+(swapped on every reconcile), those metrics, and TLS contexts per identity
+made from the emulation's certificate store (``<state>/certs``).
 """
 
 from __future__ import annotations
 
 import logging
 import ssl
-import time
 from importlib import metadata
 from pathlib import Path
 
 from dataplane.kernel import inpod, netns, nft
-from dataplane.mesh import tls
-from dataplane.mesh.identity import pod_identity
 from dataplane.mesh.metrics import MeshMetrics
 from dataplane.mesh.redirect import NAT_TABLE
-from dataplane.mesh.store import CertificateStore, certs_dir
+from dataplane.mesh.store import CertificateStore
 from dataplane.mesh.ztunnel import accesslog
 from dataplane.mesh.ztunnel.capture import CAPTURE
+from dataplane.mesh.ztunnel.context import ProxyContext, TlsContexts
 from dataplane.mesh.ztunnel.podproxy import PodProxy
 from dataplane.mesh.ztunnel.workloads import Resolver, enrolled_on
+from dataplane.state.layout import certs_dir
 from dataplane.topology.plan import Plan, Pod
 
 log = logging.getLogger(__name__)
 
-CONTEXT_REFRESH = 3600.0
 # Flush, not delete: the kernel translates established REDIRECTed flows only
 # while some nat chain is hooked in the namespace, so the chains must stay.
 _STOP_CAPTURE = f"flush table inet {NAT_TABLE}\n"
@@ -73,42 +71,21 @@ class Ztunnel:
     def __init__(self, state_dir: Path, node: str):
         self._state_dir = state_dir
         self.node = node
-        self.resolver: Resolver  # set by the first reconcile, before any pod is served
+        self.context: ProxyContext | None = None  # made by the first reconcile, before any pod is served
         self.proxies: dict[str, PodProxy] = {}
         self.draining: set[PodProxy] = set()
-        self._store: CertificateStore | None = None
-        self._contexts: dict[tuple[bool, str], tuple[float, ssl.SSLContext]] = {}
         self.metrics = MeshMetrics(build_tag())
         accesslog.setup()
-
-    # -- TLS ---------------------------------------------------------------------------------------
-
-    def _context(self, server: bool, pod: Pod) -> ssl.SSLContext:
-        assert self._store is not None
-        identity = pod_identity(self.resolver.plan, pod)
-        key = (server, str(identity))
-        cached = self._contexts.get(key)
-        if cached is not None and time.monotonic() - cached[0] < CONTEXT_REFRESH:
-            return cached[1]
-        self._store.workload(identity)  # renews if due
-        make = tls.server_context if server else tls.client_context
-        context = make(self._store, identity)
-        self._contexts[key] = (time.monotonic(), context)
-        return context
-
-    def server_context(self, pod: Pod) -> ssl.SSLContext:
-        return self._context(True, pod)
-
-    def client_context(self, pod: Pod) -> ssl.SSLContext:
-        return self._context(False, pod)
 
     # -- reconcile ---------------------------------------------------------------------------------
 
     async def reconcile(self, plan: Plan) -> list[str]:
         """Enroll and unenroll this node's pods to match ``plan``; the errors, one per pod."""
-        if self._store is None:
-            self._store = CertificateStore(certs_dir(str(self._state_dir)), plan.name, plan.cluster_domain)
-        self.resolver = Resolver(plan)
+        if self.context is None:
+            store = CertificateStore(str(certs_dir(self._state_dir)), plan.name, plan.cluster_domain)
+            self.context = ProxyContext(Resolver(plan), self.metrics, TlsContexts(store))
+        else:
+            self.context.resolver = Resolver(plan)
         wanted = enrolled_on(plan, self.node)
         errors: list[str] = []
         for key, proxy in list(self.proxies.items()):
@@ -143,7 +120,8 @@ class Ztunnel:
             old.on_idle = None
             old.close_sockets()
             self.draining.discard(old)
-        proxy = PodProxy(self, pod)
+        assert self.context is not None
+        proxy = PodProxy(self.context, pod)
         await proxy.open()
         try:
             inpod.enable_redirection(pod.netns, CAPTURE)
