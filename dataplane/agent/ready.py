@@ -13,15 +13,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dataplane.atomicfile import write_atomic
 from dataplane.errors import DpctlError
+from dataplane.state.layout import ready_path
 
-AGENTS_DIR = "agents"
 _POLL_S = 0.01
 
 
@@ -42,28 +42,22 @@ def plan_digest(text: bytes) -> str:
     return hashlib.sha256(text).hexdigest()
 
 
-def path(state_dir: Path, node: str) -> Path:
-    return state_dir / AGENTS_DIR / f"{node}.ready"
-
-
 def write(state_dir: Path, ready: Ready) -> None:
-    target = path(state_dir, ready.node)
+    target = ready_path(state_dir, ready.node)
     target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = target.with_name(f".{target.name}.{os.getpid()}")
-    scratch.write_text(json.dumps(dataclasses.asdict(ready), indent=1, sort_keys=True) + "\n")
-    os.replace(scratch, target)
+    write_atomic(target, json.dumps(dataclasses.asdict(ready), indent=1, sort_keys=True) + "\n")
 
 
 def read(state_dir: Path, node: str) -> Ready | None:
     """The node's ready file, or None while there is none."""
     try:
-        return Ready(**json.loads(path(state_dir, node).read_text()))
+        return Ready(**json.loads(ready_path(state_dir, node).read_text()))
     except FileNotFoundError:
         return None
 
 
 def remove(state_dir: Path, node: str) -> None:
-    path(state_dir, node).unlink(missing_ok=True)
+    ready_path(state_dir, node).unlink(missing_ok=True)
 
 
 class NotReady(DpctlError):

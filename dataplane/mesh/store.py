@@ -43,7 +43,6 @@ from dataplane.mesh.ca import (
 from dataplane.mesh.identity import InvalidSpiffeId, SpiffeId
 from dataplane.topology.naming import fit_file_name
 
-CERTS_SUBDIR = "certs"
 DIR_MODE = 0o700
 KEY_MODE = 0o600
 CERT_MODE = 0o644
@@ -61,11 +60,6 @@ class CertRow:
     not_before: dt.datetime
     not_after: dt.datetime
     status: str  # "Valid" | "Expired" | "RotationDue"
-
-
-def certs_dir(state_path: str) -> str:
-    """Where an emulation whose state directory is ``state_path`` keeps its certificates."""
-    return os.path.join(state_path, CERTS_SUBDIR)
 
 
 class CertificateStore:

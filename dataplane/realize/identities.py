@@ -8,13 +8,14 @@ before the mesh needs it; the store renews a certificate at half-life.
 from __future__ import annotations
 
 from dataplane.mesh.identity import pod_identity
-from dataplane.mesh.store import CertificateStore, certs_dir
+from dataplane.mesh.store import CertificateStore
+from dataplane.state.layout import certs_dir
 from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan
 
 
 def store_for(plan: Plan) -> CertificateStore:
-    return CertificateStore(certs_dir(StateDir(plan.name).path), plan.name, plan.cluster_domain)
+    return CertificateStore(str(certs_dir(StateDir(plan.name).path)), plan.name, plan.cluster_domain)
 
 
 def issue(plan: Plan) -> None:

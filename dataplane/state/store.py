@@ -27,6 +27,8 @@ from typing import Any
 
 from dataplane.atomicfile import write_atomic
 from dataplane.errors import InputError, StateError
+from dataplane.state import layout
+from dataplane.state.layout import MARKER
 from dataplane.topology.overrides import Overrides
 from dataplane.topology.plan import Plan
 from dataplane.topology.rules import topology_name
@@ -36,7 +38,6 @@ from dataplane.topology.sources import to_json as sources_json
 
 STATE_ROOT_ENV = "DPCTL_STATE_ROOT"
 DEFAULT_STATE_ROOT = "/run/dpctl"
-MARKER = ".dpctl-emulation"
 
 
 def state_root() -> str:
@@ -75,26 +76,26 @@ class StateDir:
 
     @property
     def plan_path(self) -> str:
-        return os.path.join(self.path, "plan.json")
+        return os.path.join(self.path, layout.PLAN)
 
     @property
     def sources_path(self) -> str:
-        return os.path.join(self.path, "sources.json")
+        return os.path.join(self.path, layout.SOURCES)
 
     @property
     def overrides_path(self) -> str:
-        return os.path.join(self.path, "overrides.json")
+        return os.path.join(self.path, layout.OVERRIDES)
 
     @property
     def status_path(self) -> str:
-        return os.path.join(self.path, "status.json")
+        return os.path.join(self.path, layout.STATUS)
 
     @property
     def logs_dir(self) -> str:
-        return os.path.join(self.path, "logs")
+        return str(layout.logs_dir(self.path))
 
     def agent_log_path(self, node: str) -> str:
-        return os.path.join(self.logs_dir, f"agent-{node}.log")
+        return str(layout.agent_log_path(self.path, node))
 
     def exists(self) -> bool:
         return os.path.isdir(self.path)

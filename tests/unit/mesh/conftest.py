@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from dataplane.mesh.identity import SpiffeId
-from dataplane.mesh.store import CertificateStore, certs_dir
+from dataplane.mesh.store import CertificateStore
+from dataplane.state.layout import certs_dir
 
 TRUST_DOMAIN = "cluster.local"
 CLIENT = SpiffeId(TRUST_DOMAIN, "default", "sleep")
@@ -16,4 +17,4 @@ SERVER = SpiffeId(TRUST_DOMAIN, "shop", "backend")
 
 @pytest.fixture
 def store(tmp_path: Path) -> CertificateStore:
-    return CertificateStore(certs_dir(str(tmp_path)), "demo", TRUST_DOMAIN)
+    return CertificateStore(str(certs_dir(tmp_path)), "demo", TRUST_DOMAIN)
