@@ -19,20 +19,20 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 
-from dataplane.agent import dns_responder, ready, responders, workloads
+from dataplane.agent import dns_responder, ready, reconcile, responders, serving, workloads
 from dataplane.agent.pods import PodService
 from dataplane.errors import DpctlError
 from dataplane.kernel import process
 from dataplane.mesh.constants import METRICS_PORT
 from dataplane.mesh.ztunnel.ztunnel import Ztunnel
-from dataplane.topology.plan import Container, Plan, Pod
+from dataplane.state import layout
+from dataplane.topology.plan import Plan
 
 log = logging.getLogger(__name__)
 
-PLAN_FILE = "plan.json"
-LOGS_DIR = "logs"
 # What a missing, unreadable, truncated or mis-shaped plan.json raises.
 _PLAN_ERRORS = (OSError, ValueError, KeyError, TypeError)
 # What a pod that cannot be served raises: no namespace, port taken, command
@@ -44,20 +44,11 @@ class AgentError(DpctlError):
     """The agent cannot start: no readable plan, or the node is not in it."""
 
 
-def _served_shape(pod: Pod | None) -> tuple[str, str, tuple[Container, ...]] | None:
-    """What the agent serves of a pod; a pod whose shape changed is reopened.
-
-    Labels, annotations and readiness are not part of it: they change while
-    the pod keeps its sockets (``mesh enroll`` relabels live pods).
-    """
-    return None if pod is None else (pod.netns, pod.ip, pod.containers)
-
-
 class Agent:
     def __init__(self, state_dir: Path, node: str):
         self._state_dir = state_dir
         self._node = node
-        self._log_dir = state_dir / LOGS_DIR
+        self._log_dir = layout.logs_dir(state_dir)
         self._pods: dict[str, PodService] = {}
         self._zone = dns_responder.ZoneSource()  # one for all pods, kept or new, so a reload reaches them all
         self._generation = -1
@@ -81,7 +72,7 @@ class Agent:
         try:
             digest, plan = self._read_plan()
         except _PLAN_ERRORS as exc:
-            raise AgentError(f"cannot read {self._state_dir / PLAN_FILE}: {exc}") from exc
+            raise AgentError(f"cannot read {layout.plan_path(self._state_dir)}: {exc}") from exc
         if self._node not in {n.name for n in plan.nodes}:
             raise AgentError(f"node {self._node!r} is not in plan {plan.name!r}")
         files = process.raise_open_files_limit()
@@ -119,7 +110,7 @@ class Agent:
         self._wake.set()
 
     def _read_plan(self) -> tuple[str, Plan]:
-        text = (self._state_dir / PLAN_FILE).read_bytes()
+        text = (layout.plan_path(self._state_dir)).read_bytes()
         return ready.plan_digest(text), Plan.from_json(text.decode())
 
     async def _reload(self) -> None:
@@ -127,37 +118,34 @@ class Agent:
         try:
             digest, plan = self._read_plan()
         except _PLAN_ERRORS as exc:  # a bad plan must not take the node's pods down
-            log.error("reload: cannot read %s, keeping the current pods: %s", PLAN_FILE, exc)
-            self._publish([f"{PLAN_FILE}: {exc}"])
+            log.error("reload: cannot read %s, keeping the current pods: %s", layout.PLAN, exc)
+            self._publish([f"{layout.PLAN}: {exc}"])
             return
         await self._reconcile(digest, plan)
 
     async def _reconcile(self, digest: str, plan: Plan) -> None:
-        wanted = {pod.key: pod for pod in plan.pods_on(self._node)}
-        gone = [svc for key, svc in self._pods.items() if _served_shape(wanted.get(key)) != _served_shape(svc.pod)]
-        await self._close([svc.pod.key for svc in gone])
+        change = reconcile.changes({key: svc.pod for key, svc in self._pods.items()}, plan.pods_on(self._node))
+        await self._close(change.closing)
         self._zone.replace(plan)
         errors = []
-        for key, pod in wanted.items():
-            if key in self._pods:
-                continue
+        for pod in change.opening:
             service = PodService(pod, self._log_dir, self._zone)
             try:
                 await service.open()
             except _POD_ERRORS as exc:  # one broken pod must not stop the others being served
-                log.error("cannot serve %s: %s", key, exc)
-                errors.append(f"{key}: {exc}")
+                log.error("cannot serve %s: %s", pod.key, exc)
+                errors.append(f"{pod.key}: {exc}")
                 continue
-            self._pods[key] = service
-            log.info("serving %s: %d sockets, %d commands", key, service.sockets, len(service.workloads))
-            if service.runs_to_completion:
+            self._pods[pod.key] = service
+            log.info("serving %s: %d sockets, %d commands", pod.key, service.sockets, len(service.workloads))
+            if serving.runs_to_completion(pod):
                 self._watch_completion(service)
         # ztunnel: enroll/unenroll this node's pods, after their own sockets exist.
         errors.extend(await self._ztunnel.reconcile(plan))
         self._plan_digest = digest
         self._publish(errors)
 
-    async def _close(self, keys: list[str]) -> None:
+    async def _close(self, keys: Sequence[str]) -> None:
         """Close these pods' sockets, then stop their commands, all together."""
         services = [self._pods.pop(key) for key in keys]
         stopping = [w for svc in services for w in svc.close()]
@@ -183,16 +171,13 @@ class Agent:
         """Write the ready file as a new generation."""
         self._errors = errors
         self._generation += 1
-        state = ready.Ready(
+        state = reconcile.ready_state(
             pid=os.getpid(),
             node=self._node,
             generation=self._generation,
-            plan=self._plan_digest,
-            pods=sorted(self._pods),
-            sockets=sum(svc.sockets for svc in self._pods.values()),
-            workloads={w.key: w.proc.pid for svc in self._pods.values() for w in svc.workloads},
+            plan_digest=self._plan_digest,
+            served={key: svc.report() for key, svc in self._pods.items()},
             errors=errors,
-            exited={key: code for svc in self._pods.values() for key, code in svc.exited.items()},
         )
         ready.write(self._state_dir, state)
         log.info(

@@ -16,7 +16,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from dataplane.agent import dns_responder, responders, workloads
+from dataplane.agent import dns_responder, reconcile, responders, serving, workloads
 from dataplane.kernel import netns
 from dataplane.topology.plan import ContainerPort, Pod
 
@@ -62,13 +62,6 @@ class PodService:
         self.exited: dict[str, int] = {}  # a Job pod's containers that ran to the end: key -> exit code
 
     @property
-    def runs_to_completion(self) -> bool:
-        """A Job's pod runs each container's command once (restartPolicy Never); the
-        agent records when each ends.  A container without a command serves its
-        built-in responders as in any pod, and never ends, as a server would not."""
-        return (self.pod.owner or "").startswith("Job/")
-
-    @property
     def sockets(self) -> int:
         """Listening sockets (TCP servers and UDP endpoints) currently open."""
         return len(self._servers) + len(self._datagrams)
@@ -81,17 +74,17 @@ class PodService:
         the error propagates, so a failed pod holds nothing in its namespace.
         """
         try:
-            # A container with a command is its own server: its ports are its own.
-            for container in self.pod.containers:
-                if not container.command:
-                    for port in container.ports:
-                        await self._listen(port)
-            for container in self.pod.containers:
-                if container.command:
-                    self.workloads.append(workloads.start(self.pod, container, self._log_dir))
+            for port in serving.responder_ports(self.pod):
+                await self._listen(port)
+            for container in serving.commanded(self.pod):
+                self.workloads.append(workloads.start(self.pod, container, self._log_dir))
         except BaseException:
             await workloads.stop(self.close())
             raise
+
+    def report(self) -> reconcile.Served:
+        """What the ready file says of this pod now."""
+        return reconcile.Served(self.sockets, {w.key: w.proc.pid for w in self.workloads}, dict(self.exited))
 
     async def wait_completion(self) -> None:
         """Wait for every command of a Job's pod to end, recording each exit code as it does."""

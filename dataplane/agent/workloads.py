@@ -12,8 +12,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from dataplane.agent import serving
 from dataplane.kernel import process
-from dataplane.topology.naming import fit_file_name
 from dataplane.topology.plan import Container, Pod
 
 log = logging.getLogger(__name__)
@@ -29,14 +29,10 @@ class Workload:
     proc: subprocess.Popen[bytes]
 
 
-def log_path(log_dir: Path, pod: Pod, container: str) -> Path:
-    return log_dir / fit_file_name(f"{pod.namespace}.{pod.name}.{container}", ".log")
-
-
 def start(pod: Pod, container: Container, log_dir: Path) -> Workload:
     """Start ``container``'s command inside ``pod``'s namespace."""
-    proc = process.spawn_in_netns(pod.netns, container.command, log_path(log_dir, pod, container.name))
-    workload = Workload(f"{pod.key}/{container.name}", proc)
+    proc = process.spawn_in_netns(pod.netns, container.command, serving.log_path(log_dir, pod, container.name))
+    workload = Workload(serving.workload_key(pod, container.name), proc)
     log.info("started %s (pid %d): %s", workload.key, proc.pid, " ".join(container.command))
     return workload
 

@@ -15,7 +15,7 @@ from dataplane.topology.plan import Plan
 
 
 def store_for(plan: Plan) -> CertificateStore:
-    return CertificateStore(str(certs_dir(StateDir(plan.name).path)), plan.name, plan.cluster_domain)
+    return CertificateStore(str(certs_dir(StateDir(plan.name).path)), plan.name, plan.trust_domain)
 
 
 def issue(plan: Plan) -> None:
