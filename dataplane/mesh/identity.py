@@ -60,8 +60,14 @@ class SpiffeId:
     def __str__(self) -> str:
         return f"{SCHEME}{self.trust_domain}/ns/{self.namespace}/sa/{self.service_account}"
 
+    @property
+    def principal(self) -> str:
+        """The id without its scheme, as AuthorizationPolicy ``principals`` and ``authz`` name it."""
+        return str(self).removeprefix(SCHEME)
+
 
 def pod_identity(plan: Plan, pod: Pod) -> SpiffeId:
-    """The identity a pod's traffic carries: its service account in the plan's
-    cluster domain."""
-    return SpiffeId(plan.cluster_domain, pod.namespace, pod.service_account)
+    """The identity a pod's traffic carries: its service account in the mesh's
+    trust domain (Istio's ``meshConfig.trustDomain``, ``cluster.local`` by
+    default whatever the cluster's DNS domain is)."""
+    return SpiffeId(plan.trust_domain, pod.namespace, pod.service_account)

@@ -82,7 +82,7 @@ class Ztunnel:
     async def reconcile(self, plan: Plan) -> list[str]:
         """Enroll and unenroll this node's pods to match ``plan``; the errors, one per pod."""
         if self.context is None:
-            store = CertificateStore(str(certs_dir(self._state_dir)), plan.name, plan.cluster_domain)
+            store = CertificateStore(str(certs_dir(self._state_dir)), plan.name, plan.trust_domain)
             self.context = ProxyContext(Resolver(plan), self.metrics, TlsContexts(store))
         else:
             self.context.resolver = Resolver(plan)

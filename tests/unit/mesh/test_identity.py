@@ -43,7 +43,10 @@ def test_constructor_validates() -> None:
         SpiffeId("cluster.local", "x" * 64, "sa")
 
 
-def test_pod_identity_uses_cluster_domain_and_service_account() -> None:
-    plan = cast(Any, SimpleNamespace(cluster_domain="corp.internal"))
+def test_pod_identity_is_the_service_account_in_the_trust_domain_not_the_dns_domain() -> None:
+    # Istio's meshConfig.trustDomain is cluster.local whatever the cluster's DNS domain is
+    plan = cast(Any, SimpleNamespace(cluster_domain="corp.internal", trust_domain="cluster.local"))
     pod = cast(Any, SimpleNamespace(namespace="shop", service_account="cart"))
-    assert str(pod_identity(plan, pod)) == "spiffe://corp.internal/ns/shop/sa/cart"
+    identity = pod_identity(plan, pod)
+    assert str(identity) == "spiffe://cluster.local/ns/shop/sa/cart"
+    assert identity.principal == "cluster.local/ns/shop/sa/cart"
