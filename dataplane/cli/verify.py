@@ -7,6 +7,7 @@ unexpected.
 
 from __future__ import annotations
 
+import os
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -17,12 +18,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from dataplane.cli.context import print_json, require_root, running_plan, topology_option
+from dataplane.state.layout import evidence_dir
+from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan
 from dataplane.verify.checks import CHECKS, DEFAULT_CHECKS, run_checks
+from dataplane.verify.evidence import Evidence, run_directory
 from dataplane.verify.result import FAILED, SKIPPED, Report
 
 
-def run_with_progress(plan: Plan, names: tuple[str, ...], show_progress: bool = True) -> Report:
+def run_with_progress(plan: Plan, names: tuple[str, ...], evidence: Evidence, show_progress: bool = True) -> Report:
     """``checks.run_checks`` with a progress bar per check on stderr (hidden once it is done)."""
     console = Console(stderr=True)
     with Progress(
@@ -38,7 +42,7 @@ def run_with_progress(plan: Plan, names: tuple[str, ...], show_progress: bool = 
             tasks.append(task)
             return lambda done, total: bar.update(task, completed=done, total=total)
 
-        return run_checks(plan, names, progress_of)
+        return run_checks(plan, names, progress_of, evidence)
 
 
 def _matrix(report: Report, check: str) -> Table | None:
@@ -89,6 +93,10 @@ def print_report(report: Report) -> None:
         console.print(f"\n[bold red]{len(failures)} unexpected result(s):[/]")
         for r in failures:
             console.print(f"  ✗ {r.check}: {r.subject}: {r.reason}" + (f" [{r.evidence}]" if r.evidence else ""))
+        captures = [r.capture for r in failures if r.capture]
+        if captures:
+            folder = os.path.dirname(os.path.dirname(captures[0]))
+            console.print(f"\nevidence: {len(captures)} capture(s) of the frames behind the failures in {folder}")
     console.print()
     for name in report.checks:
         t = report.totals(name)
@@ -115,6 +123,8 @@ def junit(report: Report) -> str:
             elif not r.ok:
                 failure = ET.SubElement(case, "failure", message=r.reason)
                 failure.text = r.evidence
+                if r.capture:  # the attachment convention Jenkins' and GitLab's JUnit readers follow
+                    ET.SubElement(case, "system-out").text = f"[[ATTACHMENT|{r.capture}]]"
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True)
 
@@ -123,7 +133,13 @@ def junit(report: Report) -> str:
 @topology_option
 @click.option("--only", type=click.Choice(CHECKS), multiple=True, help="Run only this check (repeatable).")
 @click.option("-o", "--output", type=click.Choice(["table", "json", "junit"]), default="table", show_default=True)
-def command(topology: str | None, only: tuple[str, ...], output: str) -> None:
+@click.option(
+    "--evidence", "evidence_root", metavar="DIR", type=click.Path(file_okay=False),
+    help="Write a pcapng of the frames behind each failed result under DIR "
+    "(default: the emulation's state directory, evidence/).",
+)
+@click.option("--no-evidence", is_flag=True, help="Keep no capture of failures.")
+def command(topology: str | None, only: tuple[str, ...], output: str, evidence_root: str | None, no_evidence: bool) -> None:
     """Check the running data plane with real packets; exit 1 on any unexpected result.
 
     \b
@@ -140,11 +156,17 @@ def command(topology: str | None, only: tuple[str, ...], output: str) -> None:
                   NodePort/LB, a meshed pair as HBONE): every interface they cross,
                   in order, with the addresses at each hop, as the plan wires it
     Without --only: connectivity, dnat, encryption and path.
+
+    Each failed result gets a pcapng of the frames its check saw for it (a
+    failed connectivity or policy probe is retried once under capture), named
+    in the report, in JSON as "capture" and in JUnit as an attachment.
     """
     require_root("dpctl verify")
     plan = running_plan(topology)
     names = tuple(dict.fromkeys(only)) or DEFAULT_CHECKS
-    report = run_with_progress(plan, names, show_progress=sys.stderr.isatty())
+    root = evidence_root or str(evidence_dir(StateDir(plan.name).path))
+    evidence = Evidence(None if no_evidence else run_directory(root))
+    report = run_with_progress(plan, names, evidence, show_progress=sys.stderr.isatty())
     if output == "json":
         print_json(report.as_dict())
     elif output == "junit":

@@ -13,21 +13,37 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dataplane.kernel.sniff import CapturedPacket, Sniffer
+from dataplane.state.layout import evidence_dir
+from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan, Pod, Service
-from dataplane.topology.targets import resolve_place, resolve_pod
+from dataplane.topology.targets import resolve_address, resolve_place, resolve_pod
 from dataplane.verify.checks import DEFAULT_CHECKS, run_checks
+from dataplane.verify.evidence import Evidence, run_directory
 from dataplane.verify.result import CheckResult, Report
 
 
 @dataclass(frozen=True)
 class Emulation:
-    """One emulation brought up by the ``topology`` fixture."""
+    """One emulation brought up by the ``topology`` fixture.
+
+    Failed assertions leave a pcapng of the frames behind them under
+    ``evidence_root`` (default: the state directory, which ``down`` removes;
+    the pytest plugin points it at the test's own temporary directory) and
+    list each file in ``captures``, which the plugin attaches to the failing
+    test's report.
+    """
 
     plan: Plan
+    evidence_root: Path | None = None
+    captures: list[str] = field(default_factory=list, compare=False)
 
     @property
     def name(self) -> str:
@@ -42,6 +58,10 @@ class Emulation:
             if (service.namespace, service.name) == (namespace, name):
                 return service
         raise KeyError(target)
+
+    def address(self, target: str) -> str:
+        """The IPv4 address of ``NS/POD``, ``node/NAME``, ``external`` or ``lb`` (an address as it is)."""
+        return resolve_address(self.plan, target)
 
     def netns(self, target: str) -> str:
         """The network namespace of ``NS/POD``, ``node/NAME``, ``external`` or ``lb``."""
@@ -73,9 +93,18 @@ class Emulation:
 
     # -- assertions built on dpctl verify -----------------------------------------------------------
 
+    def _evidence(self) -> Evidence:
+        root = self.evidence_root or evidence_dir(StateDir(self.plan.name).path)
+        return Evidence(run_directory(root))
+
+    def _kept(self, results: list[CheckResult]) -> None:
+        self.captures.extend(r.capture for r in results if r.capture)
+
     def verify(self, *checks: str) -> Report:
         """Run ``dpctl verify``'s checks (its default set if none named); the report."""
-        return run_checks(self.plan, checks or DEFAULT_CHECKS)
+        report = run_checks(self.plan, checks or DEFAULT_CHECKS, evidence=self._evidence())
+        self._kept(report.results)
+        return report
 
     def assert_verified(self, *checks: str) -> Report:
         """Fail with every unexpected result of ``checks``, as ``dpctl verify`` lists them."""
@@ -91,7 +120,9 @@ class Emulation:
         from dataplane.verify.checks import path  # Scapy: loaded only by tests that use it
 
         src, dst = self.pod(source), self.pod(destination)
-        [result] = path.check_flows(self.plan, [path.pod_flow(self.plan, src, dst, port or _first_port(dst))])
+        flow = path.pod_flow(self.plan, src, dst, port or _first_port(dst))
+        [result] = path.check_flows(self.plan, [flow], evidence=self._evidence())
+        self._kept([result])
         if not result.ok:
             raise AssertionError(_describe(result))
         return result
@@ -102,10 +133,47 @@ class Emulation:
         from dataplane.verify.checks import encryption  # Scapy: loaded only by tests that use it
 
         src, dst = self.pod(source), self.pod(destination)
-        result = encryption.check_pair_live(self.plan, src, dst, port or _first_port(dst))
+        result = encryption.check_pair_live(self.plan, src, dst, port or _first_port(dst), self._evidence())
+        self._kept([result])
         if not result.ok:
             raise AssertionError(_describe(result))
         return result
+
+    @contextmanager
+    def assert_no_packet(self, source: str, destination: str, where: str, port: int | None = None) -> Iterator[None]:
+        """Fail if, while the block runs, a packet from ``source`` to ``destination``
+        (to ``port``, if given) shows on any interface of ``where``.
+
+        The claim a test needs to prove a drop: a refused connection alone
+        cannot tell a policy drop from a packet that went elsewhere.  Targets
+        are named as everywhere else (``NS/POD``, ``node/NAME``, ``external``
+        or an address); a VXLAN-wrapped packet counts by its inner addresses.
+        The offending frames are kept as evidence.
+        """
+        from dataplane.verify.wire import parse  # Scapy: loaded only by tests that use it
+
+        src, dst, place = self.address(source), self.address(destination), self.netns(where)
+        sniffer = Sniffer(place, bpf="ip").start()
+        try:
+            yield
+            time.sleep(0.05)  # frames still on their way to the socket
+        finally:
+            frames = sniffer.stop()
+        offending = [
+            frame for frame in frames
+            if (seen := parse(place, frame)) is not None and (seen.src, seen.dst) == (src, dst)
+            and (port is None or seen.dport == port)
+        ]
+        if offending:
+            result = CheckResult("no-packet", f"{source} -> {destination} in {where}", ok=False, reason="a packet got through")
+            kept = self._evidence().keep(result, [(place, frame) for frame in offending])
+            self._kept([kept])
+            lines = [f"{f.iface} {f.direction} {f.packet.summary()}" for f in offending[:5]]
+            raise AssertionError(
+                f"{len(offending)} packet(s) from {source} ({src}) to {destination} ({dst})"
+                f"{f':{port}' if port else ''} seen in {where} ({place}): " + "; ".join(lines)
+                + f" [{kept.capture}]"
+            )
 
 
 def _first_port(pod: Pod) -> int:

@@ -3,6 +3,11 @@
 This is the public file format in one place: a field missing here is refused
 as unknown, a field marked ``Ignored`` is accepted so that manifests copied
 from a real cluster (``kubectl get -o yaml``) load without editing.
+
+Longer than dpctl's other modules on purpose: it is a table, one declaration
+per kind and field, and a reader looking for what a field does finds every
+kind's fields side by side; split by kind, shared pieces (pod template,
+object metadata) would have to be imported back and forth.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ when the plan has no such node but has pods in that namespace.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from ..errors import InputError, StateError
@@ -61,21 +62,39 @@ def parse_place(text: str) -> Place:
     return NodeTarget(name) if kind == "node" else PodTarget(kind, name)
 
 
-def resolve_place(plan: Plan, text: str) -> str:
-    """The network namespace ``text`` names in ``plan``."""
+def _located(plan: Plan, text: str) -> tuple[str, str]:
+    """(network namespace, IPv4 address) of the place ``text`` names in ``plan``."""
     place = parse_place(text)
     if isinstance(place, OutsideTarget):
         if plan.external is None:
             raise StateError(f"{plan.name} has no outside world")
-        return plan.external.client_netns if place.role == "external" else plan.external.lb_netns
+        if place.role == "external":
+            return plan.external.client_netns, plan.external.client_ip
+        return plan.external.lb_netns, plan.external.lb_ip
     if isinstance(place, NodeTarget):
         nodes = [n.name for n in plan.nodes]
         if place.name in nodes:
-            return plan.node(place.name).netns
+            node = plan.node(place.name)
+            return node.netns, node.ip
         if not any(p.namespace == "node" for p in plan.pods):
             raise StateError(f"no node {place.name} in {plan.name} (nodes: {', '.join(nodes)})")
         place = PodTarget("node", place.name)
-    return resolve_pod(plan, place.key).netns
+    pod = resolve_pod(plan, place.key)
+    return pod.netns, pod.ip
+
+
+def resolve_place(plan: Plan, text: str) -> str:
+    """The network namespace ``text`` names in ``plan``."""
+    return _located(plan, text)[0]
+
+
+def resolve_address(plan: Plan, text: str) -> str:
+    """The address of the place ``text`` names (the outside client's, the load
+    balancer's public one, a node's, a pod's); an IPv4 address as it is."""
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        return _located(plan, text)[1]
 
 
 def resolve_pod(plan: Plan, text: str) -> Pod:

@@ -15,6 +15,8 @@ from types import TracebackType
 from typing import Self
 
 from scapy.data import DLT_EN10MB
+from scapy.layers.l2 import Ether
+from scapy.packet import Packet
 from scapy.utils import PcapNgWriter, PcapWriter
 
 from dataplane.kernel.sniff import SNAPLEN, CapturedPacket
@@ -40,9 +42,9 @@ class PcapFile:
         self._writer.linktype = DLT_EN10MB
         self._writer.write_header(None)
 
-    def write(self, packets: Iterable[CapturedPacket]) -> None:
+    def write(self, packets: Iterable[CapturedPacket | Packet]) -> None:
         for captured in packets:
-            self._writer.write(captured.packet)
+            self._writer.write(captured.packet if isinstance(captured, CapturedPacket) else captured)
             self.count += 1
 
     def close(self) -> None:
@@ -60,3 +62,13 @@ def write_pcap(path: str, packets: Iterable[CapturedPacket]) -> int:
     with PcapFile(path) as out:
         out.write(packets)
         return out.count
+
+
+def placed(netns: str, captured: CapturedPacket) -> Packet:
+    """The frame with its interface named ``<netns>/<iface>``: a capture across
+    several namespaces has many ``eth0``s, and pcapng keeps one interface per name."""
+    pkt = Ether(captured.data)
+    pkt.time = captured.time
+    pkt.sniffed_on = f"{netns}/{captured.iface}"
+    pkt.direction = captured.packet.direction
+    return pkt

@@ -23,6 +23,7 @@ class CheckResult:
     # for matrix tables: the row and column this result belongs to
     source: str = ""
     destination: str = ""
+    capture: str = ""  # the pcapng of the frames behind a failure (``verify --evidence``)
 
     @property
     def status(self) -> str:

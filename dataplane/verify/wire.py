@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 import struct
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scapy.layers.inet import ICMP, IP, TCP, IPerror, TCPerror
 from scapy.layers.vxlan import VXLAN
@@ -49,6 +49,7 @@ class Sighting:
     ack: int
     vxlan: bool = False
     icmp: int | None = None
+    frame: CapturedPacket | None = field(default=None, compare=False, repr=False)  # kept as evidence
 
     @property
     def is_syn(self) -> bool:
@@ -83,14 +84,14 @@ def parse(netns: str, captured: CapturedPacket) -> Sighting | None:
         quoted, segment = ip[IPerror], ip[TCPerror]
         return Sighting(
             netns, captured.iface, captured.direction, captured.time, quoted.src, segment.sport, quoted.dst,
-            segment.dport, int(segment.flags), segment.seq, segment.ack, vxlan, icmp=ip[ICMP].type,
+            segment.dport, int(segment.flags), segment.seq, segment.ack, vxlan, icmp=ip[ICMP].type, frame=captured,
         )
     if not isinstance(ip.payload, TCP):
         return None
     tcp = ip[TCP]
     return Sighting(
         netns, captured.iface, captured.direction, captured.time, ip.src, tcp.sport, ip.dst, tcp.dport,
-        int(tcp.flags), tcp.seq, tcp.ack, vxlan,
+        int(tcp.flags), tcp.seq, tcp.ack, vxlan, frame=captured,
     )
 
 

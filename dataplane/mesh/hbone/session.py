@@ -15,6 +15,11 @@ Two rules from ``shared/reference/hbone-python-perf.md`` shape it:
   only once its consumer took it (see ``Stream.read``).
 * Senders wait for both the HTTP/2 window and the transport's write buffer
   (``pause_writing``), so a slow peer pushes back on whoever feeds the stream.
+
+``Stream`` and ``H2Session`` stay in one module although it runs past 400
+lines: they are two halves of one state machine (a stream's reads acknowledge
+the session's windows, the session's events resolve the streams' waiters),
+and apart each would reach into the other's private state.
 """
 
 from __future__ import annotations

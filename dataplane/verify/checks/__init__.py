@@ -1,5 +1,6 @@
-"""The checks of ``dpctl verify``, each a function ``run(plan, progress) ->
-list[CheckResult]``.  ``CHECKS`` lists every name the command accepts."""
+"""The checks of ``dpctl verify``, each a function ``run(plan, progress, evidence)
+-> list[CheckResult]``.  ``CHECKS`` lists every name the command accepts;
+``evidence`` (``verify/evidence.py``) keeps the frames behind each failure."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from collections.abc import Callable
 
 from dataplane.topology.plan import Plan
+from dataplane.verify.evidence import NO_EVIDENCE, Evidence
 from dataplane.verify.result import CheckResult, Report
 
 Progress = Callable[[int, int], None]  # (done, total) for the current check
@@ -41,15 +43,20 @@ def runner(name: str) -> Callable[..., list[CheckResult]]:
     raise KeyError(f"no check {name!r}; choose from {', '.join(CHECKS)}")
 
 
-def run_check(name: str, plan: Plan, progress: Progress | None = None) -> list[CheckResult]:
-    return runner(name)(plan, progress=progress)
+def run_check(name: str, plan: Plan, progress: Progress | None = None, evidence: Evidence = NO_EVIDENCE) -> list[CheckResult]:
+    return runner(name)(plan, progress=progress, evidence=evidence)
 
 
-def run_checks(plan: Plan, names: tuple[str, ...] = DEFAULT_CHECKS, progress: Callable[[str], Progress] | None = None) -> Report:
+def run_checks(
+    plan: Plan,
+    names: tuple[str, ...] = DEFAULT_CHECKS,
+    progress: Callable[[str], Progress] | None = None,
+    evidence: Evidence = NO_EVIDENCE,
+) -> Report:
     """Run ``names`` in order; ``progress(name)`` gives each check its progress callback."""
     report = Report()
     for name in names:
         started = time.monotonic()
-        report.extend(run_check(name, plan, progress(name) if progress else None))
+        report.extend(run_check(name, plan, progress(name) if progress else None, evidence))
         report.seconds[name] = time.monotonic() - started
     return report

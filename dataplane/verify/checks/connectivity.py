@@ -9,90 +9,39 @@ some but none the policy allows, and the ambient mesh's L4 authorization
 (``mesh.authz.evaluate``) for enrolled destinations, which shows up as a
 connection accepted and then reset or closed without an answer.
 
-A probe is a real TCP connection from inside the source namespace with a
-minimal HTTP GET (the built-in responder answers JSON naming its pod) or a
-byte echo.  Sockets are made on one ``NetnsThread`` per source (a thread per
-socket would be far too slow for hundreds of probes) and driven from a small
-thread pool.
+Each probe is a real TCP connection from inside the source namespace
+(``verify/probes.py``).
 """
 
 from __future__ import annotations
 
-import errno
-import json
-import secrets
-import socket
-import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Network
-from typing import TypeVar
 
-from dataplane.kernel.netns import NetnsThread
 from dataplane.kubeproxy.categorize import categorize, external_policy_local, internal_policy_local, usable
 from dataplane.mesh import authz
 from dataplane.mesh.enrollment import is_enrolled
+from dataplane.mesh.identity import pod_identity
 from dataplane.topology.endpoints import Endpoint, PodIndex, service_port_endpoints
 from dataplane.topology.plan import Plan, Pod, Service, ServicePort
+from dataplane.verify.evidence import NO_EVIDENCE, Evidence
+from dataplane.verify.probes import (
+    ANSWER,
+    DENIED,
+    REFUSED,
+    TIMEOUT,
+    Expected,
+    Outcome,
+    Probe,
+    run_probes,
+)
 from dataplane.verify.result import CheckResult
 
 NAME = "connectivity"
-T = TypeVar("T")
-CONNECT_TIMEOUT = 1.5
-READ_TIMEOUT = 2.0
-WORKERS = 8
 MAX_SOURCES = 30
 EXTERNAL = "external"
 
-# outcomes a probe can have
-ANSWER, REFUSED, TIMEOUT, DENIED, UNREACHABLE, ERROR = "answer", "refused", "timeout", "denied", "unreachable", "error"
-DESCRIBE = {
-    ANSWER: "answered",
-    REFUSED: "refused",
-    TIMEOUT: "timeout",
-    DENIED: "connected then reset/EOF without an answer",
-    UNREACHABLE: "unreachable",
-    ERROR: "error",
-}
-
-
-@dataclass(frozen=True)
-class Expected:
-    """Acceptable outcomes; for ANSWER, the pods (``ns/pod``) allowed to answer."""
-
-    outcomes: frozenset[str]
-    answerers: frozenset[str] = frozenset()
-    why: str = ""
-
-    def text(self) -> str:
-        return " or ".join(DESCRIBE[o] for o in sorted(self.outcomes))
-
-
-@dataclass(frozen=True)
-class Probe:
-    source: str  # ns/pod or "external"
-    source_netns: str
-    destination: str  # column label
-    subject: str
-    ip: str
-    port: int
-    responder: str  # http | tcp-echo | connect
-    expected: Expected
-
-
-@dataclass(frozen=True)
-class Outcome:
-    kind: str
-    detail: str
-    answerer: str | None = None  # ns/pod from the HTTP answer
-
-
 # -- what to expect ------------------------------------------------------------------
-
-
-def _identity(plan: Plan, pod: Pod) -> str:
-    return f"{plan.trust_domain}/ns/{pod.namespace}/sa/{pod.service_account}"
 
 
 def _authz_expectation(
@@ -123,7 +72,7 @@ def _pods_of(plan: Plan, endpoints: tuple[Endpoint, ...] | list[Endpoint]) -> li
 
 def expect_cluster_ip(plan: Plan, source: Pod, service: Service, port: ServicePort, endpoints: tuple[Endpoint, ...]) -> Expected:
     meshed = is_enrolled(plan, source)
-    identity = _identity(plan, source) if meshed else None
+    identity = pod_identity(plan, source).principal if meshed else None
     if meshed:
         # the source's ztunnel resolves the VIP itself to a ready endpoint
         targets = list(usable(endpoints))
@@ -140,7 +89,7 @@ def expect_cluster_ip(plan: Plan, source: Pod, service: Service, port: ServicePo
 
 
 def expect_pod(plan: Plan, source: Pod, target: Pod, port: int) -> Expected:
-    identity = _identity(plan, source) if is_enrolled(plan, source) else None
+    identity = pod_identity(plan, source).principal if is_enrolled(plan, source) else None
     return _authz_expectation(plan, [(target, port)], source.ip, identity)
 
 
@@ -278,75 +227,6 @@ def plan_probes(plan: Plan, max_sources: int | None = None) -> list[Probe]:
 # -- probing ---------------------------------------------------------------------------
 
 
-def _recv_all(sock: socket.socket, limit: int = 1 << 16) -> bytes:
-    chunks = []
-    size = 0
-    while size < limit:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
-
-
-def probe_once(sock: socket.socket, probe: Probe) -> Outcome:
-    """Connect ``sock`` (already made inside the source namespace) and talk."""
-    try:
-        sock.settimeout(CONNECT_TIMEOUT)
-        try:
-            sock.connect((probe.ip, probe.port))
-        except TimeoutError:
-            return Outcome(TIMEOUT, f"no answer to SYN within {CONNECT_TIMEOUT}s")
-        except ConnectionRefusedError:
-            return Outcome(REFUSED, "connection refused")
-        except ConnectionResetError:
-            # The handshake completed (a SYN answered by RST is "refused"), and a
-            # capturing ztunnel that denies the flow reset it before connect()
-            # returned: the same denial as a reset after it, only faster.
-            return Outcome(DENIED, "connection reset right after the handshake")
-        except OSError as exc:
-            if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-                return Outcome(UNREACHABLE, exc.strerror or str(exc))
-            return Outcome(ERROR, f"connect: {exc}")
-        if probe.responder == "connect":
-            return Outcome(ANSWER, "connected")
-        sock.settimeout(READ_TIMEOUT)
-        try:
-            if probe.responder == "tcp-echo":
-                token = secrets.token_hex(8).encode()
-                sock.sendall(token)
-                data = b""
-                while len(data) < len(token):
-                    chunk = sock.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                if not data:
-                    return Outcome(DENIED, "EOF without an answer")
-                if data != token:
-                    return Outcome(ERROR, f"echo mismatch: sent {token!r}, got {data[:40]!r}")
-                return Outcome(ANSWER, "echoed")
-            sock.sendall(b"GET /dpctl-verify HTTP/1.0\r\nHost: dpctl-verify\r\n\r\n")
-            data = _recv_all(sock)
-        except ConnectionResetError:
-            return Outcome(DENIED, "connection reset after connect")
-        except TimeoutError:
-            return Outcome(TIMEOUT, f"connected, no answer within {READ_TIMEOUT}s")
-        if not data:
-            return Outcome(DENIED, "EOF without an answer")
-        head, _, body = data.partition(b"\r\n\r\n")
-        status = head.split(b"\r\n", 1)[0].decode("latin-1", "replace")
-        try:
-            report = json.loads(body)
-            who = f"{report['namespace']}/{report['pod']}"
-        except (ValueError, KeyError, TypeError):
-            return Outcome(ANSWER, status)
-        return Outcome(ANSWER, f"{status} from {who}", who)
-    finally:
-        sock.close()
-
-
 def judge(probe: Probe, outcome: Outcome, seconds: float) -> CheckResult:
     exp = probe.expected
     ok = outcome.kind in exp.outcomes
@@ -362,46 +242,11 @@ def judge(probe: Probe, outcome: Outcome, seconds: float) -> CheckResult:
     )
 
 
-def run_probes(
-    items: Sequence[T],
-    probe_of: Callable[[T], Probe],
-    judge_one: Callable[[T, Outcome, float], CheckResult],
+def run(
+    plan: Plan,
     progress: Callable[[int, int], None] | None = None,
+    max_sources: int | None = None,
+    evidence: Evidence = NO_EVIDENCE,
 ) -> list[CheckResult]:
-    """Probe every item for real and judge it, in item order.
-
-    One thread per source namespace makes the sockets (a thread per socket
-    would be far too slow for hundreds of probes); a few workers run the
-    probes concurrently."""
-    threads: dict[str, NetnsThread] = {}
-    try:
-        for item in items:
-            source = probe_of(item).source_netns
-            if source not in threads:
-                threads[source] = NetnsThread(source)
-
-        def one(item: T) -> CheckResult:
-            probe = probe_of(item)
-            started = time.monotonic()
-            try:
-                sock = threads[probe.source_netns].call(socket.socket, socket.AF_INET, socket.SOCK_STREAM)
-                outcome = probe_once(sock, probe)
-            except Exception as exc:  # noqa: BLE001  reported as the probe's result
-                outcome = Outcome(ERROR, f"{type(exc).__name__}: {exc}")
-            return judge_one(item, outcome, time.monotonic() - started)
-
-        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="verify") as pool:
-            futures = {pool.submit(one, item): i for i, item in enumerate(items)}
-            done: dict[int, CheckResult] = {}
-            for n, future in enumerate(as_completed(futures), 1):
-                done[futures[future]] = future.result()
-                if progress:
-                    progress(n, len(items))
-        return [done[i] for i in range(len(items))]
-    finally:
-        for t in threads.values():
-            t.close()
-
-
-def run(plan: Plan, progress: Callable[[int, int], None] | None = None, max_sources: int | None = None) -> list[CheckResult]:
-    return run_probes(plan_probes(plan, max_sources), lambda p: p, judge, progress)
+    nodes = [n.netns for n in plan.nodes]
+    return run_probes(plan_probes(plan, max_sources), lambda p: p, judge, progress, evidence, nodes)

@@ -36,10 +36,12 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
 from dataplane.kernel.craft import RawSender
+from dataplane.kernel.sniff import CapturedPacket
 from dataplane.kubeproxy.categorize import categorize, external_policy_local, internal_policy_local, usable
 from dataplane.mesh.enrollment import is_enrolled
 from dataplane.topology.endpoints import Endpoint, PodIndex, service_port_endpoints
 from dataplane.topology.plan import Node, Plan, Pod, Service, ServicePort
+from dataplane.verify.evidence import NO_EVIDENCE, Evidence
 from dataplane.verify.hops import IN, OUT, node_addresses
 from dataplane.verify.result import CheckResult
 from dataplane.verify.sniffers import Captures
@@ -342,6 +344,12 @@ def _send_all(probes: list[DnatProbe]) -> tuple[list[int], dict[int, str]]:
     return seqs, errors
 
 
+def _frames(seq: int, found: list[Sighting]) -> list[tuple[str, CapturedPacket]]:
+    """The frames of one probe: its SYN wherever it went, the SYN-ACK, ICMP quoting it."""
+    answer = (seq + 1) & 0xFFFFFFFF
+    return [(s.netns, s.frame) for s in found if s.frame is not None and (s.seq == seq or s.ack == answer)]
+
+
 def _meshed_note(plan: Plan) -> Iterator[CheckResult]:
     if any(is_enrolled(plan, p) for p in plan.pods):
         yield CheckResult(
@@ -350,7 +358,7 @@ def _meshed_note(plan: Plan) -> Iterator[CheckResult]:
         )
 
 
-def run(plan: Plan, progress: Callable[[int, int], None] | None = None) -> list[CheckResult]:
+def run(plan: Plan, progress: Callable[[int, int], None] | None = None, evidence: Evidence = NO_EVIDENCE) -> list[CheckResult]:
     probes = plan_probes(plan)
     if not probes:
         return [CheckResult(NAME, "Service ports", ok=True, skipped=True, reason="skipped: no TCP Service port")]
@@ -371,7 +379,7 @@ def run(plan: Plan, progress: Callable[[int, int], None] | None = None) -> list[
     found = sightings(captures.packets, seqs + [(s + 1) & 0xFFFFFFFF for s in seqs])
     seconds = (time.monotonic() - started) / len(probes)
     results = [
-        judge(p, observe(p, seq, found, pods_by_iface), seconds, errors.get(i, ""))
+        evidence.keep(judge(p, observe(p, seq, found, pods_by_iface), seconds, errors.get(i, "")), _frames(seq, found))
         for i, (p, seq) in enumerate(zip(probes, seqs))
     ]
     if progress:

@@ -25,7 +25,9 @@ from dataplane.kernel import netns
 from dataplane.kernel.sniff import CapturedPacket, Sniffer
 from dataplane.mesh import authz
 from dataplane.mesh.enrollment import enrolled_pods
+from dataplane.mesh.identity import pod_identity
 from dataplane.topology.plan import Plan, Pod
+from dataplane.verify.evidence import NO_EVIDENCE, Evidence
 from dataplane.verify.result import CheckResult
 
 NAME = "encryption"
@@ -46,7 +48,7 @@ def _first_http_port(pod: Pod) -> int | None:
 
 def _allowed(plan: Plan, src: Pod, dst: Pod, port: int) -> bool:
     """Only pairs the AuthorizationPolicies allow: a denied canary is never delivered."""
-    identity = f"{plan.trust_domain}/ns/{src.namespace}/sa/{src.service_account}"
+    identity = pod_identity(plan, src).principal
     return authz.evaluate(plan, dst, authz.Connection(src.ip, identity, dst.ip, port)).allowed
 
 
@@ -158,19 +160,19 @@ def _tls_problem(segments: dict[int, bytes]) -> str | None:
     return None
 
 
-def run(plan: Plan, progress: Callable[[int, int], None] | None = None) -> list[CheckResult]:
+def run(plan: Plan, progress: Callable[[int, int], None] | None = None, evidence: Evidence = NO_EVIDENCE) -> list[CheckResult]:
     pairs = sample_pairs(plan)
     if not pairs:
         return [CheckResult(NAME, "meshed pod pairs on different nodes", ok=True, skipped=True, reason="skipped: no meshed pods")]
     results = []
     for n, (src, dst, port) in enumerate(pairs, 1):
-        results.append(check_pair_live(plan, src, dst, port))
+        results.append(check_pair_live(plan, src, dst, port, evidence))
         if progress:
             progress(n, len(pairs))
     return results
 
 
-def check_pair_live(plan: Plan, src: Pod, dst: Pod, port: int) -> CheckResult:
+def check_pair_live(plan: Plan, src: Pod, dst: Pod, port: int, evidence: Evidence = NO_EVIDENCE) -> CheckResult:
     """Send a fresh canary from ``src`` to ``dst``:``port`` while both nodes are captured, and judge it."""
     started = time.monotonic()
     subject = f"{_label(src)} -> {_label(dst)}:{port}"
@@ -192,10 +194,11 @@ def check_pair_live(plan: Plan, src: Pod, dst: Pod, port: int) -> CheckResult:
     problems += check_pair(src, dst, port, captured, canary)
     problems.sort(key=lambda text: not text.startswith("plaintext canary"))  # the worst first
     total = sum(len(v) for v in captured.values())
-    evidence = f"{total} frames captured on every interface of {', '.join(namespaces)}; answer: {answer}"
+    summary = f"{total} frames captured on every interface of {', '.join(namespaces)}; answer: {answer}"
     if problems:
-        evidence = "; ".join(problems[:5]) + (f"; … {len(problems) - 5} more" if len(problems) > 5 else "")
-    return CheckResult(
-        NAME, subject, not problems, problems[0] if problems else "", evidence,
+        summary = "; ".join(problems[:5]) + (f"; … {len(problems) - 5} more" if len(problems) > 5 else "")
+    result = CheckResult(
+        NAME, subject, not problems, problems[0] if problems else "", summary,
         seconds=round(time.monotonic() - started, 3), source=_label(src), destination=f"{_label(dst)}:{port}",
     )
+    return evidence.keep(result, ((netns, frame) for netns, frames in captured.items() for frame in frames))

@@ -35,6 +35,7 @@ from dataplane.verify import hops as H
 from dataplane.verify.checks.connectivity import served_ports
 from dataplane.verify.checks.encryption import HBONE_PORT, sample_pairs
 from dataplane.verify.compare import Verdict, best
+from dataplane.verify.evidence import NO_EVIDENCE, Evidence
 from dataplane.verify.result import CheckResult
 from dataplane.verify.sniffers import Captures
 from dataplane.verify.wire import Sighting, new_syn, parse, sightings
@@ -304,14 +305,16 @@ def pod_flow(plan: Plan, src: Pod, dst: Pod, port: int) -> Flow:
     return Flow(label, src.netns, src.ip, dst.ip, port, (tuple(hops),), meshed=meshed)
 
 
-def run(plan: Plan, progress: Callable[[int, int], None] | None = None) -> list[CheckResult]:
+def run(plan: Plan, progress: Callable[[int, int], None] | None = None, evidence: Evidence = NO_EVIDENCE) -> list[CheckResult]:
     flows = plan_flows(plan)
     if not flows:
         return [CheckResult(NAME, "flows", ok=True, skipped=True, reason="skipped: no flow crosses two nodes")]
-    return check_flows(plan, flows, progress)
+    return check_flows(plan, flows, progress, evidence)
 
 
-def check_flows(plan: Plan, flows: list[Flow], progress: Callable[[int, int], None] | None = None) -> list[CheckResult]:
+def check_flows(
+    plan: Plan, flows: list[Flow], progress: Callable[[int, int], None] | None = None, evidence: Evidence = NO_EVIDENCE
+) -> list[CheckResult]:
     """Send ``flows`` while every namespace they may cross is captured; one result each."""
     names = places(plan)
     namespaces = [plan.router_netns, *(n.netns for n in plan.nodes)]
@@ -323,7 +326,8 @@ def check_flows(plan: Plan, flows: list[Flow], progress: Callable[[int, int], No
     results = []
     for i, flow in enumerate(flows):
         seen, problem = found[i]
-        results.append(judge(flow, seen, problem, names, seconds))
+        frames = [(s.netns, s.frame) for s in seen if s.frame is not None]
+        results.append(evidence.keep(judge(flow, seen, problem, names, seconds), frames))
         if progress:
             progress(i + 1, len(flows))
     return results

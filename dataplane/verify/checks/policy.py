@@ -21,18 +21,11 @@ from dataclasses import dataclass
 
 from dataplane.mesh import authz
 from dataplane.mesh.enrollment import is_enrolled
+from dataplane.mesh.identity import pod_identity
 from dataplane.topology.plan import Plan, Pod
-from dataplane.verify.checks.connectivity import (
-    ANSWER,
-    DENIED,
-    Expected,
-    Outcome,
-    Probe,
-    _identity,
-    run_probes,
-    sample_sources,
-    served_ports,
-)
+from dataplane.verify.checks.connectivity import sample_sources, served_ports
+from dataplane.verify.evidence import NO_EVIDENCE, Evidence
+from dataplane.verify.probes import ANSWER, DENIED, Expected, Outcome, Probe, run_probes
 from dataplane.verify.result import CheckResult
 
 NAME = "policy"
@@ -68,7 +61,7 @@ def plan_probes(plan: Plan, expected: Plan | None = None, max_sources: int | Non
             exp_src = exp_plan.pod(src.namespace, src.name)
         except (KeyError, LookupError):
             exp_src = src
-        identity = _identity(exp_plan, exp_src) if is_enrolled(exp_plan, exp_src) else None
+        identity = pod_identity(exp_plan, exp_src).principal if is_enrolled(exp_plan, exp_src) else None
         for dst in dests:
             if dst.namespace == src.namespace and dst.name == src.name:
                 continue
@@ -105,11 +98,12 @@ def run(
     progress: Callable[[int, int], None] | None = None,
     max_sources: int | None = None,
     expected: Plan | None = None,
+    evidence: Evidence = NO_EVIDENCE,
 ) -> list[CheckResult]:
     probes = plan_probes(plan, expected, max_sources)
     if not probes:
         return [CheckResult(NAME, NAME, ok=True, skipped=True, reason="skipped: no meshed pod has an AuthorizationPolicy")]
-    return run_probes(probes, lambda pp: pp.probe, judge, progress)
+    return run_probes(probes, lambda pp: pp.probe, judge, progress, evidence, [n.netns for n in plan.nodes])
 
 
 def matrix_cell(result: CheckResult) -> str:

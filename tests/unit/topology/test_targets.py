@@ -13,6 +13,7 @@ from dataplane.topology.targets import (
     PodTarget,
     parse_key,
     parse_place,
+    resolve_address,
     resolve_place,
     resolve_pod,
 )
@@ -54,6 +55,17 @@ def test_places_resolve_to_namespaces(plan: Plan) -> None:
     assert resolve_place(plan, "node/web") == "dp-shop.node.web"  # a Kubernetes namespace called "node"
     assert plan.external is not None and resolve_place(plan, "lb") == plan.external.lb_netns
     assert resolve_pod(plan, "node/web").name == "web"
+
+
+def test_places_resolve_to_addresses(plan: Plan) -> None:
+    assert plan.external is not None
+    assert resolve_address(plan, "node/n1") == plan.node("n1").ip
+    assert resolve_address(plan, "node/web") == plan.pod("node", "web").ip
+    assert resolve_address(plan, "external") == plan.external.client_ip
+    assert resolve_address(plan, "lb") == plan.external.lb_ip
+    assert resolve_address(plan, "203.0.113.9") == "203.0.113.9"
+    with pytest.raises(InputError):
+        resolve_address(plan, "203.0.113.999")
 
 
 @pytest.mark.parametrize(
