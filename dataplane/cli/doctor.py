@@ -19,7 +19,8 @@ import click
 from dataplane.cli.context import print_json, print_table
 from dataplane.errors import DpctlError
 from dataplane.kernel.machine import available_memory
-from dataplane.kernel.preflight import MISSING, OK, WARNING, Check, required_failures, run_checks
+from dataplane.kernel.machinecheck import MISSING, OK, WARNING, Check
+from dataplane.kernel.preflight import required_failures, run_checks
 from dataplane.topology import plan_from_text, read_topology
 from dataplane.topology.limits import MIB, NODE_MEMORY_BYTES, POD_MEMORY_BYTES, Limits
 

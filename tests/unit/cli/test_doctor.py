@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from dataplane.cli import doctor
 from dataplane.errors import DpctlError
-from dataplane.kernel import preflight
-from dataplane.kernel.preflight import MISSING, OK, SKIPPED, WARNING, Check
+from dataplane.kernel import featureprobes, preflight
+from dataplane.kernel.machinecheck import MISSING, OK, SKIPPED, WARNING, Check
 from dataplane.topology.limits import MIB, NODE_MEMORY_BYTES, POD_MEMORY_BYTES, Limits
 from dataplane.topology.naming import topology_of_netns
 
@@ -233,7 +233,7 @@ def test_the_probe_namespace_is_never_an_emulations() -> None:
 
 
 def test_every_expression_dpctl_uses_is_probed_in_a_table_of_its_own() -> None:
-    expressions = [p.expression for p in preflight.NFT_PROBES]
+    expressions = [p.expression for p in featureprobes.NFT_PROBES]
     for needed in (
         "numgen random",
         "vmap",
@@ -248,7 +248,7 @@ def test_every_expression_dpctl_uses_is_probed_in_a_table_of_its_own() -> None:
         "sets with timeout",
     ):
         assert any(needed in e for e in expressions), needed
-    texts = [p.text(i) for i, p in enumerate(preflight.NFT_PROBES)]
+    texts = [p.text(i) for i, p in enumerate(featureprobes.NFT_PROBES)]
     assert all(t.count("\ntable ") == 0 and t.startswith("table ") for t in texts)
     assert len({t.splitlines()[0] for t in texts}) == len(texts)
 
@@ -266,18 +266,18 @@ KERNEL = "Error: Could not process rule: No such file or directory"
     ],
 )
 def test_a_kernel_refusal_names_the_modules(refused: dict[str, str], remedy: str) -> None:
-    check = preflight.nf_tables_check(refused)
+    check = featureprobes.nf_tables_check(refused)
     assert check.status == MISSING
     assert check.remedy == f"{remedy} (if modprobe finds no such module, this kernel was built without it)"
 
 
 def test_a_syntax_error_is_an_old_nft() -> None:
-    check = preflight.nf_tables_check({"numgen random": "Error: syntax error, unexpected typeof"})
+    check = featureprobes.nf_tables_check({"numgen random": "Error: syntax error, unexpected typeof"})
     assert check.found == "refused: numgen random (Error: syntax error, unexpected typeof)"
     assert check.remedy.startswith("this nft cannot parse dpctl's rulesets: apt-get install nftables")
 
 
 def test_nf_tables_without_nft_is_skipped_and_all_accepted_is_ok() -> None:
-    assert preflight.nf_tables_check(None).status == SKIPPED
-    accepted = preflight.nf_tables_check({})
+    assert featureprobes.nf_tables_check(None).status == SKIPPED
+    accepted = featureprobes.nf_tables_check({})
     assert accepted.status == OK and accepted.found.startswith("accepted in one transaction: verdict maps (vmap)")
