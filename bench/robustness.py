@@ -29,7 +29,7 @@ from dataplane.kernel import daemons, netns
 from dataplane.state.lock import lock_path
 from dataplane.state.store import StateDir
 from dataplane.topology import naming
-from tests.integration import hostsnapshot
+from dataplane.testing import hostsnapshot
 
 TOPOLOGY = (Path(__file__).resolve().parents[1] / "tests" / "integration" / "topologies" / "services.yaml").read_text()
 

@@ -4,7 +4,7 @@ A hop is one packet-socket sighting: namespace, interface, direction, and the
 addresses the packet carries there.  A packet socket sees a frame before
 netfilter on the way in and after it on the way out, so a node that DNATs
 or masquerades shows the old addresses on its "in" hop and the new ones on
-its "out" hop.  The wiring follows ``realize/fabric.py``:
+its "out" hop.  The wiring follows ``realize/wiring.py``:
 
 * pod: ``eth0`` out in the pod, then its host veth in on the node (and the
   reverse into a pod);

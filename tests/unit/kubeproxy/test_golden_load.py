@@ -14,7 +14,7 @@ import pytest
 
 from .test_golden import GOLDEN
 
-pytestmark = pytest.mark.root
+pytestmark = pytest.mark.dpctl_root
 
 OTHER = "table inet bystander {\n chain c {\n  type filter hook input priority 10; policy accept;\n }\n}"
 

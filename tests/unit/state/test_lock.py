@@ -40,9 +40,11 @@ def test_a_second_command_waits_names_the_holder_and_gives_up(state_root: Path) 
     told: list[str] = []
     try:
         started = time.monotonic()
-        with pytest.raises(StateError) as caught:
-            with change_lock("shop", "dpctl scale shop/web 2", timeout=0.3, notify=told.append):
-                pytest.fail("two holders at once")
+        with (
+            pytest.raises(StateError) as caught,
+            change_lock("shop", "dpctl scale shop/web 2", timeout=0.3, notify=told.append),
+        ):
+            pytest.fail("two holders at once")
         assert time.monotonic() - started >= 0.3
     finally:
         release.set()

@@ -14,8 +14,10 @@ from dataplane.topology import Overrides, plan_from_text, read_topology
 from dataplane.topology.limits import MIB, NODE_MEMORY_BYTES, POD_MEMORY_BYTES, Limits
 from tests.unit.topology.conftest import deployment, service
 
+DEFAULT_LIMITS = Limits()
 
-def _refusal(text: str, limits: Limits = Limits(), overrides: Overrides | None = None) -> str:
+
+def _refusal(text: str, limits: Limits = DEFAULT_LIMITS, overrides: Overrides | None = None) -> str:
     started = time.perf_counter()
     with pytest.raises(TopologyError) as caught:
         plan_from_text(text, "t.yaml", overrides=overrides, limits=limits)

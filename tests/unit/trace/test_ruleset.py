@@ -48,7 +48,7 @@ def test_render_without_peers_declares_an_empty_set() -> None:
     assert "elements" not in text and "meta l4proto udp th sport 24000" in text
 
 
-@pytest.mark.root
+@pytest.mark.dpctl_root
 @pytest.mark.parametrize("peers", [[("10.0.0.1", "udp", 53)], []])
 def test_kernel_accepts_the_table(peers: list[tuple[str, str, int]]) -> None:
     # A throwaway namespace that lives exactly as long as nft does.

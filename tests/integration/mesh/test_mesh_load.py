@@ -20,11 +20,12 @@ import pytest
 from dataplane.kernel.netns import NetnsThread
 from dataplane.mesh.constants import HBONE_PORT, INBOUND_PLAINTEXT_PORT, OUTBOUND_PORT
 from dataplane.state.store import StateDir
+from dataplane.testing.plugin import Emulations
 from dataplane.testing.streams import echo_streams
 from dataplane.topology.plan import Plan
-from tests.integration.conftest import run_in, running
+from tests.integration.support import run_in, write_topology
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
 
 STREAMS = 1000
 STREAM_BYTES = 64 * 1024
@@ -33,9 +34,8 @@ ROUNDS = 3
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    with running(tmp_path_factory.mktemp("meshload"), "mesh.yaml", "meshload", "vpc") as plan:
-        yield plan
+def live(tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations) -> Plan:
+    return module_topology(write_topology(tmp_path_factory.mktemp("meshload"), "mesh.yaml", "meshload", CNI="vpc")).plan
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from dataplane.mesh.constants import HBONE_PORT, INBOUND_PLAINTEXT_PORT, OUTBOUN
 from dataplane.mesh.redirect import MANGLE_TABLE, NAT_TABLE
 from dataplane.mesh.ztunnel.capture import CAPTURE
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(120)]
 
 NODE_IP, A_IP, B_IP = "10.77.0.1", "10.77.0.2", "10.77.0.3"
 APP_PORT = 8080

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from dataplane.state.store import StateDir
-from tests.integration.conftest import dpctl, http_get, unique_name
+from dataplane.testing.plugin import Emulations
+from tests.integration.support import http_get
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(120)]
 
 TOPOLOGY = """
 apiVersion: dpctl.dev/v1
@@ -46,17 +46,12 @@ spec: {nodeName: n2, containers: [{name: c}]}
 """
 
 
-def test_a_node_address_as_external_ip_is_served_by_the_service(tmp_path: Path) -> None:
-    name = unique_name("extip")
+def test_a_node_address_as_external_ip_is_served_by_the_service(tmp_path: Path, topology: Emulations) -> None:
     path = tmp_path / "extip.yaml"
-    path.write_text(TOPOLOGY.replace("NAME", name))
-    try:
-        dpctl("up", "-q", str(path), check=True)
-        plan = StateDir(name).load_plan()
-        assert plan.external is not None
-        webs = {p.name for p in plan.pods if p.owner == "Deployment/web"}
-        from_outside = http_get(plan.external.client_netns, "192.168.130.10", 8888)
-        from_a_pod = http_get(plan.pod("default", "client").netns, "192.168.130.10", 8888)
-        assert from_outside["pod"] in webs and from_a_pod["pod"] in webs
-    finally:
-        dpctl("down", name)
+    path.write_text(TOPOLOGY.replace("NAME", "extip"))
+    plan = topology(path).plan
+    assert plan.external is not None
+    webs = {p.name for p in plan.pods if p.owner == "Deployment/web"}
+    from_outside = http_get(plan.external.client_netns, "192.168.130.10", 8888)
+    from_a_pod = http_get(plan.pod("default", "client").netns, "192.168.130.10", 8888)
+    assert from_outside["pod"] in webs and from_a_pod["pod"] in webs

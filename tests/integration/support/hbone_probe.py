@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import h2.config
 import h2.connection
@@ -237,7 +238,7 @@ class Session:
         self.terminated = ""  # how the connection ended, if it did
         self._flush()
 
-    def __enter__(self) -> Session:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

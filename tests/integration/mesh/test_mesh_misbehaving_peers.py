@@ -24,7 +24,6 @@ import socket
 import ssl
 import struct
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,11 +35,11 @@ from dataplane.mesh.hbone.protocol import CONNECT_TIMEOUT
 from dataplane.mesh.identity import SpiffeId
 from dataplane.realize.identities import store_for
 from dataplane.state.store import StateDir
+from dataplane.testing.plugin import Emulations
 from dataplane.topology.plan import Plan, Pod
-from tests.integration import hbone_probe, hostsnapshot
-from tests.integration.conftest import run_in, running
+from tests.integration.support import hbone_probe, run_in, write_topology
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(180)]
 
 ECHO_PORT = 9000
 HBONE_PORT = hbone_probe.HBONE_PORT
@@ -52,13 +51,10 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    """One emulation for the module, always torn down; the host's own namespace must be unchanged."""
-    before = hostsnapshot.snapshot()
-    with running(tmp_path_factory.mktemp("mpeer"), "mesh-mixed.yaml", "mpeer", "vpc") as plan:
-        yield plan
-    changed = hostsnapshot.differences(before, hostsnapshot.snapshot())
-    assert not changed, f"host namespace changed: {changed}"
+def live(tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations) -> Plan:
+    """One emulation for the module, always torn down; the host's own namespace must be unchanged
+    (``module_topology`` checks it)."""
+    return module_topology(write_topology(tmp_path_factory.mktemp("mpeer"), "mesh-mixed.yaml", "mpeer", CNI="vpc")).plan
 
 
 @pytest.fixture(scope="module")

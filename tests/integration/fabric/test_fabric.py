@@ -13,13 +13,13 @@ import pytest
 
 from dataplane.kernel import netns
 from dataplane.topology.plan import Plan
-from tests.integration.conftest import http_get, pod_of, run_in
+from tests.integration.support import http_get, pod_of, run_in
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(180)]
 
 
 @pytest.fixture(params=["vpc", "overlay"])
-def fabric(request: pytest.FixtureRequest, emulation: Callable[..., Plan], host_unchanged: None) -> Plan:
+def fabric(request: pytest.FixtureRequest, emulation: Callable[..., Plan]) -> Plan:
     return emulation("fabric.yaml", CNI=request.param)
 
 

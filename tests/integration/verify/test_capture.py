@@ -20,16 +20,16 @@ from scapy.utils import rdpcap
 
 from dataplane.cli.capture import resolve_target
 from dataplane.kernel.sniff import CapturedPacket, Sniffer, SnifferError, interfaces
+from dataplane.testing.plugin import Emulations
 from dataplane.topology.plan import Plan, Pod
-from tests.integration.conftest import dpctl, http_get, run_in, running
+from tests.integration.support import dpctl, http_get, run_in, write_topology
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(180)]
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    with running(tmp_path_factory.mktemp("capture"), "fabric.yaml", "capture", "vpc") as plan:
-        yield plan
+def live(tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations) -> Plan:
+    return module_topology(write_topology(tmp_path_factory.mktemp("capture"), "fabric.yaml", "capture", CNI="vpc")).plan
 
 
 @contextmanager
@@ -149,7 +149,7 @@ def test_capture_writes_a_pcap_tcpdump_reads(live: Plan, tmp_path: Path) -> None
         result = dpctl("capture", "-t", live.name, f"{x.node}/eth0", "-w", str(out), "--count", "4", timeout=60)
     assert result.returncode == 0, result.stderr
     assert "4 packets captured" in result.stderr
-    read = subprocess.run(["tcpdump", "-nn", "-r", str(out)], capture_output=True, text=True, timeout=30)
+    read = subprocess.run(["tcpdump", "-nn", "-r", str(out)], capture_output=True, text=True, timeout=30, check=False)
     assert read.returncode == 0, read.stderr
     assert "link-type EN10MB" in read.stderr
     assert len(read.stdout.splitlines()) == 4
@@ -163,7 +163,7 @@ def test_capture_pcapng_keeps_interface_names(live: Plan, tmp_path: Path) -> Non
             "capture", "-t", live.name, f"node/{x.node}/any", "-f", "tcp port 8080", "-w", str(out), "--duration", "2"
         )
     assert result.returncode == 0, result.stderr
-    read = subprocess.run(["tcpdump", "-nn", "-r", str(out)], capture_output=True, text=True, timeout=30)
+    read = subprocess.run(["tcpdump", "-nn", "-r", str(out)], capture_output=True, text=True, timeout=30, check=False)
     assert read.returncode == 0 and read.stdout.count("8080") >= 2, read.stderr
     assert {p.sniffed_on for p in rdpcap(str(out))} >= {"eth0", x.host_iface}
 
@@ -189,6 +189,6 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_file(live: Plan, tmp_path: Path) -> 
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 0, stderr
-    read = subprocess.run(["tcpdump", "-nn", "-r", str(out)], capture_output=True, text=True, timeout=30)
+    read = subprocess.run(["tcpdump", "-nn", "-r", str(out)], capture_output=True, text=True, timeout=30, check=False)
     assert read.returncode == 0 and len(read.stdout.splitlines()) > 0, read.stderr
     assert f"{len(read.stdout.splitlines())} packets captured" in stderr

@@ -13,7 +13,6 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,21 +20,19 @@ import pytest
 from dataplane.agent import ready
 from dataplane.kernel import daemons, netns
 from dataplane.state.store import StateDir
+from dataplane.testing.plugin import Emulations
 from dataplane.topology import naming
-from tests.integration.conftest import dpctl, unique_name, write_topology
+from tests.integration.support import dpctl, write_topology
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
-def emulation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    name = unique_name("conc")
-    path = write_topology(tmp_path_factory.mktemp("conc"), "mesh.yaml", name, CNI="vpc")
-    dpctl("up", "-q", str(path), check=True)
-    try:
-        yield name, path
-    finally:
-        dpctl("down", name)
+def emulation(tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations) -> tuple[str, Path]:
+    """The running emulation's name, and its file (under that name) for ``apply``."""
+    directory = tmp_path_factory.mktemp("conc")
+    name = module_topology(write_topology(directory, "mesh.yaml", "conc", CNI="vpc")).name
+    return name, write_topology(directory, "mesh.yaml", name, CNI="vpc")
 
 
 def _start(*args: str) -> subprocess.Popen[str]:
@@ -51,7 +48,7 @@ def _both(first: list[str], second: list[str]) -> None:
     time.sleep(random.uniform(0, 0.3))
     b = _start(*second)
     for proc, args in ((a, first), (b, second)):
-        out, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=120)
         assert "Traceback" not in err and "internal error" not in err, (args, err)
         assert proc.returncode == 0, (args, err)
 

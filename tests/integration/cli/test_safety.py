@@ -19,11 +19,11 @@ import pytest
 
 from dataplane.kernel import daemons, netns
 from dataplane.state.store import StateDir
+from dataplane.testing import hostsnapshot
 from dataplane.topology import naming
-from tests.integration import hostsnapshot
-from tests.integration.conftest import dpctl, http_get, unique_name, write_topology
+from tests.integration.support import dpctl, http_get, unique_name, write_topology
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(240)]
 
 HOSTILE = ["..", "../victim", "../..", "/", ".", "/tmp", "a/b", "victim/..", "x\n", "web\n", "x-", "A", "a" * 41]
 
@@ -51,7 +51,7 @@ def sandbox(tmp_path: Path) -> Iterator[tuple[dict[str, str], Path, subprocess.P
 def _dpctl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "dataplane.cli", *args],
-        capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL, check=False,
     )
 
 

@@ -14,9 +14,9 @@ from dataplane.kernel import inpod
 from dataplane.kubeproxy.names import service_port_names
 from dataplane.mesh.ztunnel.capture import CAPTURE
 from dataplane.topology.plan import Plan
-from tests.integration.conftest import dpctl
+from tests.integration.support import dpctl
 
-pytestmark = pytest.mark.root
+pytestmark = pytest.mark.dpctl_root
 
 
 @pytest.fixture

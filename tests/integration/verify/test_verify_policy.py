@@ -6,34 +6,24 @@ and the port."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from dataplane.kernel import netns
-from dataplane.realize.teardown import teardown
-from dataplane.realize.up import up
-from dataplane.topology import naming, plan_from_text
+from dataplane.testing.plugin import Emulations
+from dataplane.topology import plan_from_text
 from dataplane.topology.plan import Plan
 from dataplane.verify.checks import policy
-from tests.integration.conftest import dpctl, unique_name, write_topology
+from tests.integration.support import dpctl, write_topology
 
-pytestmark = pytest.mark.root
+pytestmark = pytest.mark.dpctl_root
 
 
 @pytest.fixture
-def mesh_policy(tmp_path: Path) -> Iterator[tuple[Plan, Path]]:
-    name = unique_name("vfy-pol")
-    path = write_topology(tmp_path, "mesh.yaml", name, CNI="vpc")
-    text = path.read_text()
-    plan = plan_from_text(text, str(path))
-    try:
-        up(plan, text)
-        yield plan, path
-    finally:
-        teardown(name)
-        assert not netns.list_names(naming.prefix(name))
+def mesh_policy(tmp_path: Path, topology: Emulations) -> tuple[Plan, Path]:
+    """The running emulation's plan, and its file (under its name) to edit and ``apply``."""
+    plan = topology(write_topology(tmp_path, "mesh.yaml", "vfy-pol", CNI="vpc")).plan
+    return plan, write_topology(tmp_path, "mesh.yaml", plan.name, CNI="vpc")
 
 
 def test_policy_check_passes_with_the_deny_on_8081(mesh_policy: tuple[Plan, Path]) -> None:

@@ -6,29 +6,25 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dataplane.kernel import netns
 from dataplane.state.store import StateDir
+from dataplane.testing.plugin import Emulations
 from dataplane.topology.plan import Plan
-from tests.integration.conftest import dpctl, unique_name, write_topology
-from tests.integration.traffic import http_get, pods_answering, udp_exchange
+from tests.integration.support import dpctl, write_topology
+from tests.integration.support.traffic import http_get, pods_answering, udp_exchange
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    name = unique_name("live")
-    path = write_topology(tmp_path, "services.yaml", name, CNI="vpc")
-    try:
-        dpctl("up", "-q", str(path), check=True)
-        yield name, path
-    finally:
-        dpctl("down", name)
+def live(tmp_path: Path, topology: Emulations) -> tuple[str, Path]:
+    """The running emulation's name, and its file (under that name) for ``apply``."""
+    name = topology(write_topology(tmp_path, "services.yaml", "live", CNI="vpc")).name
+    return name, write_topology(tmp_path, "services.yaml", name, CNI="vpc")
 
 
 def plan_of(name: str) -> Plan:
@@ -126,6 +122,7 @@ def _udp_endpoint_of(plan: Plan, sport: int) -> str:
     node = plan.node(plan.pod("shop", "client").node)
     out = subprocess.run(
         ["ip", "netns", "exec", node.netns, "conntrack", "-L", "-p", "udp", "--orig-port-src", str(sport)],
+        check=False,
         capture_output=True,
         text=True,
     ).stdout

@@ -19,9 +19,9 @@ import pytest
 
 from dataplane.kernel import netns
 from dataplane.topology import naming
-from tests.integration.conftest import dpctl, unique_name, write_topology
+from tests.integration.support import dpctl, unique_name, write_topology
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(180)]
 
 FRESH = """
 set -e

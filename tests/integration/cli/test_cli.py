@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dataplane.state.store import StateDir
+from dataplane.testing.plugin import Emulations
 from dataplane.topology.plan import Plan
-from tests.integration.conftest import dpctl, running
+from tests.integration.support import dpctl, write_topology
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(180)]
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    with running(tmp_path_factory.mktemp("cli"), "fabric.yaml", "cli", "vpc") as plan:
-        yield plan
+def live(tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations) -> Plan:
+    return module_topology(write_topology(tmp_path_factory.mktemp("cli"), "fabric.yaml", "cli", CNI="vpc")).plan
 
 
 def test_get_pods_json(live: Plan) -> None:

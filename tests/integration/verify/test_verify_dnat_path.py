@@ -18,9 +18,9 @@ from dataplane.kubeproxy.names import service_port_names
 from dataplane.mesh.ztunnel.capture import CAPTURE
 from dataplane.topology.plan import Plan
 from dataplane.verify.checks import run_check
-from tests.integration.conftest import dpctl
+from tests.integration.support import dpctl
 
-pytestmark = pytest.mark.root
+pytestmark = pytest.mark.dpctl_root
 
 
 def verify(plan: Plan, *checks: str) -> tuple[int, list[dict[str, Any]]]:
@@ -41,9 +41,7 @@ def failed(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("cni", ["vpc", "overlay"])
-def test_dnat_and_path_pass_on_a_healthy_emulation(
-    emulation: Callable[..., Plan], cni: str, host_unchanged: None
-) -> None:
+def test_dnat_and_path_pass_on_a_healthy_emulation(emulation: Callable[..., Plan], cni: str) -> None:
     plan = emulation("services.yaml", CNI=cni)
     code, results = verify(plan, "dnat", "path")
     assert code == 0 and not failed(results), [(r["subject"], r["reason"]) for r in failed(results)]
@@ -68,9 +66,7 @@ def test_dnat_and_path_pass_on_a_healthy_emulation(
     assert ("node a1 vxlan0 out" in hops) == (cni == "overlay")
 
 
-def test_dnat_fails_naming_the_service_whose_dnat_is_gone(
-    emulation: Callable[..., Plan], host_unchanged: None
-) -> None:
+def test_dnat_fails_naming_the_service_whose_dnat_is_gone(emulation: Callable[..., Plan]) -> None:
     plan = emulation("services.yaml", CNI="vpc")
     client = plan.pod("shop", "client")
     web = next(s for s in plan.services if s.name == "web")
@@ -88,9 +84,7 @@ def test_dnat_fails_naming_the_service_whose_dnat_is_gone(
     assert any("reached no endpoint" in r["reason"] for r in bad)
 
 
-def test_dnat_fails_naming_the_node_port_whose_masquerade_is_gone(
-    emulation: Callable[..., Plan], host_unchanged: None
-) -> None:
+def test_dnat_fails_naming_the_node_port_whose_masquerade_is_gone(emulation: Callable[..., Plan]) -> None:
     plan = emulation("services.yaml", CNI="vpc")
     a1 = plan.node("a1")
     assert plan.external is not None
@@ -109,9 +103,7 @@ def test_dnat_fails_naming_the_node_port_whose_masquerade_is_gone(
 
 
 @pytest.mark.parametrize("cni", ["vpc", "overlay"])
-def test_path_fails_naming_the_hop_of_a_detour_through_another_node(
-    emulation: Callable[..., Plan], cni: str, host_unchanged: None
-) -> None:
+def test_path_fails_naming_the_hop_of_a_detour_through_another_node(emulation: Callable[..., Plan], cni: str) -> None:
     plan = emulation("services.yaml", CNI=cni)
     client, solo = plan.pod("shop", "client"), plan.pod("shop", "solo")
     a1, a2, b1 = plan.node(client.node), plan.node("a2"), plan.node(solo.node)
@@ -140,9 +132,7 @@ def test_path_fails_naming_the_hop_of_a_detour_through_another_node(
     ), [(r["subject"], r["reason"]) for r in failed(results)]
 
 
-def test_path_expects_hbone_between_meshed_pods_and_names_the_plaintext_hop(
-    emulation: Callable[..., Plan], host_unchanged: None
-) -> None:
+def test_path_expects_hbone_between_meshed_pods_and_names_the_plaintext_hop(emulation: Callable[..., Plan]) -> None:
     plan = emulation("mesh.yaml", CNI="vpc")
     subject = "pod mesh/client -> pod mesh/server-0:8080 (HBONE)"
     code, results = verify(plan, "path")

@@ -28,7 +28,7 @@ import pytest
 from dataplane.agent import ready
 from dataplane.kernel import netns
 from dataplane.topology.plan import Container, ContainerPort, Namespace, Pod
-from tests.integration.agentlab import (
+from tests.integration.support.agentlab import (
     MARKS,
     NODE,
     AgentLab,

@@ -22,17 +22,22 @@ from typing import Any
 import pytest
 
 from dataplane.kernel import netns, nft
+from dataplane.testing.plugin import Emulations
 from dataplane.topology.plan import Plan
 from dataplane.trace.targets import resolve_destination, watchers
-from tests.integration.conftest import dpctl, running
+from tests.integration.support import dpctl, write_topology
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module", params=["vpc", "overlay"])
-def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    with running(tmp_path_factory.mktemp("trace"), "services.yaml", "trace", request.param) as plan:
-        yield plan
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations
+) -> Iterator[Plan]:
+    path = write_topology(tmp_path_factory.mktemp("trace"), "services.yaml", "trace", CNI=request.param)
+    emulation = module_topology(path)
+    yield emulation.plan
+    module_topology.down(emulation)  # before the next CNI's emulation comes up
 
 
 def monitors_in(plan: Plan) -> list[int]:

@@ -14,9 +14,9 @@ import pytest
 
 from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan
-from tests.integration.conftest import dpctl, unique_name, write_topology
+from tests.integration.support import dpctl, unique_name, write_topology
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(240)]
 
 
 @pytest.fixture(scope="module", params=["vpc", "overlay"])

@@ -30,12 +30,12 @@ from dataplane.topology.plan import Namespace, Node, Plan, Pod, Service
 # For the test modules' ``pytestmark``: a lab is made of network namespaces, and a stuck agent must not hang the run.
 MARKS = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root: creates network namespaces"),
-    pytest.mark.root,
+    pytest.mark.dpctl_root,
     pytest.mark.timeout(90),
     # Every test proves the lab lived entirely in its own namespaces.
     pytest.mark.usefixtures("host_unchanged"),
 ]
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 NODE = "n1"
 WAIT_S = 15.0
 

@@ -19,11 +19,11 @@ from dataplane.realize import up as up_module
 from dataplane.realize.teardown import teardown
 from dataplane.state.lock import lock_path
 from dataplane.state.store import StateDir
+from dataplane.testing import hostsnapshot
 from dataplane.topology import load_plan, naming
-from tests.integration import hostsnapshot
-from tests.integration.conftest import dpctl, http_get, unique_name, write_topology
+from tests.integration.support import dpctl, http_get, unique_name, write_topology
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(240)]
 
 
 def assert_nothing_left(name: str) -> None:

@@ -18,17 +18,22 @@ from dataplane.kernel import daemons, netns
 from dataplane.mesh.identity import pod_identity
 from dataplane.mesh.promtext import Sample, parse
 from dataplane.state.store import StateDir
+from dataplane.testing.plugin import Emulations
 from dataplane.topology.plan import Plan
-from tests.integration.conftest import dpctl, running, write_topology
-from tests.integration.traffic import http_get
+from tests.integration.support import dpctl, write_topology
+from tests.integration.support.traffic import http_get
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module", params=["vpc", "overlay"])
-def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    with running(tmp_path_factory.mktemp("mesh"), "mesh.yaml", "mesh", request.param) as plan:
-        yield plan
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations
+) -> Iterator[Plan]:
+    path = write_topology(tmp_path_factory.mktemp("mesh"), "mesh.yaml", "mesh", CNI=request.param)
+    emulation = module_topology(path)
+    yield emulation.plan
+    module_topology.down(emulation)  # before the next CNI's emulation comes up
 
 
 def service_ip(plan: Plan) -> str:

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 import pytest
 
@@ -31,20 +32,24 @@ from dataplane.mesh import ca
 from dataplane.mesh.identity import SpiffeId
 from dataplane.realize.identities import store_for
 from dataplane.state.store import StateDir
+from dataplane.testing.plugin import Emulations
 from dataplane.topology.plan import Plan, Pod
-from tests.integration import hbone_probe
-from tests.integration.conftest import dpctl, running
-from tests.integration.traffic import http_get
+from tests.integration.support import dpctl, hbone_probe, write_topology
+from tests.integration.support.traffic import http_get
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
 
 GET = b"GET / HTTP/1.0\r\nHost: probe\r\n\r\n"
 
 
 @pytest.fixture(scope="module", params=["vpc", "overlay"])
-def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    with running(tmp_path_factory.mktemp("msec"), "mesh-mixed.yaml", "msec", request.param) as plan:
-        yield plan
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations
+) -> Iterator[Plan]:
+    path = write_topology(tmp_path_factory.mktemp("msec"), "mesh-mixed.yaml", "msec", CNI=request.param)
+    emulation = module_topology(path)
+    yield emulation.plan
+    module_topology.down(emulation)  # before the next CNI's emulation comes up
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +136,7 @@ class VethCapture:
             self.files.append(path)
             self.procs.append(proc)
 
-    def __enter__(self) -> VethCapture:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

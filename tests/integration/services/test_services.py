@@ -11,11 +11,12 @@ from collections.abc import Iterator
 import pytest
 from dnslib import QTYPE, RCODE, DNSRecord
 
+from dataplane.testing.plugin import Emulations
 from dataplane.topology.plan import Plan, Service
-from tests.integration.conftest import dpctl, running
-from tests.integration.traffic import connect_error, http_get, pods_answering, udp_exchange
+from tests.integration.support import dpctl, write_topology
+from tests.integration.support.traffic import connect_error, http_get, pods_answering, udp_exchange
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
 
 # Chi-square critical value for 2 degrees of freedom at p = 0.001: a fair
 # three-way split exceeds it once in a thousand runs.
@@ -23,9 +24,13 @@ CHI2_2DF_P001 = 13.82
 
 
 @pytest.fixture(scope="module", params=["vpc", "overlay"])
-def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Plan]:
-    with running(tmp_path_factory.mktemp("svc"), "services.yaml", "svc", request.param) as plan:
-        yield plan
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations
+) -> Iterator[Plan]:
+    path = write_topology(tmp_path_factory.mktemp("svc"), "services.yaml", "svc", CNI=request.param)
+    emulation = module_topology(path)
+    yield emulation.plan
+    module_topology.down(emulation)  # before the next CNI's emulation comes up
 
 
 def svc(plan: Plan, name: str) -> Service:
@@ -68,7 +73,7 @@ def test_node_to_cluster_ip_is_masqueraded(live: Plan) -> None:
 
 def test_hairpin_to_own_service_is_masqueraded(live: Plan) -> None:
     pods = web_pods(live)
-    name, ip = sorted(pods.items())[0]
+    name, ip = min(pods.items())
     pod = live.pod("shop", name)
     hits = 0
     for _ in range(30):

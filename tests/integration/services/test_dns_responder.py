@@ -21,7 +21,7 @@ from dnslib import QTYPE, RCODE, DNSRecord
 from dataplane.agent import ready
 from dataplane.kernel import netns
 from dataplane.topology.plan import Container, ContainerPort, Namespace, Pod, Service, ServicePort
-from tests.integration.agentlab import (
+from tests.integration.support.agentlab import (
     MARKS,
     NODE,
     AgentLab,
