@@ -14,7 +14,7 @@ from . import naming
 from .cluster_dns import dns_address
 from .ipam import Addresses, gateway
 from .model import Layout, Manifest, NodeSite, PodSpec, ServiceSpec, TopologySpec
-from .plan import CronJob, External, Namespace, Node, Plan, Pod, Service, ServicePort, Subnet
+from .plan import CronJob, External, Namespace, Node, Plan, Pod, Service, ServicePort, Subnet, TrafficObject, Waypoint
 from .validate import IMPLICIT_NAMESPACES, MESH_ROOT_NAMESPACE
 from .vips import ServiceAddresses
 
@@ -65,6 +65,10 @@ def build_plan(
         warnings=(*_warnings(manifest), *manifest.warnings),
         accepted_only=tuple(manifest.accepted_only),
         cron_jobs=tuple(CronJob(c.namespace, c.name, c.schedule) for c in manifest.cron_jobs),
+        waypoints=tuple(
+            Waypoint(w.namespace, w.name, w.traffic_for, w.allowed_from, w.allowed_selector) for w in manifest.waypoints
+        ),
+        traffic=tuple(TrafficObject(t.kind, t.namespace, t.name, t.order, t.spec) for t in manifest.traffic),
     )
 
 
@@ -140,6 +144,7 @@ def _service(service: ServiceSpec, addresses: ServiceAddresses) -> Service:
             for i, p in enumerate(service.ports)
         ),
         selector=service.selector,
+        labels=service.labels,
         headless=service.headless,
         external_name=service.external_name,
         external_ips=tuple(str(address) for _, address in service.external_ips),

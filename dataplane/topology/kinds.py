@@ -12,8 +12,8 @@ object metadata) would have to be imported back and forth.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from .kindbase import SERVER_METADATA, Kind, document, ignored, metadata
+from .kinds_traffic import TRAFFIC_KINDS
 from .schema import (
     Bool,
     Enum,
@@ -29,58 +29,10 @@ from .schema import (
     Unsupported,
 )
 
-
-@dataclass(frozen=True)
-class Kind:
-    name: str
-    api_version: str
-    namespaced: bool
-    schema: Field
-    also: tuple[str, ...] = ()  # older apiVersions still served, e.g. Istio's v1beta1
-
-    def accepts(self, api_version: str) -> bool:
-        return api_version == self.api_version or api_version in self.also
-
-
-def _ignored(*names: str) -> dict[str, Field]:
-    return {name: Ignored() for name in names}
-
-
-_SERVER_METADATA = _ignored(
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "managedFields",
-    "ownerReferences",
-    "finalizers",
-    "selfLink",
-    "generateName",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-)
-
-
-def _metadata(namespaced: bool, **extra: Field) -> Obj:
-    """Object metadata; a namespace on a cluster-scoped object is ignored, as Kubernetes does."""
-    fields: dict[str, Field] = {
-        "name": Str(),
-        "namespace": Str() if namespaced else Ignored(),
-        "labels": StrMap(),
-        "annotations": StrMap(),
-    }
-    return Obj(fields | _SERVER_METADATA | extra, required=("name",))
-
-
-def _document(metadata: Obj, fields: dict[str, Field], required: tuple[str, ...] = ("metadata",)) -> Obj:
-    base: dict[str, Field] = {"apiVersion": Str(), "kind": Str(), "metadata": metadata}
-    return Obj(base | fields, required=("apiVersion", "kind", *required))
-
-
 PROTOCOL = Enum(("TCP", "UDP"), unsupported=("SCTP",))
 
 _CONTAINER_PORT = Obj(
-    {"containerPort": Int(), "protocol": PROTOCOL, "name": Str(), **_ignored("hostPort", "hostIP")},
+    {"containerPort": Int(), "protocol": PROTOCOL, "name": Str(), **ignored("hostPort", "hostIP")},
     required=("containerPort",),
 )
 
@@ -90,7 +42,7 @@ _CONTAINER = Obj(
         "ports": ListOf(_CONTAINER_PORT),
         "command": ListOf(Str()),
         "args": ListOf(Str()),
-        **_ignored(
+        **ignored(
             "image",
             "imagePullPolicy",
             "resources",
@@ -126,7 +78,7 @@ _POD_SPEC = Obj(
         "hostname": Str(),
         "subdomain": Str(),
         "hostNetwork": Unsupported("every pod gets its own network namespace"),
-        **_ignored(
+        **ignored(
             "volumes",
             "affinity",
             "tolerations",
@@ -174,7 +126,7 @@ _SELECTOR = Obj(
 )
 _TEMPLATE = Obj(
     {
-        "metadata": Obj({"labels": StrMap(), "annotations": StrMap(), **_ignored("name", "namespace"), **_SERVER_METADATA}),
+        "metadata": Obj({"labels": StrMap(), "annotations": StrMap(), **ignored("name", "namespace"), **SERVER_METADATA}),
         "spec": _POD_SPEC,
     },
     required=("spec",),
@@ -191,13 +143,13 @@ def _controller_spec(replicas: bool, **fields: Field) -> Obj:
 
 
 _DEPLOYMENT_SPEC = _controller_spec(
-    True, **_ignored("strategy", "revisionHistoryLimit", "progressDeadlineSeconds", "paused")
+    True, **ignored("strategy", "revisionHistoryLimit", "progressDeadlineSeconds", "paused")
 )
 _REPLICA_SET_SPEC = _controller_spec(True)
 _STATEFUL_SET_SPEC = _controller_spec(
     True,
     serviceName=Str(),
-    **_ignored(
+    **ignored(
         "podManagementPolicy",
         "updateStrategy",
         "revisionHistoryLimit",
@@ -206,14 +158,14 @@ _STATEFUL_SET_SPEC = _controller_spec(
         "ordinals",
     ),
 )
-_DAEMON_SET_SPEC = _controller_spec(False, **_ignored("updateStrategy", "revisionHistoryLimit"))
+_DAEMON_SET_SPEC = _controller_spec(False, **ignored("updateStrategy", "revisionHistoryLimit"))
 # A Job makes its own selector and labels, so both are optional here.
 _JOB_SPEC = Obj(
     {
         "template": _TEMPLATE,
         "parallelism": Int(),
         "completions": Int(),
-        **_ignored(
+        **ignored(
             "selector",
             "manualSelector",
             "backoffLimit",
@@ -235,7 +187,7 @@ _CRON_JOB_SPEC = Obj(
     {
         "schedule": Str(),
         "jobTemplate": Obj({"metadata": Obj({"labels": StrMap(), "annotations": StrMap()}), "spec": _JOB_SPEC}, required=("spec",)),
-        **_ignored(
+        **ignored(
             "timeZone",
             "concurrencyPolicy",
             "suspend",
@@ -274,7 +226,7 @@ _SERVICE_SPEC = Obj(
         "sessionAffinityConfig": Obj({"clientIP": Obj({"timeoutSeconds": Int()})}),
         "publishNotReadyAddresses": Bool(),
         "loadBalancerIP": Str(),
-        **_ignored(
+        **ignored(
             "clusterIPs",
             "ipFamilies",
             "ipFamilyPolicy",
@@ -319,28 +271,28 @@ TOPOLOGY = Kind(
     "Topology",
     "dpctl.dev/v1",
     False,
-    _document(
-        Obj({"name": Str(), **_ignored("labels", "annotations")}, required=("name",)),
+    document(
+        Obj({"name": Str(), **ignored("labels", "annotations")}, required=("name",)),
         {"spec": _TOPOLOGY_SPEC},
         _WITH_SPEC,
     ),
 )
-NAMESPACE = Kind("Namespace", "v1", False, _document(_metadata(False), _ignored("spec", "status")))
+NAMESPACE = Kind("Namespace", "v1", False, document(metadata(False), ignored("spec", "status")))
 SERVICE_ACCOUNT = Kind(
     "ServiceAccount",
     "v1",
     True,
-    _document(_metadata(True), _ignored("secrets", "imagePullSecrets", "automountServiceAccountToken")),
+    document(metadata(True), ignored("secrets", "imagePullSecrets", "automountServiceAccountToken")),
 )
 POD = Kind(
     "Pod",
     "v1",
     True,
-    _document(_metadata(True, deletionTimestamp=Timestamp()), {"spec": _POD_SPEC, "status": _POD_STATUS}, _WITH_SPEC),
+    document(metadata(True, deletionTimestamp=Timestamp()), {"spec": _POD_SPEC, "status": _POD_STATUS}, _WITH_SPEC),
 )
 def _workload(name: str, api_version: str, spec: Field) -> Kind:
     """A namespaced kind with a ``spec`` and a ``status`` written by the cluster (ignored)."""
-    return Kind(name, api_version, True, _document(_metadata(True), {"spec": spec, **_ignored("status")}, _WITH_SPEC))
+    return Kind(name, api_version, True, document(metadata(True), {"spec": spec, **ignored("status")}, _WITH_SPEC))
 
 
 DEPLOYMENT = _workload("Deployment", "apps/v1", _DEPLOYMENT_SPEC)
@@ -401,7 +353,7 @@ AUTHORIZATION_POLICY = Kind(
     "AuthorizationPolicy",
     "security.istio.io/v1",
     True,
-    _document(_metadata(True), {"spec": _POLICY_SPEC, **_ignored("status")}),
+    document(metadata(True), {"spec": _POLICY_SPEC, **ignored("status")}),
     also=("security.istio.io/v1beta1",),
 )
 
@@ -420,6 +372,7 @@ KINDS: dict[str, Kind] = {
         CRON_JOB,
         SERVICE,
         AUTHORIZATION_POLICY,
+        *TRAFFIC_KINDS,
     )
 }
 
@@ -446,10 +399,10 @@ NOT_YET_ENFORCED_KINDS = frozenset(
     {
         "NetworkPolicy", "Ingress", "IngressClass",
         # Gateway API
-        "Gateway", "GatewayClass", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute", "ReferenceGrant",
+        "GatewayClass", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute", "ReferenceGrant",
         "BackendTLSPolicy", "BackendTrafficPolicy",
         # Istio networking and security beyond L4 AuthorizationPolicy
-        "VirtualService", "DestinationRule", "ServiceEntry", "Sidecar", "WorkloadEntry", "WorkloadGroup",
+        "ServiceEntry", "Sidecar", "WorkloadEntry", "WorkloadGroup",
         "EnvoyFilter", "PeerAuthentication", "RequestAuthentication", "Telemetry", "ProxyConfig", "WasmPlugin",
     }
 )

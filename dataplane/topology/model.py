@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
+from typing import Any
 
 from ..errors import Problem
 from .plan import Accepted, AuthorizationPolicy, Container
@@ -233,6 +234,7 @@ class ServiceSpec:
     session_affinity: str
     session_affinity_timeout: int
     publish_not_ready_addresses: bool
+    labels: dict[str, str] = field(default_factory=dict)  # istio.io/use-waypoint and friends
 
     @property
     def key(self) -> str:
@@ -280,6 +282,34 @@ class Layout:
 
 
 @dataclass
+class WaypointSpec:
+    """A Gateway of class istio-waypoint: whose traffic it takes and who may bind to it."""
+
+    origin: Origin
+    namespace: str
+    name: str
+    traffic_for: str  # istio.io/waypoint-for: service | workload | all | none
+    allowed_from: str  # its HBONE listener's allowedRoutes.namespaces.from: Same | All | Selector
+    allowed_selector: dict[str, str]
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass
+class TrafficSpec:
+    """An HTTPRoute, VirtualService or DestinationRule as checked, in document order."""
+
+    origin: Origin
+    kind: str
+    namespace: str
+    name: str
+    order: int
+    spec: dict[str, Any]
+
+
+@dataclass
 class Manifest:
     """Everything the file declared, in file order."""
 
@@ -292,6 +322,8 @@ class Manifest:
     services: list[ServiceSpec] = field(default_factory=list)
     cron_jobs: list[CronJobSpec] = field(default_factory=list)
     policies: list[AuthorizationPolicy] = field(default_factory=list)  # those ztunnel enforces
+    waypoints: list[WaypointSpec] = field(default_factory=list)
+    traffic: list[TrafficSpec] = field(default_factory=list)  # HTTPRoutes, VirtualServices, DestinationRules
     warnings: list[str] = field(default_factory=list)  # found while parsing, for Plan.warnings
     accepted_only: list[Accepted] = field(default_factory=list)  # documents of kinds read but not acted on
     complete: bool = True  # False when a YAML error cut the file short

@@ -15,7 +15,7 @@ from ipaddress import IPv4Network
 from typing import Any
 
 from ..errors import Problem
-from . import parse_pods, parse_policies, parse_services
+from . import parse_pods, parse_policies, parse_services, parse_traffic
 from .external import DEFAULT_PUBLIC_CIDR, DEFAULT_TRANSIT_CIDR, default_pool
 from .kinds import KINDS, passive, supported
 from .limits import DEFAULT_LIMITS, Limits
@@ -295,4 +295,8 @@ _CONVERTERS: dict[str, Callable[[dict[str, Any], Origin, Manifest], None]] = {
     "CronJob": parse_pods.parse_cron_job,
     "Service": parse_services.parse_service,
     "AuthorizationPolicy": parse_policies.parse_policy,
+    "Gateway": parse_traffic.parse_gateway,
+    "HTTPRoute": parse_traffic.parse_traffic,
+    "VirtualService": parse_traffic.parse_traffic,
+    "DestinationRule": parse_traffic.parse_traffic,
 }

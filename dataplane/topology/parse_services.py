@@ -106,6 +106,7 @@ def parse_service(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> 
             session_affinity=spec.get("sessionAffinity", "None"),
             session_affinity_timeout=timeout,
             publish_not_ready_addresses=spec.get("publishNotReadyAddresses", False),
+            labels=metadata.get("labels", {}),
         )
     )
 

@@ -121,6 +121,7 @@ class Service:
     session_affinity_timeout: int = 10800
     publish_not_ready_addresses: bool = False
     load_balancer_ips: tuple[str, ...] = ()  # type LoadBalancer: allocated from External.lb_pool
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -212,6 +213,33 @@ class AuthorizationPolicy:
 
 
 @dataclass(frozen=True)
+class Waypoint:
+    """A Gateway of class istio-waypoint; its pod and Service are in the plan's pods and services."""
+
+    namespace: str
+    name: str
+    traffic_for: str = "service"  # istio.io/waypoint-for: service | workload | all | none
+    allowed_from: str = "Same"  # which namespaces may bind to it: Same | All | Selector
+    allowed_selector: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class TrafficObject:
+    """An HTTPRoute, VirtualService or DestinationRule: its checked spec and its
+    document order (the L7 routing core reads both)."""
+
+    kind: str
+    namespace: str
+    name: str
+    order: int
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Namespace:
     name: str
     labels: dict[str, str] = field(default_factory=dict)
@@ -266,6 +294,8 @@ class Plan:
     warnings: tuple[str, ...] = ()
     accepted_only: tuple[Accepted, ...] = ()  # documents read but not acted on
     cron_jobs: tuple[CronJob, ...] = ()
+    waypoints: tuple[Waypoint, ...] = ()
+    traffic: tuple[TrafficObject, ...] = ()
     version: int = PLAN_VERSION
 
     def node(self, name: str) -> Node:
@@ -335,6 +365,8 @@ def _plan_from_dict(raw: dict[str, Any]) -> Plan:
             "warnings": tuple(raw["warnings"]),
             "accepted_only": tuple(Accepted(**a) for a in raw.get("accepted_only", ())),
             "cron_jobs": tuple(CronJob(**c) for c in raw.get("cron_jobs", ())),
+            "waypoints": tuple(Waypoint(**w) for w in raw.get("waypoints", ())),
+            "traffic": tuple(TrafficObject(**t) for t in raw.get("traffic", ())),
             "external": External(**raw["external"]) if raw.get("external") else None,
             "authorization_policies": tuple(
                 _policy_from_dict(p) for p in raw.get("authorization_policies", ())

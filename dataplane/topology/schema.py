@@ -78,6 +78,15 @@ class Int:
         return _expect("an integer", value, path, report)
 
 
+class Num:
+    """A number, integer or not (Istio's ``percentage.value`` is a double)."""
+
+    def check(self, value: Any, path: str, report: Report) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+        return _expect("a number", value, path, report)
+
+
 class Bool:
     def check(self, value: Any, path: str, report: Report) -> Any:
         return value if isinstance(value, bool) else _expect("a boolean (true or false)", value, path, report)
@@ -135,6 +144,27 @@ class StrMap:
                 report(sub, f"expected a string, got {describe(item)} (quote it)")
             else:
                 clean[key] = item
+        return clean
+
+
+@dataclass(frozen=True)
+class MapOf:
+    """A mapping from any string key to values of one kind (Istio's header matches)."""
+
+    item: Field
+
+    def check(self, value: Any, path: str, report: Report) -> Any:
+        if not isinstance(value, dict):
+            return _expect("a mapping", value, path, report)
+        clean = {}
+        for key, item in value.items():
+            sub = child_path(path, key)
+            if not isinstance(key, str):
+                report(sub, f"keys must be strings, got {describe(key)}")
+                continue
+            checked = self.item.check(item, sub, report)
+            if checked is not INVALID:
+                clean[key] = checked
         return clean
 
 
