@@ -23,7 +23,7 @@ import http
 import json
 import logging
 from collections.abc import Callable
-from typing import cast
+from typing import ClassVar, cast
 
 import h11
 
@@ -162,10 +162,28 @@ class H11Responder(Connection):
             elif isinstance(event, h11.Data):
                 self._body_bytes += len(event.data)
             elif isinstance(event, h11.EndOfMessage):
+                delay = self._delay(cast(h11.Request, self._request))
+                if delay > 0:  # answer later; meanwhile read nothing more (no pipelining past it)
+                    self.transport.pause_reading()
+                    asyncio.get_running_loop().call_later(delay, self._finish_delayed)
+                    return
                 self._respond()
                 self._next_cycle()
             elif isinstance(event, h11.ConnectionClosed):
                 self.transport.close()
+
+    def _delay(self, request: h11.Request) -> float:
+        """Seconds to wait before answering ``request`` (none unless a subclass says)."""
+        return 0.0
+
+    def _finish_delayed(self) -> None:
+        if self.transport.is_closing():
+            return
+        self._respond()
+        self._next_cycle()
+        if not self.transport.is_closing():
+            self.transport.resume_reading()
+            self._handle_events()
 
     def _send(self, event: h11.Event) -> None:
         data = self._http.send(event)
@@ -206,19 +224,45 @@ class H11Responder(Connection):
         self.transport.close()
 
 
-class HttpResponder(H11Responder):
-    """Every request gets a JSON report of itself (pod, client, Host, path).
+MAX_DELAY = 60.0
 
-    ``/status/<code>`` answers with that code, so a test can provoke errors.
+
+class HttpResponder(H11Responder):
+    """Every request gets a JSON report of itself (pod, client, Host, path, headers).
+
+    So that a test can provoke what a proxy in front must handle:
+    ``/status/<code>`` answers with that code; ``/delay/<seconds>`` answers
+    after that long (at most ``MAX_DELAY``); ``/flaky/<n>/...`` answers 503 to
+    the first ``n`` requests for that exact path this pod receives, then 200.
     """
+
+    _seen: ClassVar[dict[tuple[str, str], int]] = {}  # (pod, path) -> requests, for /flaky/
 
     def __init__(self, pod: Pod, connections: Connections):
         super().__init__(connections)
         self._pod = pod
 
+    def _delay(self, request: h11.Request) -> float:
+        path = request.target.decode("latin-1").split("?", 1)[0]
+        if not path.startswith("/delay/"):
+            return 0.0
+        try:
+            return min(max(float(path.removeprefix("/delay/").split("/", 1)[0]), 0.0), MAX_DELAY)
+        except ValueError:
+            return 0.0
+
     def _answer(self, request: h11.Request, target: str) -> tuple[int, bytes, bytes]:
         body = json.dumps(self._report(request, target)).encode() + b"\n"
-        return _requested_status(target), b"application/json", body
+        return self._status(target), b"application/json", body
+
+    def _status(self, target: str) -> int:
+        path = target.split("?", 1)[0]
+        if path.startswith("/flaky/"):
+            failures = path.removeprefix("/flaky/").split("/", 1)[0]
+            key = (self._pod.key, path)
+            self._seen[key] = seen = self._seen.get(key, 0) + 1
+            return 503 if failures.isdigit() and seen <= int(failures) else 200
+        return _requested_status(target)
 
     def _report(self, request: h11.Request, target: str) -> dict[str, object]:
         host = next((v for k, v in request.headers if k == b"host"), b"")
@@ -233,6 +277,7 @@ class HttpResponder(H11Responder):
             "host": host.decode("latin-1"),
             "port": self.local_port,
             "bodyBytes": self._body_bytes,
+            "headers": {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers if k != b"host"},
         }
 
 

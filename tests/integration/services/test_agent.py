@@ -17,6 +17,7 @@ import os
 import select
 import signal
 import socket
+import time
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -110,11 +111,12 @@ def start_agent(lab: Lab) -> Iterator[StartAgent]:
 
 
 def _http(
-    sock: socket.socket, method: str, path: str, host: str, body: bytes | None = None
+    sock: socket.socket, method: str, path: str, host: str, body: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, Any]]:
     conn = http.client.HTTPConnection("unused")
     conn.sock = sock  # already connected, from inside the client namespace
-    conn.request(method, path, body=body, headers={"Host": host})
+    conn.request(method, path, body=body, headers={"Host": host, **(headers or {})})
     response = conn.getresponse()
     assert response.getheader("content-type") == "application/json"
     return response.status, json.loads(response.read())
@@ -145,6 +147,7 @@ def test_http_reports_the_pod_and_the_real_client(lab: Lab, start_agent: StartAg
         "host": "web.test",
         "port": HTTP,
         "bodyBytes": 0,
+        "headers": {"accept-encoding": "identity"},  # what http.client sends besides Host
     }
     assert _client(sock).startswith(lab.client_ip("a") + ":")
 
@@ -152,6 +155,12 @@ def test_http_reports_the_pod_and_the_real_client(lab: Lab, start_agent: StartAg
     assert (status, report["method"], report["bodyBytes"], report["client"]) == (200, "POST", 100_000, _client(sock))
     status, _ = _http(sock, "GET", "/status/503", "web.test")
     assert status == 503
+    started = time.monotonic()
+    status, report = _http(sock, "GET", "/delay/0.4", "web.test", headers={"x-env": "prod"})
+    assert status == 200 and time.monotonic() - started >= 0.4
+    assert report["headers"]["x-env"] == "prod"
+    statuses = [_http(sock, "GET", "/flaky/2/orders", "web.test")[0] for _ in range(4)]
+    assert statuses == [503, 503, 200, 200]  # the first two requests for that path fail
     sock.close()
 
 
