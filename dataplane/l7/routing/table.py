@@ -1,0 +1,95 @@
+"""The route table of one Service port, and the choice of a route.
+
+Built from every Attachment; only routes from the Service's own namespace or
+the waypoint's count (consumer routes are ignored by waypoints).  HTTPRoute
+routes are ordered by Gateway API precedence as Istio sorts them: Exact >
+PathPrefix > RegularExpression, then the longer value, then having a
+method, more header matches, more query matches; ties go to the oldest
+route, then namespace and name, then rule and match order.  A
+VirtualService's routes keep document order (the first match wins).
+Mixing both APIs on one Service is undefined in Istio; dpctl uses the
+HTTPRoutes and says so in ``ignored``.
+
+With no route attached, the table holds the waypoint's inbound default
+(forward to the Service itself; 2 retries on reset-before-request, none for
+gRPC; no timeout), so ``select`` answers None only when routes are attached
+and none matched: GAMMA's 404 ``NR``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .matching import matches
+from .model import Attachment, Backend, Request, Route
+from .retry import inbound_default
+from .values import host_matches, namespace_of
+
+PATH_RANK = {"Exact": 3, "PathPrefix": 2, "RegularExpression": 1}
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    service: str
+    port: int
+    routes: tuple[Route, ...]
+    attached: bool  # False: ``routes`` is the inbound default alone
+    ignored: tuple[str, ...] = ()  # attachments left out, and why
+
+    def select(self, request: Request) -> Route | None:
+        """The first route whose match holds, None for GAMMA's 404."""
+        return next((route for route in self.routes if matches(route.match, request)), None)
+
+
+def default_route(service: str, port: int, grpc: bool = False) -> Route:
+    return Route(
+        origin=f"default route of {service}:{port} (no route attached)",
+        backends=(Backend(service, port),),
+        retry=inbound_default(grpc),
+    )
+
+
+def precedence(route: Route) -> tuple[int, int, bool, int, int]:
+    """Sort key of an HTTPRoute route (smaller first), Istio's sortHTTPRoutes."""
+    match = route.match
+    rank = PATH_RANK.get(match.path.kind, -1) if match.path else -1
+    length = len(match.path.value) if match.path else 0
+    return -rank, -length, match.method is None, -len(match.headers), -len(match.query)
+
+
+def _describe(attachment: Attachment) -> str:
+    return f"{attachment.kind} {attachment.namespace}/{attachment.name}"
+
+
+def build(
+    service: str, port: int, attachments: Iterable[Attachment], waypoint_namespace: str | None = None,
+    grpc: bool = False,
+) -> RouteTable:
+    """The table of ``service`` (FQDN) on ``port`` from all attachments."""
+    home = {namespace_of(service), waypoint_namespace}
+    ignored: list[str] = []
+    usable: dict[tuple[str, str, str], Attachment] = {}
+    for attachment in sorted(attachments, key=lambda a: (a.order, a.namespace, a.name)):
+        if not host_matches(attachment.host, service) or attachment.port not in (None, port):
+            continue
+        if attachment.namespace not in home:
+            ignored.append(f"{_describe(attachment)}: from namespace {attachment.namespace}, neither the Service's "
+                           "nor the waypoint's (consumer routes are ignored by waypoints)")
+            continue
+        usable.setdefault((attachment.kind, attachment.namespace, attachment.name), attachment)
+    http = [a for a in usable.values() if a.kind == "HTTPRoute"]
+    virtual = [a for a in usable.values() if a.kind == "VirtualService"]
+    if http:
+        ignored += [f"{_describe(a)}: HTTPRoutes are attached too (mixing them is undefined in Istio; dpctl uses "
+                    "the HTTPRoutes)" for a in virtual]
+        routes = sorted((route for a in http for route in a.routes), key=precedence)  # stable: ties keep age order
+    elif virtual:
+        virtual.sort(key=lambda a: (a.host != service, a.order))  # a host named exactly beats a wildcard
+        ignored += [f"{_describe(a)}: {_describe(virtual[0])} is older and serves this host" for a in virtual[1:]]
+        routes = [route for route in virtual[0].routes if route.match.port in (None, port)]
+    else:
+        routes = []
+    if not routes:
+        return RouteTable(service, port, (default_route(service, port, grpc),), False, tuple(ignored))
+    return RouteTable(service, port, tuple(routes), True, tuple(ignored))
