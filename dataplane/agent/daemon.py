@@ -27,6 +27,7 @@ from dataplane.agent.pods import PodService
 from dataplane.errors import DpctlError
 from dataplane.kernel import process
 from dataplane.mesh.constants import METRICS_PORT
+from dataplane.mesh.waypoint.manager import Waypoints
 from dataplane.mesh.ztunnel.ztunnel import Ztunnel
 from dataplane.state import layout
 from dataplane.topology.plan import Plan
@@ -58,6 +59,8 @@ class Agent:
         self._stopping = False
         # The node's ztunnel (ambient mesh): serves this node's enrolled pods.
         self._ztunnel = Ztunnel(state_dir, node)
+        # The waypoint pods on this node (ambient L7): served beside the ztunnel, with its context.
+        self._waypoints = Waypoints(node)
         self._metrics_server: asyncio.Server | None = None
         self._metrics_connections = responders.Connections()
         self._errors: list[str] = []  # of the last reconcile, published again when a Job's pod completes
@@ -92,8 +95,12 @@ class Agent:
         return 0
 
     async def _serve_metrics(self) -> None:
-        """ztunnel's metrics endpoint on the node's loopback; not serving it is no reason to stop the pods."""
-        exposition = self._ztunnel.metrics.exposition
+        """ztunnel's and the node's waypoints' metrics on the node's loopback; not serving
+        them is no reason to stop the pods."""
+
+        def exposition() -> str:
+            return self._ztunnel.metrics.exposition() + self._waypoints.exposition()
+
         try:
             self._metrics_server = await asyncio.get_running_loop().create_server(
                 lambda: responders.MetricsResponder(exposition, self._metrics_connections), "127.0.0.1", METRICS_PORT
@@ -142,6 +149,8 @@ class Agent:
                 self._watch_completion(service)
         # ztunnel: enroll/unenroll this node's pods, after their own sockets exist.
         errors.extend(await self._ztunnel.reconcile(plan))
+        if self._ztunnel.context is not None:
+            errors.extend(await self._waypoints.reconcile(plan, self._ztunnel.context))
         self._plan_digest = digest
         self._publish(errors)
 
@@ -193,6 +202,7 @@ class Agent:
         if self._metrics_server is not None:
             self._metrics_server.close()
         self._metrics_connections.close()
+        await self._waypoints.close()
         await self._ztunnel.close()
         for task in self._completions:
             task.cancel()

@@ -10,14 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from dataplane.topology.naming import fit_file_name
-from dataplane.topology.plan import Container, ContainerPort, Pod
+from dataplane.topology.plan import WAYPOINT_RESPONDER, Container, ContainerPort, Pod
 
 
 def responder_ports(pod: Pod) -> list[ContainerPort]:
     """Ports the agent answers with built-in responders: those of containers
     without a command.  A container with a command is its own server: its
-    ports are its own."""
-    return [port for container in pod.containers if not container.command for port in container.ports]
+    ports are its own; a waypoint's HBONE port is the waypoint proxy's."""
+    return [
+        port for container in pod.containers if not container.command for port in container.ports
+        if port.responder != WAYPOINT_RESPONDER
+    ]
 
 
 def commanded(pod: Pod) -> list[Container]:

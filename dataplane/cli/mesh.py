@@ -115,6 +115,27 @@ def workloads(topology: str | None, output: str) -> None:
     )
 
 
+@command.command("waypoints")
+@topology_option
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def waypoints(topology: str | None, output: str) -> None:
+    """Every waypoint, its pod, and what is bound to it (like istioctl waypoint list, with the bindings)."""
+    from dataplane.mesh.waypoints import waypoint_rows
+
+    rows = waypoint_rows(running_plan(topology))
+    if output == "json":
+        print_json([dataclasses.asdict(r) for r in rows])
+        return
+    print_table(
+        ["NAMESPACE", "NAME", "FOR", "POD", "ADDRESS", "SERVES"],
+        [[r.namespace, r.name, r.traffic_for, r.pod or "<none>", r.address or "-", ", ".join(r.serves) or "-"]
+         for r in rows],
+    )
+    refused = [(r, b) for r in rows for b in r.refused]
+    for row, binding in refused:
+        click.echo(f"{row.namespace}/{row.name}: {binding}", err=True)
+
+
 @command.command("policies")
 @topology_option
 @click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True)

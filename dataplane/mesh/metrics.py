@@ -55,7 +55,7 @@ class ConnectionLabels:
     ztunnel only adds them when it knows the workload.
     """
 
-    reporter: str  # "source" (outbound ztunnel) | "destination" (inbound ztunnel)
+    reporter: str  # "source" (outbound ztunnel) | "destination" (inbound ztunnel) | "waypoint" (L7)
     source_workload: str | None = None
     source_canonical_service: str | None = None
     source_canonical_revision: str | None = None
@@ -159,8 +159,8 @@ def connection_labels(
     the caller (who did the verifying) hands over the ``SpiffeId`` or string.
     ``service`` is the Service whose VIP the client dialled, if any.
     """
-    if reporter not in ("source", "destination"):
-        raise ValueError(f"reporter must be 'source' or 'destination', not {reporter!r}")
+    if reporter not in ("source", "destination", "waypoint"):
+        raise ValueError(f"reporter must be 'source', 'destination' or 'waypoint', not {reporter!r}")
     values = _peer("source", source, source_principal) | _peer("destination", destination, destination_principal)
     if service is not None:
         values |= {

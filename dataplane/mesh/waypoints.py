@@ -125,3 +125,38 @@ def workload_binding(plan: Plan, pod: Pod) -> Binding | None:
     if is_waypoint_pod(pod) or not is_enrolled(plan, pod):
         return None
     return _bind(plan, pod.namespace, pod.labels, _FOR_WORKLOADS, "workload")
+
+
+@dataclass(frozen=True)
+class WaypointRow:
+    """One line of ``dpctl mesh waypoints``."""
+
+    namespace: str
+    name: str
+    traffic_for: str
+    pod: str | None
+    address: str | None
+    serves: tuple[str, ...]  # "svc ns/name", "pod ns/name": what reaches it
+    refused: tuple[str, ...]  # bindings that ask for it and do not get it, with istiod's condition
+
+
+def waypoint_rows(plan: Plan) -> list[WaypointRow]:
+    rows = []
+    for waypoint in plan.waypoints:
+        serves: list[str] = []
+        refused: list[str] = []
+        asked = [(f"svc {s.namespace}/{s.name}", service_binding(plan, s)) for s in plan.services]
+        asked += [(f"pod {p.key}", workload_binding(plan, p)) for p in plan.pods]
+        for what, binding in asked:
+            if binding is None or binding.waypoint != waypoint:
+                continue
+            if binding.bound:
+                serves.append(what)
+            else:
+                refused.append(f"{what}: {binding.status}: {binding.reason}")
+        pod = _ready_pod(plan, waypoint)
+        rows.append(WaypointRow(
+            waypoint.namespace, waypoint.name, waypoint.traffic_for, pod.key if pod else None, pod.ip if pod else None,
+            tuple(serves), tuple(refused),
+        ))
+    return rows

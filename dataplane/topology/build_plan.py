@@ -140,6 +140,7 @@ def _service(service: ServiceSpec, addresses: ServiceAddresses) -> Service:
                 name=p.name,
                 target_port=p.target_port,
                 node_port=addresses.node_ports.get((service.key, i)),
+                app_protocol=p.app_protocol,
             )
             for i, p in enumerate(service.ports)
         ),

@@ -206,7 +206,7 @@ _SERVICE_PORT = Obj(
         "targetPort": IntOrStr(),
         "protocol": PROTOCOL,
         "nodePort": Int(),
-        "appProtocol": Ignored(),
+        "appProtocol": Str(),
     },
     required=("port",),
 )

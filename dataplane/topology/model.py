@@ -213,6 +213,7 @@ class ServicePortSpec:
     name: str | None
     target_port: int | str | None
     node_port: int | None
+    app_protocol: str | None = None  # what the port speaks (appProtocol): decides a waypoint's chain
 
 
 @dataclass

@@ -157,6 +157,7 @@ def _port(raw: dict[str, Any], path: str, kind: str, origin: Origin) -> ServiceP
         name=check_name(dns_label, raw.get("name"), f"{path}.name", report),
         target_port=target,
         node_port=node_port,
+        app_protocol=raw.get("appProtocol"),
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..l7.routing import destinationrule, gateway, istio
 from .model import (
     ControllerSpec,
     Manifest,
@@ -28,7 +29,7 @@ from .model import (
     TrafficSpec,
     WaypointSpec,
 )
-from .plan import Accepted, Container, ContainerPort
+from .plan import WAYPOINT_RESPONDER, Accepted, Container, ContainerPort
 from .rules import check_name, dns_1035_label
 from .schema import valid_items
 
@@ -37,7 +38,6 @@ HBONE_LISTENER_PORT = 15008
 WAYPOINT_FOR_LABEL = "istio.io/waypoint-for"
 WAYPOINT_FOR = ("service", "workload", "all", "none")
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
-WAYPOINT_RESPONDER = "waypoint"  # served by the node agent's waypoint proxy, not a built-in responder
 RESERVED_WAYPOINT_NAME = "none"
 
 
@@ -113,13 +113,29 @@ def _deploy(origin: Origin, namespace: str, name: str, manifest: Manifest) -> No
     )
 
 
+_TRANSLATORS = {
+    "HTTPRoute": gateway.translate,
+    "VirtualService": istio.translate,
+    "DestinationRule": destinationrule.translate,
+}
+
+
 def parse_traffic(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
-    """An HTTPRoute, VirtualService or DestinationRule (``origin.kind``), kept as checked."""
+    """An HTTPRoute, VirtualService or DestinationRule (``origin.kind``): its
+    meaning checked by the L7 routing core (a problem is an error, a field a
+    waypoint does not honour a warning), then kept as checked."""
     metadata = clean.get("metadata", {})
     name = metadata.get("name")
     if not isinstance(name, str) or origin.kind is None:
         return
     namespace = metadata.get("namespace", "default")
+    spec = clean.get("spec", {})
+    key = f"{origin.kind} {namespace}/{name}"
+
+    def warn(path: str, message: str) -> None:
+        manifest.warnings.append(f"{key}: {path}: {message}")
+
+    _TRANSLATORS[origin.kind](namespace, name, len(manifest.traffic), spec, origin.report, warn)
     manifest.objects.append(ObjectRef(origin, origin.kind, namespace, name))
-    manifest.traffic.append(TrafficSpec(origin, origin.kind, namespace, name, len(manifest.traffic), clean.get("spec", {})))
+    manifest.traffic.append(TrafficSpec(origin, origin.kind, namespace, name, len(manifest.traffic), spec))
 

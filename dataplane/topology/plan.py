@@ -45,6 +45,10 @@ class Node:
     vtep_ip: str | None = None  # overlay mode only: address of vxlan0 (pod_cidr network address)
 
 
+WAYPOINT_RESPONDER = "waypoint"
+"""A waypoint pod's HBONE port: served by the agent's waypoint proxy, not a built-in responder."""
+
+
 @dataclass(frozen=True)
 class ContainerPort:
     """A declared container port and the built-in responder that serves it."""
@@ -52,7 +56,7 @@ class ContainerPort:
     port: int
     protocol: str  # "TCP" | "UDP"
     name: str | None
-    responder: str  # "http" | "tcp-echo" | "udp-echo" | "dns"
+    responder: str  # "http" | "tcp-echo" | "udp-echo" | "dns" | WAYPOINT_RESPONDER
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class ServicePort:
     name: str | None = None
     target_port: int | str | None = None  # number, or a container port name
     node_port: int | None = None
+    app_protocol: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,20 @@ stream and turns its events into ``messages``.
 from __future__ import annotations
 
 import asyncio
+from http import HTTPStatus
 
 import h11
 
 from dataplane.l7.http.messages import MAX_BODY, Headers, ProtocolError, Request, Response, without
 
 READ_SIZE = 64 * 1024
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
 
 
 def _text(headers: list[tuple[bytes, bytes]]) -> Headers:
@@ -28,7 +36,7 @@ def _wire(headers: Headers) -> list[tuple[str, str]]:
 
 
 class _Connection:
-    def __init__(self, role: type[h11.CLIENT] | type[h11.SERVER], reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(self, role: type[h11.CLIENT | h11.SERVER], reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.conn = h11.Connection(role, max_incomplete_event_size=MAX_BODY)
         self.reader = reader
         self.writer = writer
@@ -73,9 +81,13 @@ class _Connection:
 class Downstream(_Connection):
     """The server side of one client connection: requests in, responses out."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, scheme: str = "http"):
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, scheme: str = "http", initial: bytes = b""
+    ):
         super().__init__(h11.SERVER, reader, writer)
         self.scheme = scheme
+        if initial:  # bytes a proxy already read to tell the protocol
+            self.conn.receive_data(initial)
 
     async def next_request(self) -> Request | None:
         """The next request, or None once the client is done with the connection."""
@@ -108,7 +120,7 @@ class Downstream(_Connection):
         if not bodiless:
             headers.append(("content-length", str(len(response.body))))
         await self._send(
-            h11.Response(status_code=response.status, headers=headers),
+            h11.Response(status_code=response.status, headers=headers, reason=_reason(response.status)),
             *((h11.Data(data=response.body),) if response.body and not bodiless else ()),
             h11.EndOfMessage(),
         )

@@ -19,7 +19,6 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 
-from dataplane.mesh.constants import HBONE_PORT
 from dataplane.mesh.hbone import HbonePool, relay
 from dataplane.mesh.hbone.relay import abort_with_rst
 from dataplane.mesh.ztunnel import accesslog
@@ -97,8 +96,8 @@ class Outbound:
         fields: dict[str, object] = {"src.addr": accesslog.addr(src)}
         fields.update(accesslog.workload("src", self.pod, self.identity if hbone else None))
         if hbone:
-            fields["dst.addr"] = f"{route.target[0]}:{HBONE_PORT}"
-            fields["dst.hbone_addr"] = accesslog.addr(route.target)
+            fields["dst.addr"] = accesslog.addr(route.connect_to)
+            fields["dst.hbone_addr"] = accesslog.addr(route.connect_authority)
         else:
             fields["dst.addr"] = accesslog.addr(route.target)
         if route.service is not None:
@@ -116,8 +115,8 @@ class Outbound:
             headers["forwarded"] = f'for="{src[0]}:{src[1]}";host={self.context.service_host(route.service)}'
         try:
             stream = await self._pool.connect(
-                (route.target[0], HBONE_PORT),
-                f"{route.target[0]}:{route.target[1]}",
+                route.connect_to,
+                accesslog.addr(route.connect_authority) or "",
                 ssl_context=self.context.client_context(self.pod),
                 expected_identity=route.identity,
                 source_identity=self.identity,

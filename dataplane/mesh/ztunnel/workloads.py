@@ -9,6 +9,12 @@ Pure: no I/O.  ``Resolver`` answers ztunnel's outbound decision tree
 * an enrolled pod's IP → ``HBONE`` to ``<podIP>:15008``, authority
   ``<podIP>:<targetPort>``;
 * anything else (unenrolled pod, outside the mesh) → ``PASSTHROUGH`` plain TCP.
+
+A destination bound to a waypoint (``mesh/waypoints.py``) is the exception
+(``waypoint-l7.md`` §2.1): a Service VIP goes over HBONE to the waypoint pod
+with the *untranslated* ``VIP:port`` as authority (the waypoint picks the
+endpoint), a pod IP with ``<podIP>:<port>``; the waypoint's identity is the
+one the tunnel must verify.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from dataplane.mesh.constants import PROXY_PORTS
+from dataplane.mesh.constants import HBONE_PORT, PROXY_PORTS
 from dataplane.mesh.enrollment import is_enrolled
 from dataplane.mesh.identity import pod_identity
+from dataplane.mesh.waypoints import Binding, service_binding, workload_binding
 from dataplane.topology.endpoints import Endpoint, PodIndex, service_port_endpoints
 from dataplane.topology.plan import Plan, Pod, Service
 
@@ -37,6 +44,17 @@ class Route:
     pod: Pod | None = None  # the destination workload, when known
     service: Service | None = None  # the Service the client dialled, if any
     identity: str = ""  # the destination's SPIFFE id (HBONE only)
+    authority: Address | None = None  # the CONNECT authority when it is not ``target`` (via a waypoint)
+    waypoint: Pod | None = None  # the waypoint pod the tunnel goes to, when the destination is bound to one
+
+    @property
+    def connect_to(self) -> Address:
+        """Where the HBONE tunnel goes: the waypoint's or the destination pod's 15008."""
+        return (self.waypoint.ip if self.waypoint is not None else self.target[0], HBONE_PORT)
+
+    @property
+    def connect_authority(self) -> Address:
+        return self.authority or self.target
 
 
 @dataclass(frozen=True)
@@ -83,15 +101,25 @@ class Resolver:
         vip = self._vips.get((ip, port))
         if vip is not None:
             service, endpoints = vip
+            via = self._waypoint(service_binding(self.plan, service))
+            if via is not None:
+                return Route(HBONE, dst, via, service, self.identity(via), authority=dst, waypoint=via)
             ready = [e for e in endpoints if e.ready]
             if not ready:
                 return Route(NO_UPSTREAM, dst, service=service)
             chosen = self._rng.choice(ready)
             ip, port = chosen.ip, chosen.port
         pod = self.pods_by_ip.get(ip)
+        if pod is not None and service is None and (via := self._waypoint(workload_binding(self.plan, pod))):
+            return Route(HBONE, (ip, port), via, None, self.identity(via), authority=(ip, port), waypoint=via)
         if pod is not None and self.is_enrolled(pod):
             return Route(HBONE, (ip, port), pod, service, self.identity(pod))
         return Route(PASSTHROUGH, (ip, port), pod, service)
+
+
+    @staticmethod
+    def _waypoint(binding: Binding | None) -> Pod | None:
+        return binding.pod if binding is not None else None
 
 
 def enrolled_on(plan: Plan, node: str) -> dict[str, Pod]:
@@ -102,6 +130,11 @@ def enrolled_on(plan: Plan, node: str) -> dict[str, Pod]:
 def workload_rows(plan: Plan) -> list[WorkloadRow]:
     """``istioctl ztunnel-config workloads``: every pod, HBONE when enrolled."""
     return [
-        WorkloadRow(p.namespace, p.name, p.ip, p.node, "None", "HBONE" if is_enrolled(plan, p) else "TCP")
+        WorkloadRow(p.namespace, p.name, p.ip, p.node, _waypoint_name(plan, p), "HBONE" if is_enrolled(plan, p) else "TCP")
         for p in sorted(plan.pods, key=lambda p: (p.namespace, p.name))
     ]
+
+
+def _waypoint_name(plan: Plan, pod: Pod) -> str:
+    binding = workload_binding(plan, pod)
+    return binding.waypoint.name if binding is not None and binding.bound and binding.waypoint else "None"

@@ -117,3 +117,11 @@ def test_the_waypoint_itself_is_never_bound() -> None:
     assert wp.workload_binding(plan, plan.pod("app", "waypoint-0")) is None
     assert wp.is_waypoint_pod(plan.pod("app", "waypoint-0"))
     assert not wp.is_waypoint_pod(plan.pod("app", "reviews-v1"))
+
+
+def test_rows_list_what_each_waypoint_serves_and_what_it_refuses() -> None:
+    [row] = wp.waypoint_rows(_plan(ns="istio.io/use-waypoint: waypoint", pod="istio.io/use-waypoint: waypoint"))
+    assert (row.pod, row.serves) == ("app/waypoint-0", ("svc app/reviews",))
+    assert row.refused == (
+        "pod app/reviews-v1: UnsupportedTrafficType: waypoint app/waypoint is for service traffic, not workload traffic",
+    )

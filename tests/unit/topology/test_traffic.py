@@ -104,3 +104,11 @@ def test_routes_and_destination_rules_are_kept_in_document_order(topology: Calla
 def test_a_misspelt_route_field_is_named(topology: Callable[..., str]) -> None:
     with pytest.raises(TopologyError, match=r"spec.rules\[0\].matches\[0\]: unknown field 'header'; did you mean 'headers'\?"):
         plan_from_text(topology() + ROUTE.replace("[{headers:", "[{header:"), "t.yaml")
+
+
+def test_route_semantics_are_checked_by_the_l7_core_when_the_file_is_read(topology: Callable[..., str]) -> None:
+    bad = ROUTE.replace("[{headers: [{name: end-user, value: jason}]}]", "[{path: {type: RegularExpression, value: '(?=x)'}}]")
+    with pytest.raises(TopologyError, match=r"spec.rules\[0\].matches\[0\].path.value"):
+        plan_from_text(topology() + bad, "t.yaml")
+    warned = plan_from_text(topology() + ROUTE.replace("  parentRefs:", "  hostnames: [reviews.example]\n  parentRefs:"), "t.yaml")
+    assert any(w.startswith("HTTPRoute default/reviews: spec.hostnames: ignored") for w in warned.warnings)

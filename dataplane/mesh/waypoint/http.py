@@ -1,0 +1,323 @@
+"""The waypoint's HTTP chain: every request routed, balanced and forwarded on its own.
+
+For one request, in Envoy's order (``waypoint-l7.md`` §2.2, §3): the route
+table of the called Service port picks a route (none attached: the inbound
+default; attached but none matching: 404 ``NR``); ``l7.routing.decision``
+applies the fault filter and the route's action; then the backend's
+endpoints (ready pods, in the subset if one is named, minus the ones outlier
+detection ejected) are balanced per request, the request is sent over a
+pooled keep-alive connection (HBONE to the endpoint's ztunnel), and retried,
+timed out and answered as the route says.  Responses carry ``server:
+istio-envoy`` and ``x-envoy-upstream-service-time``; every request is counted
+in the waypoint's request metrics and written to the access log.
+
+A request addressed to a pod (workload traffic) has no routes: it goes to
+that pod, with the inbound default's retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from dataplane.l7 import accesslog
+from dataplane.l7.http import h1, h2
+from dataplane.l7.http.messages import Request, Response, end_to_end, header
+from dataplane.l7.http.pool import ConnectionPool, Limits, Overflow
+from dataplane.l7.routing import decision as decisions
+from dataplane.l7.routing import lb, replies, retry
+from dataplane.l7.routing import model as routing
+from dataplane.l7.routing.outlier import OutlierDetector
+from dataplane.l7.routing.replies import LocalReply
+from dataplane.l7.routing.table import default_route
+from dataplane.mesh import protocols
+from dataplane.mesh.requestmetrics import RequestLabels, RequestMetrics
+from dataplane.mesh.waypoint.routes import Endpoint, WaypointRoutes
+from dataplane.mesh.waypoint.targets import Target
+from dataplane.mesh.waypoint.upstream import Upstream
+from dataplane.mesh.ztunnel.context import ProxyContext
+from dataplane.mesh.ztunnel.streams import NET_ERRORS
+from dataplane.topology.plan import Plan, Pod, Waypoint
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+SERVER = "istio-envoy"
+
+
+@dataclass
+class _Cluster:
+    """One Envoy cluster: a backend Service port (and subset) with its pool,
+    balancer and outlier state, kept across reconciles while its policy holds."""
+
+    policy: routing.TrafficPolicy
+    pool: ConnectionPool
+    balancer: lb.Balancer
+    outlier: OutlierDetector[Address] | None
+    active: dict[Address, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Sent:
+    response: Response | None = None
+    reply: LocalReply | None = None
+    endpoint: Endpoint | None = None
+    upstream_ms: int | None = None
+    flags: str = "-"
+
+
+class WaypointHttp:
+    def __init__(
+        self, context: ProxyContext, waypoint_pod: Pod, waypoint: Waypoint, upstream: Upstream, metrics: RequestMetrics
+    ):
+        self.context = context
+        self.pod = waypoint_pod
+        self.upstream = upstream
+        self.metrics = metrics
+        self.routes = WaypointRoutes(context.resolver.plan, waypoint)
+        self._clusters: dict[tuple[str, int, str | None], _Cluster] = {}
+        self._rng = random.Random()
+        self._mirrors: set[asyncio.Task[None]] = set()
+
+    def refresh(self, plan: Plan, waypoint: Waypoint) -> None:
+        """New routes and endpoints for the next requests; pools whose policy changed start afresh."""
+        self.routes = WaypointRoutes(plan, waypoint)
+        for key, cluster in list(self._clusters.items()):
+            if self.routes.policy(key[0], key[2]) != cluster.policy:
+                cluster.pool.close()
+                del self._clusters[key]
+
+    def close(self) -> None:
+        for cluster in self._clusters.values():
+            cluster.pool.close()
+        for task in self._mirrors:
+            task.cancel()
+
+    # -- downstream ---------------------------------------------------------------------------------
+
+    async def __call__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, initial: bytes, target: Target,
+        peer_identity: str | None, source: Address,
+    ) -> None:
+        async def handle(request: Request) -> Response:
+            return await self.handle(request, target, peer_identity, source)
+
+        if target.protocol in (protocols.HTTP2, protocols.GRPC) or initial.startswith(protocols.H2_PREFACE[:3]):
+            await h2.Downstream(reader, writer, initial).serve(handle)
+            return
+        downstream = h1.Downstream(reader, writer, initial=initial)
+        while (request := await downstream.next_request()) is not None:
+            await downstream.respond(await handle(request), head_only=request.method == "HEAD")
+
+    async def handle(self, request: Request, target: Target, peer_identity: str | None, source: Address) -> Response:
+        started_wall, started = dt.datetime.now(dt.UTC), time.monotonic()
+        request = self._downstream_headers(request)
+        view = routing.Request(request.method, request.target, request.authority, request.scheme, request.headers)
+        service, port = self._service_of(target)
+        grpc = target.protocol == protocols.GRPC
+        route = self.routes.table(service, port, grpc).select(view) if service else default_route("", port, grpc)
+        sent = _Sent()
+        cluster_name = None
+        if route is None:
+            sent.reply = replies.no_route()
+        else:
+            fate = decisions.decide(route, view, self._rng, self.routes.services if service else _Any())
+            if fate.delay:
+                await asyncio.sleep(fate.delay)
+            if isinstance(fate, decisions.Respond):
+                sent.reply = fate.reply
+            else:
+                cluster_name = _cluster_name(fate.backend, port)
+                sent = await self._forward(fate, request, target, port)
+                sent.flags = _joined(fate.flags, sent.flags)
+                for mirror in fate.mirrors:
+                    self._mirror(mirror, fate.request, request, port)
+        response = self._respond(sent, route, started)
+        self._account(request, response, sent, target, peer_identity, source, started_wall, started, cluster_name)
+        return response
+
+    def _downstream_headers(self, request: Request) -> Request:
+        """What Envoy adds on the way in: a request id and the forwarded protocol."""
+        headers = end_to_end(request.headers)
+        if header(headers, "x-request-id") is None:
+            headers += (("x-request-id", str(uuid.UUID(int=self._rng.getrandbits(128), version=4))),)
+        headers = tuple((k, v) for k, v in headers if k != "x-forwarded-proto") + (("x-forwarded-proto", request.scheme),)
+        return request.with_headers(headers)
+
+    def _service_of(self, target: Target) -> tuple[str, int]:
+        if target.service is None:
+            return "", target.address[1]
+        return self.routes.fqdn(target.service.namespace, target.service.name), target.address[1]
+
+    # -- upstream ---------------------------------------------------------------------------------------
+
+    def _cluster(self, service: str, port: int, subset: str | None) -> _Cluster:
+        key = (service, port, subset)
+        cluster = self._clusters.get(key)
+        if cluster is None:
+            policy = self.routes.policy(service, subset) if service else routing.TrafficPolicy()
+            limits = Limits(policy.pool.max_connections, policy.pool.max_pending_requests,
+                            policy.pool.max_requests_per_connection)
+            outlier = OutlierDetector(policy.outlier, (), time.monotonic()) if policy.outlier else None
+            cluster = _Cluster(policy, ConnectionPool(self.upstream.open, limits), lb.balancer(policy.load_balancer),
+                               outlier)
+            self._clusters[key] = cluster
+        return cluster
+
+    def _endpoints(self, backend: routing.Backend, target: Target, port: int) -> tuple[Endpoint, ...] | None:
+        if target.pod is not None and not backend.service:
+            return (Endpoint(target.address, target.pod),)
+        return self.routes.endpoints(backend.service, backend.port or port, backend.subset)
+
+    async def _forward(self, fate: decisions.Forward, original: Request, target: Target, port: int) -> _Sent:
+        endpoints = self._endpoints(fate.backend, target, port)
+        if endpoints is None:
+            return _Sent(reply=replies.invalid_backend())
+        cluster = self._cluster(fate.backend.service, fate.backend.port or port, fate.backend.subset)
+        upstream = Request(
+            original.method, fate.request.path, fate.request.authority, fate.request.headers, original.body,
+            original.scheme,
+        )
+        try:
+            if fate.timeout:
+                return await asyncio.wait_for(self._attempts(fate, upstream, endpoints, cluster), fate.timeout)
+            return await self._attempts(fate, upstream, endpoints, cluster)
+        except TimeoutError:
+            return _Sent(reply=replies.upstream_timeout())
+
+    async def _attempts(
+        self, fate: decisions.Forward, request: Request, endpoints: tuple[Endpoint, ...], cluster: _Cluster
+    ) -> _Sent:
+        state = retry.RetryState(fate.retry)
+        tried: set[Address] = set()
+        by_address = {e.address: e for e in endpoints}
+        if cluster.outlier is not None:
+            cluster.outlier.set_hosts(by_address)
+        while True:
+            now = time.monotonic()
+            hosts = tuple(by_address) if cluster.outlier is None else cluster.outlier.available(tuple(by_address), now)
+            if not hosts:
+                return _Sent(reply=replies.no_healthy_upstream())
+            chosen = lb.choose(cluster.balancer, hosts, lambda a: cluster.active.get(a, 0), self._rng, tried)
+            tried.add(chosen)
+            sent, outcome = await self._try(chosen, by_address[chosen], request, cluster, fate.retry)
+            if cluster.outlier is not None:
+                cluster.outlier.record(chosen, sent.response.status if sent.response else None, time.monotonic())
+            wait = state.after(outcome, self._rng) if outcome is not None else None
+            if wait is None:
+                if state.limit_exceeded:
+                    sent.flags = _joined(sent.flags, "URX")
+                    if sent.reply is not None and sent.reply.flags == "UF":
+                        sent.reply = replies.connect_failure(retried=True)
+                return sent
+            await asyncio.sleep(wait)
+
+    async def _try(
+        self, address: Address, endpoint: Endpoint, request: Request, cluster: _Cluster, policy: routing.RetryPolicy | None
+    ) -> tuple[_Sent, retry.Outcome | None]:
+        cluster.active[address] = cluster.active.get(address, 0) + 1
+        started = time.monotonic()
+        try:
+            exchange = cluster.pool.exchange(address, request)
+            per_try = policy.per_try_timeout if policy else None
+            response = await (asyncio.wait_for(exchange, per_try) if per_try else exchange)
+        except Overflow:
+            return _Sent(reply=replies.overflow(), endpoint=endpoint), None
+        except TimeoutError:
+            return _Sent(reply=replies.upstream_timeout(per_try=True), endpoint=endpoint), retry.Outcome(reset="timeout")
+        except NET_ERRORS as exc:
+            log.info("waypoint: %s:%d: %s", *address, exc)
+            return _Sent(reply=replies.connect_failure(), endpoint=endpoint), retry.Outcome(reset="connect-failure")
+        finally:
+            cluster.active[address] -= 1
+        upstream_ms = int((time.monotonic() - started) * 1000)
+        grpc = header(response.trailers or response.headers, "grpc-status")
+        outcome = retry.Outcome(status=response.status, grpc_status=int(grpc) if grpc and grpc.isdigit() else None)
+        return _Sent(response=response, endpoint=endpoint, upstream_ms=upstream_ms), outcome
+
+    def _mirror(self, mirror: routing.Mirror, routed: routing.Request, original: Request, port: int) -> None:
+        """A copy of the request to the mirror backend, fire and forget (its answer is dropped)."""
+        endpoints = self.routes.endpoints(mirror.service, mirror.port or port, mirror.subset)
+        if not endpoints:
+            return
+        chosen = self._rng.choice(endpoints)
+        cluster = self._cluster(mirror.service, mirror.port or port, mirror.subset)
+        copy = Request(original.method, routed.path, routed.authority, routed.headers, original.body, original.scheme)
+
+        async def send() -> None:
+            try:
+                await cluster.pool.exchange(chosen.address, copy)
+            except (Overflow, *NET_ERRORS) as exc:
+                log.info("waypoint: mirror to %s:%d failed: %s", *chosen.address, exc)
+
+        task = asyncio.ensure_future(send())
+        self._mirrors.add(task)
+        task.add_done_callback(self._mirrors.discard)
+
+    # -- answer and account -------------------------------------------------------------------------
+
+    def _respond(self, sent: _Sent, route: routing.Route | None, started: float) -> Response:
+        if sent.reply is not None:
+            reply = sent.reply
+            return Response(reply.status, (*reply.headers, ("server", SERVER)), reply.body)
+        assert sent.response is not None and route is not None
+        headers = end_to_end(sent.response.headers)
+        for modifier in (route.backends[0].response_headers if len(route.backends) == 1 else routing.HeaderModifier(),
+                         route.response_headers):
+            headers = decisions.apply_headers(headers, modifier)
+        headers = tuple((k, v) for k, v in headers if k != "server") + (
+            ("server", SERVER), ("x-envoy-upstream-service-time", str(sent.upstream_ms or 0)),
+        )
+        return Response(sent.response.status, headers, sent.response.body, sent.response.trailers)
+
+    def _account(
+        self, request: Request, response: Response, sent: _Sent, target: Target, peer_identity: str | None,
+        source: Address, started_wall: dt.datetime, started: float, cluster: str | None,
+    ) -> None:
+        duration_ms = (time.monotonic() - started) * 1000
+        flags = sent.reply.flags if sent.reply is not None else sent.flags
+        destination = sent.endpoint.pod if sent.endpoint is not None and sent.response is not None else None
+        labels = self.context.labels(
+            "waypoint", self.context.resolver.pod_at(source[0]), destination, service=target.service, mtls=True,
+            source_principal=peer_identity,
+            destination_principal=self.context.identity(destination) if destination else None,
+        )
+        protocol = "grpc" if target.protocol == protocols.GRPC else "http"
+        labels = dataclasses.replace(labels, request_protocol=protocol, response_flags=flags)
+        grpc = header(response.trailers or response.headers, "grpc-status")
+        self.metrics.record(RequestLabels(labels, response.status, grpc), duration_ms, len(request.body), len(response.body))
+        upstream_host = f"envoy://connect_originate/{sent.endpoint.address[0]}:{sent.endpoint.address[1]}" if (
+            sent.endpoint is not None and sent.response is not None) else None
+        accesslog.write(accesslog.Entry(
+            start=started_wall, method=request.method, path=request.target,
+            protocol="HTTP/2" if request.version == "2" else f"HTTP/{request.version}", code=response.status,
+            flags=flags, details=sent.reply.details if sent.reply is not None else "via_upstream",
+            bytes_in=len(request.body), bytes_out=len(response.body), duration_ms=int(duration_ms),
+            upstream_ms=sent.upstream_ms, forwarded_for=header(request.headers, "x-forwarded-for"),
+            user_agent=header(request.headers, "user-agent"), request_id=header(request.headers, "x-request-id"),
+            authority=request.authority, upstream_host=upstream_host, cluster=cluster,
+            downstream_local=f"{target.address[0]}:{target.address[1]}", downstream_remote=f"{source[0]}:{source[1]}",
+        ))
+
+
+class _Any:
+    """Every Service exists (workload traffic names none)."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+
+def _joined(*flags: str) -> str:
+    found = [f for part in flags for f in part.split(",") if f and f != "-"]
+    return ",".join(dict.fromkeys(found)) or "-"
+
+
+def _cluster_name(backend: routing.Backend, port: int) -> str:
+    kind = "http" if backend.subset is None else f"http/{backend.subset}"
+    return f"inbound-vip|{backend.port or port}|{kind}|{backend.service or '-'}"

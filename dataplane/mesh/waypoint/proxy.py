@@ -1,0 +1,177 @@
+"""One waypoint pod as its node's agent serves it.
+
+Its HBONE server (15008 inside the waypoint pod, the waypoint's own
+certificate, clients verified like any peer) accepts a CONNECT only for a
+target the waypoint serves (``targets``); anything else is refused with 400,
+before any byte flows.  An accepted tunnel's bytes go, through one end of a
+socket pair, to the chain the target's protocol picks: HTTP to the L7 core,
+TCP straight to an endpoint, an undeclared port sniffed first.  Sniffing
+waits for the client to speak, without a timeout, as Istio's does: a server
+that speaks first on an undeclared port hangs (``waypoint-l7.md`` §6.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import socket
+from collections import defaultdict, deque
+from http import HTTPStatus
+
+from dataplane.kernel import ztsockets
+from dataplane.mesh import protocols
+from dataplane.mesh.constants import HBONE_PORT, ZTUNNEL_MARK
+from dataplane.mesh.hbone import HbonePool, HboneServer, Rejection
+from dataplane.mesh.hbone.relay import abort_with_rst
+from dataplane.mesh.identity import SpiffeId
+from dataplane.mesh.requestmetrics import RequestMetrics
+from dataplane.mesh.waypoint.http import WaypointHttp
+from dataplane.mesh.waypoint.targets import Target, Targets
+from dataplane.mesh.waypoint.upstream import Upstream
+from dataplane.mesh.ztunnel.context import ProxyContext
+from dataplane.mesh.ztunnel.streams import NET_ERRORS, splice
+from dataplane.topology.plan import Plan, Pod, Waypoint
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+SNIFF_BYTES = 24  # enough to tell an HTTP/2 preface or an HTTP/1 request line from anything else
+Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+async def first_bytes(reader: asyncio.StreamReader) -> bytes:
+    """What the client sends first: up to ``SNIFF_BYTES``, or less at a line end or EOF."""
+    data = b""
+    while len(data) < SNIFF_BYTES and b"\n" not in data:
+        chunk = await reader.read(SNIFF_BYTES - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+class WaypointProxy:
+    def __init__(self, context: ProxyContext, pod: Pod, waypoint: Waypoint, metrics: RequestMetrics):
+        self.context = context
+        self.pod = pod
+        self.waypoint = waypoint
+        self.identity = context.identity(pod)
+        self.targets = Targets(context.resolver.plan, waypoint)
+        self.sockets = ztsockets.PodSockets(pod.netns, ZTUNNEL_MARK)
+        self.pool = HbonePool(socket_factory=self._marked)
+        self.upstream = Upstream(context, pod, self.pool, self._marked)
+        self.http = WaypointHttp(context, pod, waypoint, self.upstream, metrics)
+        self.hbone = HboneServer(
+            context.server_context(pod),
+            self._authorize,
+            self._dial,
+            trust_domain=SpiffeId.parse(self.identity).trust_domain,
+        )
+        self._rng = random.Random()
+        self._servers: list[asyncio.AbstractServer] = []
+        self._chains: set[asyncio.Task[None]] = set()
+        self._pending: dict[tuple[Address, Address], deque[tuple[str | None, Target]]] = defaultdict(deque)
+
+    def refresh(self, plan: Plan, waypoint: Waypoint) -> None:
+        """A reconcile: new targets (bindings, endpoints) for new tunnels; live ones carry on."""
+        self.waypoint = waypoint
+        self.targets = Targets(plan, waypoint)
+        self.http.refresh(plan, waypoint)
+
+    async def open(self) -> None:
+        try:
+            self.sockets.start()
+            listener = ztsockets.listener_in(self.pod.netns, HBONE_PORT)
+            self._servers.append(await self.hbone.serve(listener, backlog=ztsockets.LISTEN_BACKLOG))
+        except BaseException:
+            self.sockets.close()
+            raise
+
+    async def close(self) -> None:
+        for server in self._servers:
+            server.close()
+        self._servers.clear()
+        for task in list(self._chains):
+            task.cancel()
+        await asyncio.gather(*self._chains, return_exceptions=True)
+        await self.hbone.close()
+        self.http.close()
+        await self.upstream.close()
+        await self.pool.close()
+        self.sockets.close()
+
+    async def _marked(self) -> socket.socket:
+        return await self.sockets.marked()
+
+    # -- HBONE #1: what the source ztunnel sends ----------------------------------------------------
+
+    def _authorize(self, peer_identity: str | None, source: Address, target: Address) -> Rejection | None:
+        found = self.targets.resolve(target)
+        if found is None:
+            reason = f"waypoint {self.waypoint.key} serves no {target[0]}:{target[1]}"
+            return Rejection(HTTPStatus.BAD_REQUEST, reason)
+        self._pending[(source, target)].append((peer_identity, found))
+        return None
+
+    async def _dial(self, target: Address, source: Address) -> Streams:
+        waiting = self._pending.get((source, target))
+        if not waiting:
+            raise ConnectionError(f"no authorized CONNECT for {target}")
+        peer_identity, found = waiting.popleft()
+        if not waiting:
+            del self._pending[(source, target)]
+        ours, theirs = socket.socketpair()
+        task = asyncio.ensure_future(self._serve(theirs, found, peer_identity, source))
+        self._chains.add(task)
+        task.add_done_callback(self._chains.discard)
+        return await asyncio.open_connection(sock=ours)
+
+    async def _serve(self, sock: socket.socket, target: Target, peer_identity: str | None, source: Address) -> None:
+        reader, writer = await asyncio.open_connection(sock=sock)
+        try:
+            initial = b""
+            protocol = target.protocol
+            if protocol is None:
+                initial = await first_bytes(reader)
+                protocol = protocols.sniffed(initial)
+            if protocol != protocols.TCP:
+                await self.http(reader, writer, initial, target, peer_identity, source)
+            else:
+                await self._tcp(reader, writer, initial, target)
+        except Exception:  # one connection's bug must not take the agent down
+            log.exception("waypoint %s: %s failed", self.waypoint.key, target.label)
+            abort_with_rst(writer)
+        finally:
+            writer.close()
+
+    # -- the TCP chain ---------------------------------------------------------------------------------
+
+    def endpoint(self, target: Target) -> Address | None:
+        """Where a TCP connection to ``target`` goes: a random ready endpoint (per
+        connection, as Envoy's TCP proxy balances), or the bound pod itself."""
+        if target.pod is not None:
+            return target.address
+        ready = [e for e in target.endpoints if e.ready]
+        if not ready:
+            return None
+        chosen = self._rng.choice(ready)
+        return chosen.ip, chosen.port
+
+    async def _tcp(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, initial: bytes, target: Target
+    ) -> None:
+        address = self.endpoint(target)
+        if address is None:
+            log.warning("waypoint %s: %s has no ready endpoint", self.waypoint.key, target.label)
+            abort_with_rst(writer)
+            return
+        try:
+            up_r, up_w = await self.upstream.open(address)
+        except NET_ERRORS as exc:
+            log.warning("waypoint %s: %s -> %s:%d: %s", self.waypoint.key, target.label, *address, exc)
+            abort_with_rst(writer)
+            return
+        if initial:
+            up_w.write(initial)
+        await splice(reader, writer, up_r, up_w)
