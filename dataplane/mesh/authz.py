@@ -74,8 +74,9 @@ def scope(policy: AuthorizationPolicy, plan: Plan) -> str:
 
 
 def policies_for(plan: Plan, pod: Pod) -> tuple[AuthorizationPolicy, ...]:
-    """The policies ztunnel checks for connections to ``pod``, in plan order."""
-    return tuple(p for p in plan.authorization_policies if _applies(p, plan, pod))
+    """The policies ztunnel checks for connections to ``pod``, in plan order
+    (``targetRefs`` policies are waypoints', which ztunnel ignores)."""
+    return tuple(p for p in plan.authorization_policies if not p.target_refs and _applies(p, plan, pod))
 
 
 def _applies(policy: AuthorizationPolicy, plan: Plan, pod: Pod) -> bool:
@@ -107,42 +108,42 @@ def _rule_matches(rule: PolicyRule, action: str, conn: Connection) -> bool:
     if rule.l7_fields and (action == "ALLOW" or not (rule.sources or rule.operations or rule.conditions)):
         return False
     return (
-        (not rule.sources or any(_source_matches(s, conn) for s in rule.sources))
+        (not rule.sources or any(source_matches(s, conn) for s in rule.sources))
         and (not rule.operations or any(_operation_matches(o, conn) for o in rule.operations))
-        and all(_condition_matches(c, conn) for c in rule.conditions)
+        and all(condition_matches(c, conn) for c in rule.conditions)
     )
 
 
-def _source_matches(source: PolicySource, conn: Connection) -> bool:
+def source_matches(source: PolicySource, conn: Connection) -> bool:
     principal, namespace = _principal(conn), _namespace(conn)
     return (
-        _field(source.principals, source.not_principals, lambda p: _string_match(_strip(p), principal))
-        and _field(source.namespaces, source.not_namespaces, lambda n: _string_match(n, namespace))
-        and _field(source.ip_blocks, source.not_ip_blocks, lambda b: _in_block(conn.src_ip, b))
+        field(source.principals, source.not_principals, lambda p: string_match(_strip(p), principal))
+        and field(source.namespaces, source.not_namespaces, lambda n: string_match(n, namespace))
+        and field(source.ip_blocks, source.not_ip_blocks, lambda b: _in_block(conn.src_ip, b))
     )
 
 
 def _operation_matches(operation: PolicyOperation, conn: Connection) -> bool:
-    return _field(operation.ports, operation.not_ports, lambda p: p == conn.dst_port)
+    return field(operation.ports, operation.not_ports, lambda p: p == conn.dst_port)
 
 
-def _condition_matches(condition: PolicyCondition, conn: Connection) -> bool:
+def condition_matches(condition: PolicyCondition, conn: Connection) -> bool:
     test: Callable[[str], bool] = {
         "source.ip": lambda v: _in_block(conn.src_ip, v),
-        "source.namespace": lambda v: _string_match(v, _namespace(conn)),
-        "source.principal": lambda v: _string_match(_strip(v), _principal(conn)),
+        "source.namespace": lambda v: string_match(v, _namespace(conn)),
+        "source.principal": lambda v: string_match(_strip(v), _principal(conn)),
         "destination.ip": lambda v: _in_block(conn.dst_ip, v),
         "destination.port": lambda v: int(v) == conn.dst_port,
     }[condition.key]
-    return _field(condition.values, condition.not_values, test)
+    return field(condition.values, condition.not_values, test)
 
 
-def _field(values: tuple[T, ...], not_values: tuple[T, ...], test: Callable[[T], bool]) -> bool:
+def field(values: tuple[T, ...], not_values: tuple[T, ...], test: Callable[[T], bool]) -> bool:
     """A field holds when some value matches (if any are given) and no not-value does."""
     return (not values or any(map(test, values))) and not any(map(test, not_values))
 
 
-def _string_match(pattern: str, value: str | None) -> bool:
+def string_match(pattern: str, value: str | None) -> bool:
     """Istio's string match: ``*`` = present, ``x*`` prefix, ``*x`` suffix, else exact.
     An absent value (no identity) matches no pattern."""
     if value is None:

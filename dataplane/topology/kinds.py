@@ -338,13 +338,15 @@ _POLICY_RULE = Obj(
     }
 )
 
+_POLICY_TARGET = Obj({"group": Str(), "kind": Str(), "name": Str(), "namespace": Str()}, required=("kind", "name"))
+
 _POLICY_SPEC = Obj(
     {
         "selector": Obj({"matchLabels": StrMap()}),
         "action": Enum(("ALLOW", "DENY", "AUDIT", "CUSTOM")),  # the last two are refused with a reason
         "rules": ListOf(_POLICY_RULE),
-        "targetRef": Obj({}, open=True),
-        "targetRefs": ListOf(Obj({}, open=True)),
+        "targetRef": _POLICY_TARGET,
+        "targetRefs": ListOf(_POLICY_TARGET),
         "provider": Ignored(),  # CUSTOM only, refused with it
     }
 )

@@ -19,7 +19,15 @@ from collections.abc import Callable
 from typing import Any
 
 from .model import Manifest, ObjectRef, Origin
-from .plan import AuthorizationPolicy, PolicyCondition, PolicyOperation, PolicyRule, PolicySource
+from .plan import (
+    AuthorizationPolicy,
+    HttpOperation,
+    PolicyCondition,
+    PolicyOperation,
+    PolicyRule,
+    PolicySource,
+    PolicyTarget,
+)
 from .rules import apply, check_labels, check_name, dns_subdomain, ipv4_address, ipv4_network
 from .schema import Report, valid_items
 from .yamlsource import child_path, item_path
@@ -48,10 +56,9 @@ def parse_policy(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> N
         return
     manifest.objects.append(ObjectRef(origin, "AuthorizationPolicy", namespace, name))
     key = f"{namespace}/{name}"
-    if "targetRef" in spec or "targetRefs" in spec:
-        manifest.warnings.append(
-            f"AuthorizationPolicy {key}: targetRefs policies are enforced by waypoints, which dpctl does not emulate"
-        )
+    targets = _targets(spec, report)
+    if targets:  # a waypoint's policy: HTTP fields are in force there
+        manifest.policies.append(AuthorizationPolicy(namespace, name, action, None, tuple(rules), targets))
         return
     found = dict.fromkeys(_short(f) for rule in rules for f in rule.l7_fields)
     if found:
@@ -66,14 +73,43 @@ def _short(field: str) -> str:
     return field.removeprefix("when.") if field.startswith("when.") else field.split(".", 2)[2]
 
 
+def _targets(spec: dict[str, Any], report: Report) -> tuple[PolicyTarget, ...]:
+    """``targetRefs`` (and the older single ``targetRef``) as waypoints read them."""
+    refs = [("spec.targetRef", spec["targetRef"])] if "targetRef" in spec else []
+    refs += [(item_path("spec.targetRefs", i), r) for i, r in valid_items(spec.get("targetRefs", []))]
+    targets = []
+    for at, ref in refs:
+        kind, group, name = ref.get("kind"), ref.get("group", ""), ref.get("name")
+        if not isinstance(name, str) or not isinstance(kind, str) or not isinstance(group, str):
+            report(at, "a target needs kind and name (strings)")
+        elif (group, kind) not in _TARGET_KINDS:
+            report(f"{at}.kind", f"waypoints take Service, Gateway or GatewayClass targets, not {group or 'core'}/{kind}")
+        else:
+            targets.append(PolicyTarget(group, kind, name))
+    return tuple(targets)
+
+
+_TARGET_KINDS = {("", "Service"), ("gateway.networking.k8s.io", "Gateway"), ("gateway.networking.k8s.io", "GatewayClass")}
+
+
 def _rule(raw: dict[str, Any], path: str, report: Report) -> PolicyRule:
     l7: list[str] = []
     sources = _clauses(raw, path, "from", "source", report, l7)
     operations = _clauses(raw, path, "to", "operation", report, l7)
     conditions = []
+    http_conditions = []
     for i, when in valid_items(raw.get("when", [])):
         if (condition := _condition(when, item_path(f"{path}.when", i), report, l7)) is not None:
             conditions.append(condition)
+        if isinstance(when.get("key"), str):
+            http_conditions.append(
+                condition or PolicyCondition(when["key"], tuple(_values(when, "values")), tuple(_values(when, "notValues")))
+            )
+    http_operations = tuple(
+        _http_operation(entry.get("operation", {}), item_path(f"{path}.to", i), report)
+        for i, entry in valid_items(raw.get("to", []))
+        if entry.get("operation")
+    )
     return PolicyRule(
         sources=tuple(s for s in sources if isinstance(s, PolicySource)),
         operations=tuple(o for o in operations if isinstance(o, PolicyOperation)),
@@ -81,6 +117,8 @@ def _rule(raw: dict[str, Any], path: str, report: Report) -> PolicyRule:
         l7_fields=tuple(dict.fromkeys(l7)),
         has_from=bool(raw.get("from")),
         has_to=bool(raw.get("to")),
+        http_operations=http_operations,
+        http_conditions=tuple(http_conditions),
     )
 
 
@@ -132,6 +170,16 @@ def _operation(fields: dict[str, Any], path: str, report: Report) -> PolicyOpera
     return PolicyOperation(
         ports=_checked(_port, fields, "ports", path, report),
         not_ports=_checked(_port, fields, "notPorts", path, report),
+    )
+
+
+def _http_operation(fields: dict[str, Any], path: str, report: Report) -> HttpOperation:
+    ports = _operation(fields, path, lambda *_: None)  # reported once already, by the L4 conversion
+    return HttpOperation(
+        hosts=tuple(_values(fields, "hosts")), not_hosts=tuple(_values(fields, "notHosts")),
+        methods=tuple(_values(fields, "methods")), not_methods=tuple(_values(fields, "notMethods")),
+        paths=tuple(_values(fields, "paths")), not_paths=tuple(_values(fields, "notPaths")),
+        ports=ports.ports, not_ports=ports.not_ports,
     )
 
 

@@ -177,6 +177,29 @@ class PolicyOperation:
 
 
 @dataclass(frozen=True)
+class HttpOperation:
+    """One ``to[].operation`` whole, as a waypoint evaluates it (HTTP fields included)."""
+
+    hosts: tuple[str, ...] = ()
+    not_hosts: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+    not_methods: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
+    not_paths: tuple[str, ...] = ()
+    ports: tuple[int, ...] = ()
+    not_ports: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicyTarget:
+    """One ``targetRefs`` entry: the policy is a waypoint's, not the ztunnel's."""
+
+    group: str
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True)
 class PolicyCondition:
     """One ``when[]`` entry with an L4 key (source.ip, destination.port, ...)."""
 
@@ -200,6 +223,9 @@ class PolicyRule:
     l7_fields: tuple[str, ...] = ()
     has_from: bool = False
     has_to: bool = False
+    # the rule whole, for waypoints: every operation field and every when key
+    http_operations: tuple[HttpOperation, ...] = ()
+    http_conditions: tuple[PolicyCondition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -211,6 +237,7 @@ class AuthorizationPolicy:
     action: str  # "ALLOW" | "DENY"
     selector: dict[str, str] | None = None  # None: the whole namespace (or mesh-wide in the root namespace)
     rules: tuple[PolicyRule, ...] = ()
+    target_refs: tuple[PolicyTarget, ...] = ()  # set: enforced by waypoints, ignored by ztunnels
 
     @property
     def key(self) -> str:
@@ -392,7 +419,10 @@ def _policy_from_dict(raw: dict[str, Any]) -> AuthorizationPolicy:
             l7_fields=tuple(r["l7_fields"]),
             has_from=r["has_from"],
             has_to=r["has_to"],
+            http_operations=tuple(HttpOperation(**tuples(x)) for x in r.get("http_operations", ())),
+            http_conditions=tuple(PolicyCondition(**tuples(x)) for x in r.get("http_conditions", ())),
         )
         for r in raw["rules"]
     )
-    return AuthorizationPolicy(**{**raw, "rules": rules})
+    targets = tuple(PolicyTarget(**t) for t in raw.get("target_refs", ()))
+    return AuthorizationPolicy(**{**raw, "rules": rules, "target_refs": targets})

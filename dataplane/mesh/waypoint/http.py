@@ -1,6 +1,8 @@
 """The waypoint's HTTP chain: every request routed, balanced and forwarded on its own.
 
-For one request, in Envoy's order (``waypoint-l7.md`` §2.2, §3): the route
+For one request, in Envoy's order (``waypoint-l7.md`` §2.2, §3, §4): the
+waypoint's AuthorizationPolicies (``mesh/authz_l7.py``; a denial is 403
+``RBAC: access denied``), then the route
 table of the called Service port picks a route (none attached: the inbound
 default; attached but none matching: 404 ``NR``); ``l7.routing.decision``
 applies the fault filter and the route's action; then the backend's
@@ -36,7 +38,7 @@ from dataplane.l7.routing import model as routing
 from dataplane.l7.routing.outlier import OutlierDetector
 from dataplane.l7.routing.replies import LocalReply
 from dataplane.l7.routing.table import default_route
-from dataplane.mesh import protocols
+from dataplane.mesh import authz_l7, protocols
 from dataplane.mesh.requestmetrics import RequestLabels, RequestMetrics
 from dataplane.mesh.waypoint.routes import Endpoint, WaypointRoutes
 from dataplane.mesh.waypoint.targets import Target
@@ -124,7 +126,10 @@ class WaypointHttp:
         route = self.routes.table(service, port, grpc).select(view) if service else default_route("", port, grpc)
         sent = _Sent()
         cluster_name = None
-        if route is None:
+        verdict = self._authorize(request, target, peer_identity, source, port)
+        if not verdict.allowed:
+            sent.reply = replies.rbac_denied(verdict.matched)
+        elif route is None:
             sent.reply = replies.no_route()
         else:
             fate = decisions.decide(route, view, self._rng, self.routes.services if service else _Any())
@@ -149,6 +154,16 @@ class WaypointHttp:
             headers += (("x-request-id", str(uuid.UUID(int=self._rng.getrandbits(128), version=4))),)
         headers = tuple((k, v) for k, v in headers if k != "x-forwarded-proto") + (("x-forwarded-proto", request.scheme),)
         return request.with_headers(headers)
+
+    def _authorize(
+        self, request: Request, target: Target, peer_identity: str | None, source: Address, port: int
+    ) -> authz_l7.Verdict:
+        """The RBAC filter, before routing: the policies that target this waypoint or the called Service."""
+        service = (target.service.namespace, target.service.name) if target.service else None
+        attributes = authz_l7.HttpRequest(
+            request.method, request.path, request.authority, port, request.headers, source[0], peer_identity
+        )
+        return authz_l7.evaluate(self.routes.plan, self.routes.waypoint, service, attributes)
 
     def _service_of(self, target: Target) -> tuple[str, int]:
         if target.service is None:

@@ -170,3 +170,15 @@ def test_retries_on_5xx_hide_a_flaky_backend(live: Emulation) -> None:
     path = f"/flaky/2/{live.plan.cni}-{id(live)}"  # the backend fails the first two requests for this path
     [(status, _, body)] = _details(live, [("GET", path, {})])
     assert status == 200 and json.loads(body)["path"] == path
+
+
+def test_l7_policies_at_the_waypoint_deny_with_envoys_reply(live: Emulation) -> None:
+    calls = [("DELETE", "/", {}), ("GET", "/", {"x-block": "1"}), ("GET", "/", {})]
+    deleted, blocked, allowed = requests_on_one_connection(
+        live.netns("default/curl"), _vip(live, "reviews"), 9080, calls, host="reviews:9080"
+    )
+    assert (deleted[0], deleted[2]) == (403, b"RBAC: access denied")  # only GET and HEAD are allowed
+    assert (blocked[0], blocked[2]) == (403, b"RBAC: access denied")  # the Gateway's DENY wins
+    assert allowed[0] == 200
+    details = requests_on_one_connection(live.netns("default/curl"), _vip(live, "details"), 9080, [("DELETE", "/", {})])
+    assert details[0][0] == 200  # the Service policy is reviews' only

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
+from dataplane.errors import TopologyError
 from dataplane.topology import plan_from_text
 from dataplane.topology.plan import (
     AuthorizationPolicy,
+    HttpOperation,
     Plan,
     PolicyCondition,
     PolicyOperation,
     PolicyRule,
     PolicySource,
+    PolicyTarget,
 )
 
 
@@ -57,6 +62,11 @@ def test_fields_are_converted(topology: Callable[..., str]) -> None:
                 ),
                 has_from=True,
                 has_to=True,
+                http_operations=(HttpOperation(ports=(8080, 9090), not_ports=(22,)),),
+                http_conditions=(
+                    PolicyCondition("destination.port", values=("8080",)),
+                    PolicyCondition("source.ip", not_values=("10.0.0.2/32",)),
+                ),
             ),
         ),
     )
@@ -76,12 +86,16 @@ def test_the_root_namespace_needs_no_declaration(topology: Callable[..., str]) -
     assert p.mesh_root_namespace == "istio-system"
 
 
-def test_waypoint_policies_are_not_given_to_ztunnel(topology: Callable[..., str]) -> None:
-    p = plan(topology, policy("wp", "{targetRefs: [{kind: Service, group: '', name: web}], rules: [{}]}"))
-    assert p.authorization_policies == ()
-    assert p.warnings == (
-        "AuthorizationPolicy default/wp: targetRefs policies are enforced by waypoints, which dpctl does not emulate",
-    )
+def test_waypoint_policies_keep_their_targets_and_http_fields(topology: Callable[..., str]) -> None:
+    rules = "[{to: [{operation: {methods: [GET], paths: ['/api/*']}}], when: [{key: 'request.headers[x-id]', values: ['1']}]}]"
+    p = plan(topology, policy("wp", f"{{targetRefs: [{{kind: Service, group: '', name: web}}], rules: {rules}}}"))
+    [wp] = p.authorization_policies
+    assert wp.target_refs == (PolicyTarget("", "Service", "web"),) and p.warnings == ()
+    [rule] = wp.rules
+    assert rule.http_operations == (HttpOperation(methods=("GET",), paths=("/api/*",)),)
+    assert rule.http_conditions == (PolicyCondition("request.headers[x-id]", values=("1",)),)
+    with pytest.raises(TopologyError, match=r"targetRefs\[0\].kind: waypoints take Service, Gateway or GatewayClass"):
+        plan(topology, policy("bad", "{targetRefs: [{kind: Pod, group: '', name: web}]}"))
 
 
 def test_http_fields_are_recorded_and_warned_about(topology: Callable[..., str]) -> None:
