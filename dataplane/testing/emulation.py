@@ -11,16 +11,22 @@ engineer would type.
 
 from __future__ import annotations
 
+import http.client
+import ipaddress
 import json
+import socket
 import subprocess
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dataplane.kernel import netns
 from dataplane.kernel.sniff import CapturedPacket, Sniffer
+from dataplane.mesh.promtext import Sample, parse
 from dataplane.state.layout import evidence_dir
 from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan, Pod, Service
@@ -28,6 +34,16 @@ from dataplane.topology.targets import resolve_address, resolve_place, resolve_p
 from dataplane.verify.checks import DEFAULT_CHECKS, run_checks
 from dataplane.verify.evidence import Evidence, run_directory
 from dataplane.verify.result import CheckResult, Report
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
 @dataclass(frozen=True)
@@ -80,6 +96,54 @@ class Emulation:
         """GET ``url`` from inside ``target``; the built-in responders answer JSON."""
         out = self.exec(target, "curl", "-sS", "--max-time", str(timeout), url, timeout=timeout + 5)
         return dict(json.loads(out.stdout))
+
+    def requests(
+        self, target: str, url: str, count: int = 1, method: str = "GET", headers: dict[str, str] | None = None,
+        timeout: float = 10,
+    ) -> list[HttpAnswer]:
+        """``count`` requests to ``url`` from inside ``target``, one after another on one
+        keep-alive connection (so a waypoint's per-request balancing shows), each
+        answer as (status, lower-case headers, body).  The URL's host must be an
+        address or a name the test resolves itself; the Host header carries it."""
+        parts = urllib.parse.urlsplit(url)
+        host, port = parts.hostname or "", parts.port or 80
+        address = self._address_of(host)
+        sock = netns.socket_in(self.netns(target), socket.AF_INET, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        sock.connect((address, port))
+        connection = http.client.HTTPConnection(parts.netloc, timeout=timeout)
+        connection.sock = sock
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        answers = []
+        try:
+            for _ in range(count):
+                connection.request(method, path, headers=headers or {})
+                response = connection.getresponse()
+                body = response.read()
+                answers.append(HttpAnswer(response.status, {k.lower(): v for k, v in response.getheaders()}, body))
+        finally:
+            connection.close()
+        return answers
+
+    def _address_of(self, host: str) -> str:
+        """An address as is; ``name.namespace`` (or ``name.namespace.svc...``) of a Service as its ClusterIP."""
+        try:
+            return str(ipaddress.IPv4Address(host))
+        except ValueError:
+            name, _, rest = host.partition(".")
+            namespace = rest.split(".", 1)[0] or "default"
+            ip = self.service(f"{namespace}/{name}").cluster_ip
+            if ip is None:
+                raise KeyError(f"{host}: a Service without a ClusterIP") from None
+            return ip
+
+    def mesh_metrics(self) -> list[Sample]:
+        """Every node's ztunnel and waypoint metrics, as ``dpctl mesh metrics`` reads them."""
+        samples: list[Sample] = []
+        for node in self.plan.nodes:
+            url = "http://127.0.0.1:15020/metrics"
+            samples += parse(self.exec(f"node/{node.name}", "curl", "-sS", "--max-time", "5", url).stdout)
+        return samples
 
     def sniffer(self, target: str, iface: str | None = None, bpf: str | None = None) -> Sniffer:
         """A packet capture inside ``target`` on ``iface`` (all interfaces if None);
