@@ -28,8 +28,8 @@ from dataplane.agent import ready
 from dataplane.kernel import daemons, netns
 from dataplane.state.lock import lock_path
 from dataplane.state.store import StateDir
-from dataplane.topology import naming
 from dataplane.testing import hostsnapshot
+from dataplane.topology import naming
 
 TOPOLOGY = (Path(__file__).resolve().parents[1] / "tests" / "integration" / "topologies" / "services.yaml").read_text()
 

@@ -211,10 +211,14 @@ class H11Responder(Connection):
         ]
         if status in _NO_BODY_STATUSES:
             headers, body = [(b"server", SERVER_NAME)], b""
-        self._send(_response(status, headers))
+        # One write for head and body: two would meet Nagle's algorithm on the
+        # second segment and the client's delayed ACK on the first, 40 ms a
+        # response on a keep-alive connection.
+        events: list[h11.Event] = [_response(status, headers)]
         if body and request.method != b"HEAD":
-            self._send(h11.Data(data=body))
-        self._send(h11.EndOfMessage())
+            events.append(h11.Data(data=body))
+        events.append(h11.EndOfMessage())
+        self.transport.write(b"".join(self._http.send(event) or b"" for event in events))
 
     def _reject(self, status: int) -> None:
         if self._http.our_state in (h11.IDLE, h11.SEND_RESPONSE):
