@@ -72,6 +72,7 @@ class _Sent:
     endpoint: Endpoint | None = None
     upstream_ms: int | None = None
     flags: str = "-"
+    response_headers: tuple[routing.HeaderModifier, ...] = ()  # the chosen backend's, then the route's
 
 
 class WaypointHttp:
@@ -141,9 +142,10 @@ class WaypointHttp:
                 cluster_name = _cluster_name(fate.backend, port)
                 sent = await self._forward(fate, request, target, port)
                 sent.flags = _joined(fate.flags, sent.flags)
+                sent.response_headers = fate.response_headers
                 for mirror in fate.mirrors:
                     self._mirror(mirror, fate.request, request, port)
-        response = self._respond(sent, route, started)
+        response = self._respond(sent)
         self._account(request, response, sent, target, peer_identity, source, started_wall, started, cluster_name)
         return response
 
@@ -277,14 +279,13 @@ class WaypointHttp:
 
     # -- answer and account -------------------------------------------------------------------------
 
-    def _respond(self, sent: _Sent, route: routing.Route | None, started: float) -> Response:
+    def _respond(self, sent: _Sent) -> Response:
         if sent.reply is not None:
             reply = sent.reply
             return Response(reply.status, (*reply.headers, ("server", SERVER)), reply.body)
-        assert sent.response is not None and route is not None
+        assert sent.response is not None
         headers = end_to_end(sent.response.headers)
-        for modifier in (route.backends[0].response_headers if len(route.backends) == 1 else routing.HeaderModifier(),
-                         route.response_headers):
+        for modifier in sent.response_headers:
             headers = decisions.apply_headers(headers, modifier)
         headers = tuple((k, v) for k, v in headers if k != "server") + (
             ("server", SERVER), ("x-envoy-upstream-service-time", str(sent.upstream_ms or 0)),

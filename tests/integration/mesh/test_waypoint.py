@@ -182,3 +182,10 @@ def test_l7_policies_at_the_waypoint_deny_with_envoys_reply(live: Emulation) -> 
     assert allowed[0] == 200
     details = requests_on_one_connection(live.netns("default/curl"), _vip(live, "details"), 9080, [("DELETE", "/", {})])
     assert details[0][0] == 200  # the Service policy is reviews' only
+
+
+def test_header_modifiers_change_what_the_backend_and_the_client_see(live: Emulation) -> None:
+    [(status, headers, body)] = _requests(live, 1, {"end-user": "jason", "x-drop": "secret", "x-env": "dev"})
+    seen = json.loads(body)["headers"]
+    assert status == 200 and headers["x-wp"] == "yes"
+    assert (seen["x-env"], seen["x-a"]) == ("prod", "1") and "x-drop" not in seen
