@@ -5,6 +5,10 @@ Plan and never from YAML.  A Plan is pure data: every pod already has its node,
 address, namespace name and interface name, so building is a mechanical walk
 and the same file always yields the same Plan.  Plans round-trip through JSON
 so the state directory can hold the exact plan an emulation was built from.
+
+Past 400 lines on purpose: the Plan and every type it holds are one contract
+(the JSON the agents read), and a reader checking what a field means, or
+what ``from_json`` rebuilds, finds all of it in one place.
 """
 
 from __future__ import annotations
