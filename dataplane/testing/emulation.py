@@ -18,11 +18,11 @@ import socket
 import subprocess
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dataplane.kernel import netns
 from dataplane.kernel.sniff import CapturedPacket, Sniffer
@@ -36,14 +36,39 @@ from dataplane.verify.evidence import Evidence, run_directory
 from dataplane.verify.result import CheckResult, Report
 
 
-@dataclass(frozen=True)
-class HttpAnswer:
+class HttpAnswer(NamedTuple):
     status: int
-    headers: dict[str, str]
+    headers: dict[str, str]  # lower-case names
     body: bytes
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+Call = tuple[str, str, dict[str, str]]  # method, path and query, headers
+
+
+def keepalive_requests(
+    netns_name: str, ip: str, port: int, calls: Sequence[Call], host: str | None = None, timeout: float = 10
+) -> list[HttpAnswer]:
+    """``calls`` one after another on one keep-alive HTTP/1.1 connection made inside
+    ``netns_name`` (so a waypoint's per-request balancing shows); ``host`` is the
+    Host header (default ``ip:port``)."""
+    sock = netns.socket_in(netns_name, socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    sock.connect((ip, port))
+    connection = http.client.HTTPConnection(host or f"{ip}:{port}", timeout=timeout)
+    connection.sock = sock
+    answers = []
+    try:
+        for method, path, headers in calls:
+            connection.request(method, path, headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+            answers.append(HttpAnswer(response.status, {k.lower(): v for k, v in response.getheaders()}, body))
+    finally:
+        connection.close()
+    return answers
 
 
 @dataclass(frozen=True)
@@ -101,29 +126,14 @@ class Emulation:
         self, target: str, url: str, count: int = 1, method: str = "GET", headers: dict[str, str] | None = None,
         timeout: float = 10,
     ) -> list[HttpAnswer]:
-        """``count`` requests to ``url`` from inside ``target``, one after another on one
-        keep-alive connection (so a waypoint's per-request balancing shows), each
-        answer as (status, lower-case headers, body).  The URL's host must be an
-        address or a name the test resolves itself; the Host header carries it."""
+        """``count`` requests to ``url`` from inside ``target`` on one keep-alive
+        connection (``keepalive_requests``); the URL's host is an address or a
+        Service as ``name.namespace``, and is sent as the Host header."""
         parts = urllib.parse.urlsplit(url)
-        host, port = parts.hostname or "", parts.port or 80
-        address = self._address_of(host)
-        sock = netns.socket_in(self.netns(target), socket.AF_INET, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        sock.connect((address, port))
-        connection = http.client.HTTPConnection(parts.netloc, timeout=timeout)
-        connection.sock = sock
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        answers = []
-        try:
-            for _ in range(count):
-                connection.request(method, path, headers=headers or {})
-                response = connection.getresponse()
-                body = response.read()
-                answers.append(HttpAnswer(response.status, {k.lower(): v for k, v in response.getheaders()}, body))
-        finally:
-            connection.close()
-        return answers
+        address = self._address_of(parts.hostname or "")
+        calls = [(method, path, headers or {})] * count
+        return keepalive_requests(self.netns(target), address, parts.port or 80, calls, parts.netloc, timeout)
 
     def _address_of(self, host: str) -> str:
         """An address as is; ``name.namespace`` (or ``name.namespace.svc...``) of a Service as its ClusterIP."""

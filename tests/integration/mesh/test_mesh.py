@@ -20,7 +20,7 @@ from dataplane.mesh.promtext import Sample, parse
 from dataplane.state.store import StateDir
 from dataplane.testing.plugin import Emulations
 from dataplane.topology.plan import Plan
-from tests.integration.support import dpctl, write_topology
+from tests.integration.support import dpctl, each_cni, write_topology
 from tests.integration.support.traffic import http_get
 
 pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
@@ -30,10 +30,8 @@ pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations
 ) -> Iterator[Plan]:
-    path = write_topology(tmp_path_factory.mktemp("mesh"), "mesh.yaml", "mesh", CNI=request.param)
-    emulation = module_topology(path)
-    yield emulation.plan
-    module_topology.down(emulation)  # before the next CNI's emulation comes up
+    for emulation in each_cni(request, tmp_path_factory, module_topology, "mesh.yaml", "mesh"):
+        yield emulation.plan
 
 
 def service_ip(plan: Plan) -> str:

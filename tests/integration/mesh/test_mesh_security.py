@@ -34,7 +34,7 @@ from dataplane.realize.identities import store_for
 from dataplane.state.store import StateDir
 from dataplane.testing.plugin import Emulations
 from dataplane.topology.plan import Plan, Pod
-from tests.integration.support import dpctl, hbone_probe, write_topology
+from tests.integration.support import dpctl, each_cni, hbone_probe
 from tests.integration.support.traffic import http_get
 
 pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
@@ -46,10 +46,8 @@ GET = b"GET / HTTP/1.0\r\nHost: probe\r\n\r\n"
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations
 ) -> Iterator[Plan]:
-    path = write_topology(tmp_path_factory.mktemp("msec"), "mesh-mixed.yaml", "msec", CNI=request.param)
-    emulation = module_topology(path)
-    yield emulation.plan
-    module_topology.down(emulation)  # before the next CNI's emulation comes up
+    for emulation in each_cni(request, tmp_path_factory, module_topology, "mesh-mixed.yaml", "msec"):
+        yield emulation.plan
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,9 @@ import pytest
 
 from dataplane.kernel import netns
 from dataplane.mesh.promtext import parse
-from dataplane.testing.emulation import Emulation
+from dataplane.testing.emulation import Emulation, keepalive_requests
 from dataplane.testing.plugin import Emulations
-from tests.integration.support import dpctl, write_topology
-from tests.integration.support.traffic import requests_on_one_connection
+from tests.integration.support import dpctl, each_cni, write_topology
 
 pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
 
@@ -31,10 +30,8 @@ pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations
 ) -> Iterator[Emulation]:
-    path = write_topology(tmp_path_factory.mktemp("waypoint"), "waypoint.yaml", "waypoint", CNI=request.param)
-    emulation = module_topology(path)
-    yield emulation
-    module_topology.down(emulation)
+    for emulation in each_cni(request, tmp_path_factory, module_topology, "waypoint.yaml", "waypoint"):
+        yield emulation
 
 
 def _vip(emu: Emulation, name: str) -> str:
@@ -52,7 +49,7 @@ Answers = list[tuple[int, dict[str, str], bytes]]
 
 def _requests(emu: Emulation, count: int, headers: dict[str, str] | None = None, path: str = "/") -> Answers:
     calls = [("GET", path, headers or {})] * count
-    return requests_on_one_connection(emu.netns("default/curl"), _vip(emu, "reviews"), 9080, calls, host="reviews:9080")
+    return keepalive_requests(emu.netns("default/curl"), _vip(emu, "reviews"), 9080, calls, host="reviews:9080")
 
 
 def test_a_service_call_goes_through_the_waypoint_and_the_app_sees_the_waypoint(live: Emulation) -> None:
@@ -66,7 +63,7 @@ def test_a_service_call_goes_through_the_waypoint_and_the_app_sees_the_waypoint(
 
 def test_a_pod_ip_call_bypasses_the_waypoint(live: Emulation) -> None:
     v1 = live.pod("default/reviews-v1-0")
-    [(status, headers, body)] = requests_on_one_connection(live.netns("default/curl"), v1.ip, 9080, [("GET", "/", {})])
+    [(status, headers, body)] = keepalive_requests(live.netns("default/curl"), v1.ip, 9080, [("GET", "/", {})])
     assert status == 200 and headers.get("server") != "istio-envoy"
     assert json.loads(body)["client"].split(":")[0] == live.pod("default/curl").ip
 
@@ -123,7 +120,7 @@ def test_route_edits_apply_live_without_a_restart(live: Emulation, tmp_path: Pat
     ))
     dpctl("apply", str(edited), check=True)
     try:
-        answers = requests_on_one_connection(
+        answers = keepalive_requests(
             live.netns("default/curl"), _vip(live, "reviews"), 9080,
             [("GET", "/api", {}), ("GET", "/other", {})], host="reviews:9080",
         )
@@ -143,7 +140,7 @@ def test_mesh_waypoints_lists_the_waypoint_and_what_it_serves(live: Emulation) -
 
 
 def _details(emu: Emulation, calls: list[tuple[str, str, dict[str, str]]]) -> Answers:
-    return requests_on_one_connection(emu.netns("default/curl"), _vip(emu, "details"), 9080, calls, host="details:9080")
+    return keepalive_requests(emu.netns("default/curl"), _vip(emu, "details"), 9080, calls, host="details:9080")
 
 
 def test_a_fault_abort_hits_its_percentage_and_never_reaches_the_backend(live: Emulation) -> None:
@@ -174,13 +171,13 @@ def test_retries_on_5xx_hide_a_flaky_backend(live: Emulation) -> None:
 
 def test_l7_policies_at_the_waypoint_deny_with_envoys_reply(live: Emulation) -> None:
     calls = [("DELETE", "/", {}), ("GET", "/", {"x-block": "1"}), ("GET", "/", {})]
-    deleted, blocked, allowed = requests_on_one_connection(
+    deleted, blocked, allowed = keepalive_requests(
         live.netns("default/curl"), _vip(live, "reviews"), 9080, calls, host="reviews:9080"
     )
     assert (deleted[0], deleted[2]) == (403, b"RBAC: access denied")  # only GET and HEAD are allowed
     assert (blocked[0], blocked[2]) == (403, b"RBAC: access denied")  # the Gateway's DENY wins
     assert allowed[0] == 200
-    details = requests_on_one_connection(live.netns("default/curl"), _vip(live, "details"), 9080, [("DELETE", "/", {})])
+    details = keepalive_requests(live.netns("default/curl"), _vip(live, "details"), 9080, [("DELETE", "/", {})])
     assert details[0][0] == 200  # the Service policy is reviews' only
 
 

@@ -17,8 +17,8 @@ import os
 import select
 import signal
 import socket
-import time
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path

@@ -13,7 +13,7 @@ from dnslib import QTYPE, RCODE, DNSRecord
 
 from dataplane.testing.plugin import Emulations
 from dataplane.topology.plan import Plan, Service
-from tests.integration.support import dpctl, write_topology
+from tests.integration.support import dpctl, each_cni
 from tests.integration.support.traffic import connect_error, http_get, pods_answering, udp_exchange
 
 pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
@@ -27,10 +27,8 @@ CHI2_2DF_P001 = 13.82
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations
 ) -> Iterator[Plan]:
-    path = write_topology(tmp_path_factory.mktemp("svc"), "services.yaml", "svc", CNI=request.param)
-    emulation = module_topology(path)
-    yield emulation.plan
-    module_topology.down(emulation)  # before the next CNI's emulation comes up
+    for emulation in each_cni(request, tmp_path_factory, module_topology, "services.yaml", "svc"):
+        yield emulation.plan
 
 
 def svc(plan: Plan, name: str) -> Service:

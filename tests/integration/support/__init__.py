@@ -15,8 +15,13 @@ import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
+from dataplane.testing.emulation import Emulation
+from dataplane.testing.plugin import Emulations
 from dataplane.topology.plan import Plan, Pod
 
 TOPOLOGIES = Path(__file__).resolve().parents[1] / "topologies"
@@ -34,6 +39,18 @@ def write_topology(directory: Path, template: str, name: str, **fields: str) -> 
     path = directory / f"{name}.yaml"
     path.write_text(text)
     return path
+
+
+def each_cni(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations,
+    template: str, stem: str,
+) -> Iterator[Emulation]:
+    """For a module fixture parametrized over the CNI modes: ``template`` up in
+    this parameter's mode, and down again before the next mode's comes up."""
+    path = write_topology(tmp_path_factory.mktemp(stem), template, stem, CNI=request.param)
+    emulation = module_topology(path)
+    yield emulation
+    module_topology.down(emulation)
 
 
 def dpctl(*args: str, timeout: float = 120, check: bool = False) -> subprocess.CompletedProcess[str]:

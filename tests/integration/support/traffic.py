@@ -7,7 +7,6 @@ the kernel, without a process per request.
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 import time
@@ -66,25 +65,3 @@ def udp_exchange(src_netns: str, ip: str, port: int, payload: bytes, sport: int 
             return None
     return data
 
-
-def requests_on_one_connection(
-    src_netns: str, ip: str, port: int, requests: list[tuple[str, str, dict[str, str]]], host: str | None = None,
-    timeout: float = 10.0,
-) -> list[tuple[int, dict[str, str], bytes]]:
-    """Send ``requests`` (method, path, headers) one after another on one keep-alive
-    HTTP/1.1 connection made inside ``src_netns``; (status, headers, body) of each."""
-    sock = netns.socket_in(src_netns, socket.AF_INET, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    sock.connect((ip, port))
-    connection = http.client.HTTPConnection(host or f"{ip}:{port}", timeout=timeout)
-    connection.sock = sock
-    answers = []
-    try:
-        for method, path, headers in requests:
-            connection.request(method, path, headers=headers)
-            response = connection.getresponse()
-            body = response.read()
-            answers.append((response.status, {k.lower(): v for k, v in response.getheaders()}, body))
-    finally:
-        connection.close()
-    return answers

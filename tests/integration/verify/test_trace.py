@@ -25,7 +25,7 @@ from dataplane.kernel import netns, nft
 from dataplane.testing.plugin import Emulations
 from dataplane.topology.plan import Plan
 from dataplane.trace.targets import resolve_destination, watchers
-from tests.integration.support import dpctl, write_topology
+from tests.integration.support import dpctl, each_cni
 
 pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
 
@@ -34,10 +34,8 @@ pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations
 ) -> Iterator[Plan]:
-    path = write_topology(tmp_path_factory.mktemp("trace"), "services.yaml", "trace", CNI=request.param)
-    emulation = module_topology(path)
-    yield emulation.plan
-    module_topology.down(emulation)  # before the next CNI's emulation comes up
+    for emulation in each_cni(request, tmp_path_factory, module_topology, "services.yaml", "trace"):
+        yield emulation.plan
 
 
 def monitors_in(plan: Plan) -> list[int]:
