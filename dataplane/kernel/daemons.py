@@ -4,8 +4,12 @@
 never relies on a pid file: it looks for every process with a thread inside
 one of the emulation's namespaces, and for node agents whose command line
 gives the emulation's state directory as ``--state-dir`` (an agent whose node
-namespace is already gone).  Nothing else is ever signalled: a process that
-merely mentions the directory among its arguments is not the emulation's.
+namespace is already gone).  Namespace names are machine-wide while state
+roots are not (``DPCTL_STATE_ROOT``), so an agent of the same emulation name
+under another root serves the very namespaces being removed: it is matched by
+the last component of its ``--state-dir`` too.  Nothing else is ever
+signalled: a process that merely mentions the directory among its arguments,
+without being started as ``<python> -m dataplane.agent``, is not the emulation's.
 """
 
 from __future__ import annotations
@@ -51,18 +55,29 @@ def processes_in(netns_names: Iterable[str]) -> set[int]:
 
 def agents_of(state_dir: str, module: str = "dataplane.agent") -> set[int]:
     """Pids running ``python -m <module> ... --state-dir <state_dir> ...``, exactly."""
-    wanted = [b"--state-dir", state_dir.encode()]
-    found = set()
+    return {pid for pid, given in _agents(module) if given == state_dir}
+
+
+def agents_of_emulation(name: str, module: str = "dataplane.agent") -> set[int]:
+    """Pids running ``python -m <module> ... --state-dir <any root>/<name> ...``:
+    the agents of emulation ``name`` whichever state root they were started under."""
+    return {pid for pid, given in _agents(module) if os.path.basename(os.path.normpath(given)) == name}
+
+
+def _agents(module: str) -> Iterable[tuple[int, str]]:
+    """(pid, its ``--state-dir`` value) of every ``python -m <module>`` process."""
     for pid in _other_pids():
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
                 args = handle.read().split(b"\0")
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
-        is_agent = any(args[i : i + 2] == [b"-m", module.encode()] for i in range(len(args)))
-        if is_agent and any(args[i : i + 2] == wanted for i in range(len(args))):
-            found.add(pid)
-    return found
+        if args[1:3] != [b"-m", module.encode()]:  # how up starts it: <python> -m <module>
+            continue
+        for i in range(len(args) - 1):
+            if args[i] == b"--state-dir":
+                yield pid, os.fsdecode(args[i + 1])
+                break
 
 
 def alive(pid: int) -> bool:

@@ -2,7 +2,7 @@
 
 Teardown does not trust any record of what was made.  It stops every process
 that lives in one of the emulation's namespaces (or is one of its node agents,
-named by its exact ``--state-dir``), deletes every namespace whose name
+named by its ``--state-dir``, under this state root or another), deletes every namespace whose name
 carries the emulation's prefix ``dp-<name>.``, removes the matching
 ``/etc/netns`` directories and finally the state directory -- only when that
 directory proves to be the emulation's own (``StateDir.remove``).  All links,
@@ -48,7 +48,7 @@ def _remove(state: StateDir) -> TeardownReport:
     name = state.name
     prefix = naming.prefix(name)
     names = netns.list_names(prefix)
-    pids = daemons.processes_in(names) | daemons.agents_of(state.path)
+    pids = daemons.processes_in(names) | daemons.agents_of_emulation(name)
     daemons.terminate(pids)
     # Anything that raced in while we were stopping the first set.
     daemons.terminate(daemons.processes_in(names))

@@ -142,6 +142,36 @@ def test_down_stops_only_its_own_agents(sandbox, tmp_path: Path) -> None:  # typ
     _assert_survived(victim, sentinel)
 
 
+def test_down_all_under_another_state_root_stops_the_agents_too(sandbox, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Namespace names are machine-wide, state roots are not: ``down --all`` run
+    with another ``DPCTL_STATE_ROOT`` removes the namespaces, so it must stop the
+    agents serving them as well, and still leave a bystander alone."""
+    env, victim, sentinel = sandbox
+    name = unique_name("roots")
+    other_root = tmp_path / "other-root"
+    other_root.mkdir()
+    other_env = {**env, "DPCTL_STATE_ROOT": str(other_root)}
+    bystander = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)", "-m", "dataplane.agent", "--state-dir", f"/nowhere/{name}"]
+    )
+    try:
+        path = write_topology(tmp_path, "fabric.yaml", name, CNI="vpc")
+        assert _dpctl(env, "up", "-q", str(path)).returncode == 0
+        agents = daemons.agents_of_emulation(name)
+        assert len(agents) == 3
+        result = _dpctl(other_env, "down", "--all")
+        assert result.returncode == 0, result.stderr
+        assert f"{name}: removed" in result.stdout
+        assert not any(daemons.alive(pid) for pid in agents), "agents under the first root outlived down --all"
+        assert netns.list_names(naming.prefix(name)) == []
+        assert bystander.poll() is None, "down --all stopped a process that was not an agent of the emulation"
+    finally:
+        _dpctl(env, "down", name)
+        bystander.kill()
+        bystander.wait()
+    _assert_survived(victim, sentinel)
+
+
 def test_down_of_a_name_that_is_not_up_says_so(sandbox) -> None:  # type: ignore[no-untyped-def]
     env, victim, sentinel = sandbox
     result = _dpctl(env, "down", unique_name("nothing"))
