@@ -6,6 +6,8 @@
 * ``tcp-echo``: every byte back; the client's EOF closes our side once all is
   echoed.
 * ``udp-echo``: every datagram back to its sender.
+* ``ext-authz``: an external authorizer like Istio's sample one, for
+  ``action: CUSTOM`` policies (ports named ``ext-authz`` or ``http-ext-authz``).
 * ``dns`` lives in ``dns_responder``: it answers from the agent's cluster zone.
 * ``MetricsResponder`` is not a pod's: the agent's own ztunnel metrics endpoint
   (``GET /metrics``, ``/stats/prometheus`` on 127.0.0.1:15020 of the node),
@@ -23,7 +25,7 @@ import http
 import json
 import logging
 from collections.abc import Callable
-from typing import ClassVar, cast
+from typing import ClassVar, NamedTuple, cast
 
 import h11
 
@@ -33,6 +35,13 @@ log = logging.getLogger(__name__)
 
 SERVER_NAME = b"dpctl-agent"
 _NO_BODY_STATUSES = frozenset({204, 304})
+
+
+class Answer(NamedTuple):
+    status: int
+    content_type: bytes
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
 def _response(status: int, headers: list[tuple[bytes, bytes]]) -> h11.Response:
@@ -196,18 +205,19 @@ class H11Responder(Connection):
         else:
             self.transport.close()
 
-    def _answer(self, request: h11.Request, target: str) -> tuple[int, bytes, bytes]:
-        """(status, content type, body) for one complete request."""
+    def _answer(self, request: h11.Request, target: str) -> Answer:
+        """What one complete request gets."""
         raise NotImplementedError
 
     def _respond(self) -> None:
         request = cast(h11.Request, self._request)
         target = request.target.decode("latin-1")
-        status, content_type, body = self._answer(request, target)
+        status, content_type, body, extra = self._answer(request, target)
         headers = [
             (b"content-type", content_type),
             (b"content-length", str(len(body)).encode()),
             (b"server", SERVER_NAME),
+            *extra,
         ]
         if status in _NO_BODY_STATUSES:
             headers, body = [(b"server", SERVER_NAME)], b""
@@ -255,9 +265,9 @@ class HttpResponder(H11Responder):
         except ValueError:
             return 0.0
 
-    def _answer(self, request: h11.Request, target: str) -> tuple[int, bytes, bytes]:
+    def _answer(self, request: h11.Request, target: str) -> Answer:
         body = json.dumps(self._report(request, target)).encode() + b"\n"
-        return self._status(target), b"application/json", body
+        return Answer(self._status(target), b"application/json", body)
 
     def _status(self, target: str) -> int:
         path = target.split("?", 1)[0]
@@ -296,12 +306,30 @@ class MetricsResponder(H11Responder):
         super().__init__(connections)
         self._exposition = exposition
 
-    def _answer(self, request: h11.Request, target: str) -> tuple[int, bytes, bytes]:
+    def _answer(self, request: h11.Request, target: str) -> Answer:
         if target.split("?", 1)[0] not in METRICS_PATHS:
-            return 404, b"text/plain; charset=utf-8", b"not found\n"
+            return Answer(404, b"text/plain; charset=utf-8", b"not found\n")
         if request.method not in (b"GET", b"HEAD"):
-            return 405, b"text/plain; charset=utf-8", b"method not allowed\n"
-        return 200, PROMETHEUS_TEXT, self._exposition().encode()
+            return Answer(405, b"text/plain; charset=utf-8", b"method not allowed\n")
+        return Answer(200, PROMETHEUS_TEXT, self._exposition().encode())
+
+
+class ExtAuthzResponder(H11Responder):
+    """An external authorizer that behaves like Istio's sample (``samples/extauthz``):
+    a request carrying ``x-ext-authz: allow`` is allowed (200), any other is
+    denied (403, with the sample's body); either way the answer says so in
+    ``x-ext-authz-check-result``, which a provider can pass on with
+    ``headersToUpstreamOnAllow`` / ``headersToDownstreamOnDeny``."""
+
+    def _answer(self, request: h11.Request, target: str) -> Answer:
+        allowed = any(k == b"x-ext-authz" and v == b"allow" for k, v in request.headers)
+        if allowed:
+            return Answer(200, b"text/plain; charset=utf-8", b"", ((EXT_AUTHZ_RESULT, b"allowed"),))
+        return Answer(403, b"text/plain; charset=utf-8", EXT_AUTHZ_DENIED, ((EXT_AUTHZ_RESULT, b"denied"),))
+
+
+EXT_AUTHZ_RESULT = b"x-ext-authz-check-result"
+EXT_AUTHZ_DENIED = b"denied by ext_authz for not found header `x-ext-authz: allow` in the request"
 
 
 def _requested_status(target: str) -> int:
@@ -331,6 +359,8 @@ def stream_factory(responder: str, pod: Pod, connections: Connections) -> Callab
         return lambda: HttpResponder(pod, connections)
     if responder == "tcp-echo":
         return lambda: TcpEcho(connections)
+    if responder == "ext-authz":
+        return lambda: ExtAuthzResponder(connections)
     raise ValueError(f"no TCP responder called {responder!r}")
 
 

@@ -5,7 +5,10 @@ those; ``selector`` policies are the ztunnel's): a Service in the policy's
 namespace (requests to that Service), the waypoint's own Gateway (all its
 traffic), or GatewayClass ``istio-waypoint`` from the root namespace (every
 waypoint).  Order: any matching DENY denies, with no ALLOW the request passes,
-else some ALLOW must match.  Sources are the *client*: the identity of HBONE
+else some ALLOW must match.  Before all of them, a matching CUSTOM policy
+(``custom_policy``) sends the request to its external authorizer, whose
+denial stops it (the waypoint asks; ``l7.routing.extauthz`` decides what the
+answer means).  Sources are the *client*: the identity of HBONE
 #1's certificate and the client pod's address.  ``to.operation`` adds hosts,
 methods and paths (Istio's ``*`` prefix/suffix forms and the ``{*}`` /
 ``{**}`` path templates) to ports; ``when`` adds ``request.headers[...]``.
@@ -63,6 +66,19 @@ def applies(plan: Plan, policy: AuthorizationPolicy, waypoint: Waypoint, service
         ):
             return True
     return False
+
+
+def custom_policy(
+    plan: Plan, waypoint: Waypoint, service: tuple[str, str] | None, request: HttpRequest
+) -> AuthorizationPolicy | None:
+    """The CUSTOM policy whose provider must be asked about ``request``: its rules
+    only select requests (read as an ALLOW's would be); the first in the plan wins,
+    as istiod allows one provider per workload."""
+    for policy in plan.authorization_policies:
+        if policy.action == "CUSTOM" and applies(plan, policy, waypoint, service):
+            if any(_rule_matches(rule, "ALLOW", request) for rule in policy.rules):
+                return policy
+    return None
 
 
 def evaluate(plan: Plan, waypoint: Waypoint, service: tuple[str, str] | None, request: HttpRequest) -> Verdict:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from ..l7.routing import extauthz
+from ..l7.routing.values import service_fqdn
 from . import naming
 from .cluster_dns import dns_address
 from .ipam import Addresses, gateway
@@ -62,13 +64,14 @@ def build_plan(
         external=external,
         authorization_policies=tuple(manifest.policies),
         mesh_root_namespace=MESH_ROOT_NAMESPACE,
-        warnings=(*_warnings(manifest), *manifest.warnings),
+        warnings=(*_warnings(manifest), *_custom_warnings(manifest, topology), *manifest.warnings),
         accepted_only=tuple(manifest.accepted_only),
         cron_jobs=tuple(CronJob(c.namespace, c.name, c.schedule) for c in manifest.cron_jobs),
         waypoints=tuple(
             Waypoint(w.namespace, w.name, w.traffic_for, w.allowed_from, w.allowed_selector) for w in manifest.waypoints
         ),
         traffic=tuple(TrafficObject(t.kind, t.namespace, t.name, t.order, t.spec) for t in manifest.traffic),
+        mesh_config=topology.mesh_config,
     )
 
 
@@ -184,4 +187,27 @@ def _warnings(manifest: Manifest) -> list[str]:
                 warnings.append(
                     f"Service {service.key} port {port.port}: no selected pod has a port named '{port.target_port}'"
                 )
+    return warnings
+
+
+def _custom_warnings(manifest: Manifest, topology: TopologySpec) -> list[str]:
+    """CUSTOM policies whose provider is missing (istiod then denies what they select)
+    or whose authorizer is no Service of the file (every check fails)."""
+    providers = extauthz.providers(topology.mesh_config, lambda path, message: None)  # reported when parsed
+    services = {service_fqdn(s.name, s.namespace, topology.cluster_domain) for s in manifest.services}
+    warnings = []
+    for policy in manifest.policies:
+        if policy.action != "CUSTOM" or policy.provider is None:
+            continue
+        provider = providers.get(policy.provider)
+        if provider is None:
+            warnings.append(
+                f"AuthorizationPolicy {policy.key}: no extension provider {policy.provider!r} in the Topology's"
+                " spec.meshConfig.extensionProviders: the requests it selects are denied, as istiod does"
+            )
+        elif provider.service not in services:
+            warnings.append(
+                f"extension provider {provider.name!r}: no Service {provider.service} in the input: its checks"
+                f" fail ({'failOpen lets them through' if provider.fail_open else f'{provider.status_on_error}'})"
+            )
     return warnings

@@ -238,6 +238,36 @@ _SERVICE_SPEC = Obj(
     }
 )
 
+_EXT_AUTHZ_HTTP = Obj(
+    {
+        "service": Str(),
+        "port": IntOrStr(),  # Istio's docs quote it
+        "timeout": Str(),
+        "pathPrefix": Str(),
+        "failOpen": Bool(),
+        "statusOnError": IntOrStr(),
+        "includeRequestHeadersInCheck": ListOf(Str()),
+        "includeHeadersInCheck": ListOf(Str()),  # the deprecated name of the above
+        "includeAdditionalHeadersInCheck": StrMap(),
+        "includeRequestBodyInCheck": Obj({"maxRequestBytes": Int(), "allowPartialMessage": Bool(), "packAsBytes": Bool()}),
+        "headersToUpstreamOnAllow": ListOf(Str()),
+        "headersToDownstreamOnAllow": ListOf(Str()),
+        "headersToDownstreamOnDeny": ListOf(Str()),
+    },
+    required=("service", "port"),
+)
+
+# Istio's MeshConfig, by its own field names; what the emulation acts on is
+# the external authorizers (ext-authz) that CUSTOM AuthorizationPolicies name.
+_MESH_CONFIG = Obj(
+    {
+        "extensionProviders": ListOf(
+            Obj({"name": Str(), "envoyExtAuthzHttp": _EXT_AUTHZ_HTTP, "envoyExtAuthzGrpc": Obj({}, open=True)},
+                required=("name",))
+        ),
+    }
+)
+
 _TOPOLOGY_SPEC = Obj(
     {
         "cni": Enum(("vpc", "overlay")),
@@ -261,6 +291,7 @@ _TOPOLOGY_SPEC = Obj(
         ),
         "external": Obj({"cidr": Str(), "transitCIDR": Str()}),
         "loadBalancer": Obj({"pool": Str()}),
+        "meshConfig": _MESH_CONFIG,
     },
     required=("vpc", "nodes"),
 )
@@ -343,11 +374,11 @@ _POLICY_TARGET = Obj({"group": Str(), "kind": Str(), "name": Str(), "namespace":
 _POLICY_SPEC = Obj(
     {
         "selector": Obj({"matchLabels": StrMap()}),
-        "action": Enum(("ALLOW", "DENY", "AUDIT", "CUSTOM")),  # the last two are refused with a reason
+        "action": Enum(("ALLOW", "DENY", "AUDIT", "CUSTOM")),  # AUDIT is refused with a reason, CUSTOM off waypoints
         "rules": ListOf(_POLICY_RULE),
         "targetRef": _POLICY_TARGET,
         "targetRefs": ListOf(_POLICY_TARGET),
-        "provider": Ignored(),  # CUSTOM only, refused with it
+        "provider": Obj({"name": Str()}, required=("name",)),  # CUSTOM: a meshConfig extension provider
     }
 )
 

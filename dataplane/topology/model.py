@@ -91,6 +91,7 @@ class TopologySpec:
     public_cidr: IPv4Network | None  # the segment outside the VPC (spec.external.cidr)
     transit_cidr: IPv4Network | None  # load balancer <-> VPC router link (spec.external.transitCIDR)
     lb_pool: IPv4Network | None  # LoadBalancer VIPs (spec.loadBalancer.pool, default: upper half of public)
+    mesh_config: dict[str, Any] = field(default_factory=dict)  # spec.meshConfig as checked (Istio's field names)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from ipaddress import IPv4Network
 from typing import Any
 
 from ..errors import Problem
+from ..l7.routing import extauthz
 from . import parse_pods, parse_policies, parse_services, parse_traffic
 from .external import DEFAULT_PUBLIC_CIDR, DEFAULT_TRANSIT_CIDR, default_pool
 from .kinds import KINDS, passive, supported
@@ -181,7 +182,15 @@ def _topology(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None
         public_cidr=public_cidr,
         transit_cidr=transit_cidr,
         lb_pool=lb_pool,
+        mesh_config=_mesh_config(spec, report),
     )
+
+
+def _mesh_config(spec: dict[str, Any], report: Report) -> dict[str, Any]:
+    """``spec.meshConfig``, its extension providers checked as istiod reads them."""
+    mesh_config: dict[str, Any] = spec.get("meshConfig", {})
+    extauthz.providers(mesh_config, report)
+    return mesh_config
 
 
 def _service_cidr(spec: dict[str, Any], report: Report) -> IPv4Network | None:

@@ -201,10 +201,16 @@ def _container(raw: dict[str, Any], path: str, echo_ports: frozenset[int], origi
     )
 
 
+EXT_AUTHZ_PORT_NAMES = ("ext-authz", "http-ext-authz")
+
+
 def _responder(port: int, protocol: str, name: str | None, echo_ports: frozenset[int]) -> str:
-    """The built-in server for a port: UDP echo, TCP echo for raw-TCP protocols, else HTTP."""
+    """The built-in server for a port: UDP echo, Istio's sample external
+    authorizer for a port named for it, TCP echo for raw-TCP protocols, else HTTP."""
     if protocol == "UDP":
         return "udp-echo"
+    if name in EXT_AUTHZ_PORT_NAMES:
+        return "ext-authz"
     if (name is not None and (name == "tcp" or name.startswith("tcp-"))) or port in echo_ports:
         return "tcp-echo"
     return "http"

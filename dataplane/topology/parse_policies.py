@@ -46,8 +46,16 @@ def parse_policy(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> N
     namespace = metadata.get("namespace", "default")
     spec = clean.get("spec", {})
     action = spec.get("action", "ALLOW")
-    if action in ("AUDIT", "CUSTOM"):
-        report("spec.action", f"{action} is not supported: ztunnel enforces only ALLOW and DENY")
+    targets = _targets(spec, report)
+    if action == "AUDIT":
+        report("spec.action", "AUDIT is not supported: ztunnel enforces only ALLOW and DENY")
+    elif action == "CUSTOM" and not targets:
+        report("spec.action", "CUSTOM is enforced by waypoints only: name the waypoint or Service in targetRefs")
+    provider = spec.get("provider", {}).get("name")
+    if action == "CUSTOM" and provider is None:
+        report("spec.provider.name", "CUSTOM needs the name of an extension provider from the Topology's meshConfig")
+    elif action != "CUSTOM" and provider is not None:
+        report("spec.provider", f"only a CUSTOM policy names a provider (this one is {action})")
     selector = spec.get("selector")
     labels = None if selector is None else selector.get("matchLabels", {})
     check_labels(labels or {}, "spec.selector.matchLabels", report)
@@ -56,9 +64,8 @@ def parse_policy(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> N
         return
     manifest.objects.append(ObjectRef(origin, "AuthorizationPolicy", namespace, name))
     key = f"{namespace}/{name}"
-    targets = _targets(spec, report)
     if targets:  # a waypoint's policy: HTTP fields are in force there
-        manifest.policies.append(AuthorizationPolicy(namespace, name, action, None, tuple(rules), targets))
+        manifest.policies.append(AuthorizationPolicy(namespace, name, action, None, tuple(rules), targets, provider))
         return
     found = dict.fromkeys(_short(f) for rule in rules for f in rule.l7_fields)
     if found:

@@ -60,7 +60,7 @@ class ContainerPort:
     port: int
     protocol: str  # "TCP" | "UDP"
     name: str | None
-    responder: str  # "http" | "tcp-echo" | "udp-echo" | "dns" | WAYPOINT_RESPONDER
+    responder: str  # "http" | "tcp-echo" | "udp-echo" | "ext-authz" | "dns" | WAYPOINT_RESPONDER
 
 
 @dataclass(frozen=True)
@@ -238,10 +238,11 @@ class AuthorizationPolicy:
 
     namespace: str
     name: str
-    action: str  # "ALLOW" | "DENY"
+    action: str  # "ALLOW" | "DENY" | "CUSTOM" (waypoints only)
     selector: dict[str, str] | None = None  # None: the whole namespace (or mesh-wide in the root namespace)
     rules: tuple[PolicyRule, ...] = ()
     target_refs: tuple[PolicyTarget, ...] = ()  # set: enforced by waypoints, ignored by ztunnels
+    provider: str | None = None  # CUSTOM: the meshConfig extension provider asked
 
     @property
     def key(self) -> str:
@@ -332,6 +333,7 @@ class Plan:
     cron_jobs: tuple[CronJob, ...] = ()
     waypoints: tuple[Waypoint, ...] = ()
     traffic: tuple[TrafficObject, ...] = ()
+    mesh_config: dict[str, Any] = field(default_factory=dict)  # the Topology's spec.meshConfig (Istio's names)
     version: int = PLAN_VERSION
 
     def node(self, name: str) -> Node:

@@ -14,7 +14,7 @@ from http import HTTPStatus
 
 import h11
 
-from dataplane.l7.http.messages import MAX_BODY, Headers, ProtocolError, Request, Response, without
+from dataplane.l7.http.messages import MAX_BODY, Headers, ProtocolError, Request, Response, header, without
 
 READ_SIZE = 64 * 1024
 
@@ -143,8 +143,8 @@ class Upstream(_Connection):
         """Send ``request`` and read its response; the connection is ready for
         the next one afterwards unless either side asked to close it."""
         headers = [("host", request.authority), *_wire(request.headers)]
-        if request.body or request.method in ("POST", "PUT", "PATCH"):
-            headers.append(("content-length", str(len(request.body))))
+        if request.body or request.method in ("POST", "PUT", "PATCH") or header(request.headers, "content-length"):
+            headers.append(("content-length", str(len(request.body))))  # asked for (ext-authz sends 0): framed here
         await self._send(
             h11.Request(method=request.method, target=request.target, headers=headers),
             *((h11.Data(data=request.body),) if request.body else ()),

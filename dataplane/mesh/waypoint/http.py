@@ -1,7 +1,9 @@
 """The waypoint's HTTP chain: every request routed, balanced and forwarded on its own.
 
-For one request, in Envoy's order (``waypoint-l7.md`` §2.2, §3, §4): the
-waypoint's AuthorizationPolicies (``mesh/authz_l7.py``; a denial is 403
+For one request, in Envoy's order (``waypoint-l7.md`` §2.2, §3, §4): a
+matching CUSTOM policy's external authorizer (``authorizer.py``; its denial
+is sent back as it came, flagged ``UAEX``), the waypoint's DENY and ALLOW
+AuthorizationPolicies (``mesh/authz_l7.py``; a denial is 403
 ``RBAC: access denied``), then the route
 table of the called Service port picks a route (none attached: the inbound
 default; attached but none matching: 404 ``NR``); ``l7.routing.decision``
@@ -40,6 +42,7 @@ from dataplane.l7.routing.replies import LocalReply
 from dataplane.l7.routing.table import default_route
 from dataplane.mesh import authz_l7, protocols
 from dataplane.mesh.requestmetrics import RequestLabels, RequestMetrics
+from dataplane.mesh.waypoint.authorizer import ExternalAuthorizer
 from dataplane.mesh.waypoint.routes import Endpoint, WaypointRoutes
 from dataplane.mesh.waypoint.targets import Target
 from dataplane.mesh.waypoint.upstream import Upstream
@@ -73,6 +76,7 @@ class _Sent:
     upstream_ms: int | None = None
     flags: str = "-"
     response_headers: tuple[routing.HeaderModifier, ...] = ()  # the chosen backend's, then the route's
+    authorizer_headers: routing.Headers = ()  # headersToDownstreamOnAllow of an external authorizer
 
 
 class WaypointHttp:
@@ -87,6 +91,7 @@ class WaypointHttp:
         self._clusters: dict[tuple[str, int, str | None], _Cluster] = {}
         self._rng = random.Random()
         self._mirrors: set[asyncio.Task[None]] = set()
+        self.authorizer = ExternalAuthorizer(upstream, self._rng)
 
     def refresh(self, plan: Plan, waypoint: Waypoint) -> None:
         """New routes and endpoints for the next requests; pools whose policy changed start afresh."""
@@ -97,6 +102,7 @@ class WaypointHttp:
                 del self._clusters[key]
 
     def close(self) -> None:
+        self.authorizer.close()
         for cluster in self._clusters.values():
             cluster.pool.close()
         for task in self._mirrors:
@@ -121,18 +127,14 @@ class WaypointHttp:
     async def handle(self, request: Request, target: Target, peer_identity: str | None, source: Address) -> Response:
         started_wall, started = dt.datetime.now(dt.UTC), time.monotonic()
         request = self._downstream_headers(request)
-        view = routing.Request(request.method, request.target, request.authority, request.scheme, request.headers)
         service, port = self._service_of(target)
+        request, denial, authorizer_headers = await self._authorize(request, target, peer_identity, source, port)
+        view = routing.Request(request.method, request.target, request.authority, request.scheme, request.headers)
         grpc = target.protocol == protocols.GRPC
         route = self.routes.table(service, port, grpc).select(view) if service else default_route("", port, grpc)
-        sent = _Sent()
+        sent = _Sent(reply=denial if denial is not None or route is not None else replies.no_route())
         cluster_name = None
-        verdict = self._authorize(request, target, peer_identity, source, port)
-        if not verdict.allowed:
-            sent.reply = replies.rbac_denied(verdict.matched)
-        elif route is None:
-            sent.reply = replies.no_route()
-        else:
+        if sent.reply is None and route is not None:
             fate = decisions.decide(route, view, self._rng, self.routes.services if service else _Any())
             if fate.delay:
                 await asyncio.sleep(fate.delay)
@@ -145,9 +147,33 @@ class WaypointHttp:
                 sent.response_headers = fate.response_headers
                 for mirror in fate.mirrors:
                     self._mirror(mirror, fate.request, request, port)
+        sent.authorizer_headers = authorizer_headers
         response = self._respond(sent)
         self._account(request, response, sent, target, peer_identity, source, started_wall, started, cluster_name)
         return response
+
+    async def _authorize(
+        self, request: Request, target: Target, peer_identity: str | None, source: Address, port: int
+    ) -> tuple[Request, LocalReply | None, routing.Headers]:
+        """Envoy's authorization filters, before routing (so headers an external
+        authorizer sets upstream are seen by the route matchers): a CUSTOM
+        policy's authorizer, then DENY and ALLOW.  Returns the request as it goes
+        on, the denial if any, and the authorizer's headers for the client."""
+        attributes = authz_l7.HttpRequest(
+            request.method, request.path, request.authority, port, request.headers, source[0], peer_identity
+        )
+        called = (target.service.namespace, target.service.name) if target.service else None
+        plan, waypoint = self.routes.plan, self.routes.waypoint
+        downstream: routing.Headers = ()
+        custom = authz_l7.custom_policy(plan, waypoint, called, attributes)
+        if custom is not None:
+            checked = await self.authorizer.check(self.routes, custom, request)
+            if not checked.allowed:
+                return request, checked.reply, ()
+            request = request.with_headers(_overwritten(request.headers, checked.upstream_headers))
+            downstream = checked.downstream_headers
+        verdict = authz_l7.evaluate(plan, waypoint, called, attributes)
+        return request, None if verdict.allowed else replies.rbac_denied(verdict.matched), downstream
 
     def _downstream_headers(self, request: Request) -> Request:
         """What Envoy adds on the way in: a request id and the forwarded protocol."""
@@ -156,16 +182,6 @@ class WaypointHttp:
             headers += (("x-request-id", str(uuid.UUID(int=self._rng.getrandbits(128), version=4))),)
         headers = tuple((k, v) for k, v in headers if k != "x-forwarded-proto") + (("x-forwarded-proto", request.scheme),)
         return request.with_headers(headers)
-
-    def _authorize(
-        self, request: Request, target: Target, peer_identity: str | None, source: Address, port: int
-    ) -> authz_l7.Verdict:
-        """The RBAC filter, before routing: the policies that target this waypoint or the called Service."""
-        service = (target.service.namespace, target.service.name) if target.service else None
-        attributes = authz_l7.HttpRequest(
-            request.method, request.path, request.authority, port, request.headers, source[0], peer_identity
-        )
-        return authz_l7.evaluate(self.routes.plan, self.routes.waypoint, service, attributes)
 
     def _service_of(self, target: Target) -> tuple[str, int]:
         if target.service is None:
@@ -282,12 +298,12 @@ class WaypointHttp:
     def _respond(self, sent: _Sent) -> Response:
         if sent.reply is not None:
             reply = sent.reply
-            return Response(reply.status, (*reply.headers, ("server", SERVER)), reply.body)
+            return Response(reply.status, (*reply.headers, *sent.authorizer_headers, ("server", SERVER)), reply.body)
         assert sent.response is not None
         headers = end_to_end(sent.response.headers)
         for modifier in sent.response_headers:
             headers = decisions.apply_headers(headers, modifier)
-        headers = tuple((k, v) for k, v in headers if k != "server") + (
+        headers = tuple((k, v) for k, v in headers if k != "server") + sent.authorizer_headers + (
             ("server", SERVER), ("x-envoy-upstream-service-time", str(sent.upstream_ms or 0)),
         )
         return Response(sent.response.status, headers, sent.response.body, sent.response.trailers)
@@ -327,6 +343,12 @@ class _Any:
 
     def __contains__(self, item: object) -> bool:
         return True
+
+
+def _overwritten(headers: routing.Headers, replacing: routing.Headers) -> routing.Headers:
+    """``headers`` with every header named in ``replacing`` set to its value there."""
+    names = {k for k, _ in replacing}
+    return tuple((k, v) for k, v in headers if k not in names) + replacing
 
 
 def _joined(*flags: str) -> str:

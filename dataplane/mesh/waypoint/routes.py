@@ -1,4 +1,4 @@
-"""The plan as one waypoint's L7 core sees it: route tables, policies, endpoints.
+"""The plan as one waypoint's L7 core sees it: route tables, policies, authorizers, endpoints.
 
 Built once per reconcile from the plan's HTTPRoutes, VirtualServices and
 DestinationRules (translated by ``l7.routing``; the topology already refused
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from dataplane.l7.routing import destinationrule, gateway, istio, table
+from dataplane.l7.routing import destinationrule, extauthz, gateway, istio, table
 from dataplane.l7.routing.model import Attachment, HostPolicy, TrafficPolicy
 from dataplane.l7.routing.table import RouteTable
 from dataplane.l7.routing.values import service_fqdn
@@ -58,6 +58,7 @@ class WaypointRoutes:
         self.plan = plan
         self.waypoint = waypoint
         self.attachments, self.policies = translate(plan)
+        self.providers = extauthz.providers(plan.mesh_config, lambda path, message: log.warning("%s: %s", path, message))
         self.services = frozenset(service_fqdn(s.name, s.namespace, plan.cluster_domain) for s in plan.services)
         self._by_fqdn = {service_fqdn(s.name, s.namespace, plan.cluster_domain): s for s in plan.services}
         self._index = PodIndex(plan.pods)

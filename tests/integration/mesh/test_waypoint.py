@@ -186,3 +186,29 @@ def test_header_modifiers_change_what_the_backend_and_the_client_see(live: Emula
     seen = json.loads(body)["headers"]
     assert status == 200 and headers["x-wp"] == "yes"
     assert (seen["x-env"], seen["x-a"]) == ("prod", "1") and "x-drop" not in seen
+
+
+def _httpbin(emu: Emulation, calls: list[tuple[str, str, dict[str, str]]]) -> Answers:
+    return keepalive_requests(emu.netns("default/curl"), _vip(emu, "httpbin"), 8000, calls, host="httpbin:8000")
+
+
+def test_a_custom_policy_asks_the_sample_authorizer(live: Emulation) -> None:
+    """Case 25: only /headers is checked; the sample allows iff ``x-ext-authz: allow``."""
+    allowed, denied, unchecked = _httpbin(live, [
+        ("GET", "/headers", {"x-ext-authz": "allow"}),
+        ("GET", "/headers", {"x-ext-authz": "deny"}),
+        ("GET", "/ip", {}),
+    ])
+    assert allowed[0] == 200
+    seen = json.loads(allowed[2])["headers"]
+    assert seen["x-ext-authz-check-result"] == "allowed"  # headersToUpstreamOnAllow
+    assert denied[0] == 403 and denied[1]["x-ext-authz-check-result"] == "denied"
+    assert denied[2] == b"denied by ext_authz for not found header `x-ext-authz: allow` in the request"
+    assert denied[1]["server"] == "istio-envoy"
+    assert unchecked[0] == 200 and "x-ext-authz-check-result" not in json.loads(unchecked[2])["headers"]
+
+
+def test_an_authorizer_that_is_down_denies_unless_fail_open(live: Emulation) -> None:
+    down, open_ = _httpbin(live, [("GET", "/down", {}), ("GET", "/open", {})])
+    assert (down[0], down[2]) == (403, b"")  # statusOnError, empty body, UAEX
+    assert open_[0] == 200 and json.loads(open_[2])["pod"] == "httpbin-0"

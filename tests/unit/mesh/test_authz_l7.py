@@ -76,3 +76,52 @@ def test_path_templates_and_forms() -> None:
     assert authz_l7.path_matches("/api/{**}", "/api/v1/x/items")
     assert authz_l7.path_matches("/api/*", "/api/anything") and authz_l7.path_matches("*.css", "/a/b.css")
     assert not authz_l7.path_matches("/exact", "/exact/")
+
+
+CUSTOM = """---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext-authz, namespace: default}
+spec:
+  targetRefs: [{kind: Service, group: "", name: reviews}]
+  action: CUSTOM
+  provider: {name: PROVIDER}
+  rules: [{to: [{operation: {paths: [/headers]}}]}]
+"""
+MESH_CONFIG = """  meshConfig:
+    extensionProviders:
+      - name: sample
+        envoyExtAuthzHttp: {service: ext-authz.default.svc.cluster.local, port: 8000}
+"""
+
+
+def _custom_plan(provider: str = "sample") -> Plan:
+    text = BASE.replace("  nodes: [{name: n1, subnet: a}]\n", "  nodes: [{name: n1, subnet: a}]\n" + MESH_CONFIG)
+    return plan_from_text(text + CUSTOM.replace("PROVIDER", provider), "t.yaml")
+
+
+def _custom(plan: Plan, path: str, service: str = "reviews") -> str | None:
+    request = authz_l7.HttpRequest("GET", path, "reviews:9080", 9080, (), "192.168.1.9", CURL)
+    policy = authz_l7.custom_policy(plan, plan.waypoints[0], ("default", service), request)
+    return policy.provider if policy is not None else None
+
+
+def test_a_custom_policys_rules_choose_which_requests_its_provider_is_asked_about() -> None:
+    plan = _custom_plan()
+    assert _custom(plan, "/headers") == "sample"
+    assert _custom(plan, "/ip") is None
+    assert _custom(plan, "/headers", service="ratings") is None
+    assert plan.mesh_config["extensionProviders"][0]["name"] == "sample"
+
+
+def test_custom_policies_are_left_to_the_waypoint_and_the_rbac_filter_skips_them() -> None:
+    plan = _custom_plan()
+    assert _ask(plan, "GET").allowed  # reviews-get still decides; CUSTOM is not an ALLOW
+    assert not any("ext-authz" in w and "provider" in w for w in plan.warnings)
+    assert any(w.startswith("extension provider 'sample': no Service ext-authz.default.svc.cluster.local")
+               for w in plan.warnings)
+
+
+def test_a_custom_policy_naming_an_unknown_provider_warns_that_it_denies() -> None:
+    plan = _custom_plan("missing")
+    assert any("AuthorizationPolicy default/ext-authz: no extension provider 'missing'" in w for w in plan.warnings)
