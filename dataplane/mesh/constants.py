@@ -35,3 +35,9 @@ ROUTE_TABLE = 100
 
 RULE_PRIORITY = 32764
 """Priority of ``fwmark 0x111/0xfff lookup 100`` (just before main's 32766)."""
+
+SIDECAR_INBOUND_SOURCE = "127.0.0.6"
+"""Where a sidecar's inbound connections reach the app from (Envoy's InboundPassthroughCluster)."""
+
+SIDECAR_UNCAPTURED_PORTS = (HBONE_PORT, METRICS_PORT, 15021, 15090)
+"""Inbound ports a sidecar's capture leaves alone: HBONE, merged metrics, health, Envoy's stats."""

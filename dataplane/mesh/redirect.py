@@ -1,4 +1,5 @@
-"""The nftables ruleset istio-cni puts inside every enrolled pod (REDIRECT mode).
+"""The nftables rulesets inside every meshed pod (REDIRECT mode): istio-cni's for
+ambient pods, istio-init's for sidecar pods (``sidecar_ruleset``).
 
 Pure text: ``dataplane.kernel.inpod`` applies it.  Each function returns one
 ``nft -f`` transaction, so a pod is never half-captured.  Tables are replaced
@@ -29,6 +30,8 @@ from dataplane.mesh.constants import (
     INBOUND_PLAINTEXT_PORT,
     MARK_MASK,
     OUTBOUND_PORT,
+    SIDECAR_INBOUND_SOURCE,
+    SIDECAR_UNCAPTURED_PORTS,
     ZTUNNEL_MARK,
 )
 
@@ -75,6 +78,46 @@ table inet {MANGLE_TABLE} {{
   chain output {{
     type route hook output priority mangle; policy accept;
     ct mark & {MARK_MASK:#x} == {CONNMARK:#x} meta mark set ct mark
+  }}
+}}
+"""
+    )
+
+
+def sidecar_ruleset() -> str:
+    """istio-init's REDIRECT rules for a sidecar pod (``waypoint-l7.md`` §6.5), in
+    the same tables as the ambient capture so either replaces the other.
+
+    Istio exempts the proxy by uid/gid 1337; the emulated sidecar runs in the
+    node agent, so its sockets are exempted by their mark instead, rule for
+    rule.  Inbound: every TCP port but 15008/15020/15021/15090 → 15006.
+    Outbound, in order: the proxy's own dial to the app from 127.0.0.6 over lo
+    passes; the proxy calling its own pod by address over lo goes to inbound
+    (a pod calling itself through its Service); other loopback traffic, the
+    proxy's own and anything to 127.0.0.1 pass; the rest → 15001.  No mangle
+    table: the sidecar never borrows a client's address, so replies need no
+    steering.
+    """
+    mark = f"meta mark & {MARK_MASK:#x}"
+    proxy, not_proxy = f"{mark} == {ZTUNNEL_MARK:#x}", f"{mark} != {ZTUNNEL_MARK:#x}"
+    exempt = ", ".join(str(port) for port in SIDECAR_UNCAPTURED_PORTS)
+    return (
+        _flush(NAT_TABLE)
+        + _flush(MANGLE_TABLE)
+        + f"""table inet {NAT_TABLE} {{
+  chain prerouting {{
+    type nat hook prerouting priority dstnat; policy accept;
+    meta l4proto tcp tcp dport {{ {exempt} }} accept
+    meta l4proto tcp ip daddr != 127.0.0.1 {not_proxy} redirect to :{INBOUND_PLAINTEXT_PORT}
+  }}
+  chain output {{
+    type nat hook output priority -100; policy accept;
+    oifname "lo" ip saddr {SIDECAR_INBOUND_SOURCE} accept
+    meta l4proto tcp {proxy} oifname "lo" ip daddr != 127.0.0.1 tcp dport != {HBONE_PORT} redirect to :{INBOUND_PLAINTEXT_PORT}
+    oifname "lo" accept
+    {proxy} accept
+    ip daddr 127.0.0.1 accept
+    meta l4proto tcp redirect to :{OUTBOUND_PORT}
   }}
 }}
 """

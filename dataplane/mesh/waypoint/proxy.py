@@ -30,25 +30,13 @@ from dataplane.mesh.waypoint.http import WaypointHttp
 from dataplane.mesh.waypoint.targets import Target, Targets
 from dataplane.mesh.waypoint.upstream import Upstream
 from dataplane.mesh.ztunnel.context import ProxyContext
-from dataplane.mesh.ztunnel.streams import NET_ERRORS, splice
+from dataplane.mesh.ztunnel.streams import NET_ERRORS, first_bytes, splice
 from dataplane.topology.plan import Plan, Pod, Waypoint
 
 log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
-SNIFF_BYTES = 24  # enough to tell an HTTP/2 preface or an HTTP/1 request line from anything else
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-
-
-async def first_bytes(reader: asyncio.StreamReader) -> bytes:
-    """What the client sends first: up to ``SNIFF_BYTES``, or less at a line end or EOF."""
-    data = b""
-    while len(data) < SNIFF_BYTES and b"\n" not in data:
-        chunk = await reader.read(SNIFF_BYTES - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 class WaypointProxy:
@@ -130,11 +118,8 @@ class WaypointProxy:
     async def _serve(self, sock: socket.socket, target: Target, peer_identity: str | None, source: Address) -> None:
         reader, writer = await asyncio.open_connection(sock=sock)
         try:
-            initial = b""
-            protocol = target.protocol
-            if protocol is None:
-                initial = await first_bytes(reader)
-                protocol = protocols.sniffed(initial)
+            initial = await first_bytes(reader) if target.inspected else b""
+            protocol = target.protocol or protocols.sniffed(initial)
             if protocol != protocols.TCP:
                 await self.http(reader, writer, initial, target, peer_identity, source)
             else:

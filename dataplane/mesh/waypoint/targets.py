@@ -6,6 +6,12 @@ workload traffic); anything else is not this waypoint's to serve and is
 refused.  The target decides the chain: a Service port's declared protocol,
 or undeclared (sniffed); a pod's own ports are always sniffed, as
 ``direct-http``/``direct-tcp`` chains are chosen by inspection in Istio.
+
+Istio turns the waypoint's protocol inspector off only for Service ports of
+a known protocol, and only while no pod is bound to the waypoint
+(``waypoint-l7.md`` §6.1, istio/istio#55420): a waypoint serving workloads
+waits for every client's first bytes, so a server-first protocol hangs there
+even on a ``tcp-`` port.  ``Target.inspected`` says whether it waits.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ class Target:
     port: ServicePort | None = None
     endpoints: tuple[Endpoint, ...] = ()  # the Service port's endpoints (service targets)
     pod: Pod | None = None  # the bound pod (workload targets)
+    inspected: bool = True  # the waypoint waits for the client's first bytes before choosing a chain
 
     @property
     def label(self) -> str:
@@ -45,6 +52,10 @@ class Targets:
         self.plan = plan
         self._targets: dict[Address, Target] = {}
         index = PodIndex(plan.pods)
+        self._pods = {
+            p.ip: p for p in plan.pods
+            if (b := workload_binding(plan, p)) is not None and b.bound and b.waypoint == waypoint
+        }
         for service in plan.services:
             binding = service_binding(plan, service)
             if not service.cluster_ip or binding is None or not binding.bound or binding.waypoint != waypoint:
@@ -54,11 +65,8 @@ class Targets:
                     continue
                 address = (service.cluster_ip, entry.port.port)
                 protocol = protocols.declared(entry.port, entry.port.port)
-                self._targets[address] = Target(address, protocol, service, entry.port, entry.endpoints)
-        self._pods = {
-            p.ip: p for p in plan.pods
-            if (b := workload_binding(plan, p)) is not None and b.bound and b.waypoint == waypoint
-        }
+                inspected = protocol is None or bool(self._pods)
+                self._targets[address] = Target(address, protocol, service, entry.port, entry.endpoints, None, inspected)
 
     def resolve(self, address: Address) -> Target | None:
         """The target at ``address``, or None when this waypoint does not serve it."""

@@ -43,7 +43,7 @@ class Upstream:
     async def open(self, address: Address) -> Streams:
         """A connection to ``address`` (an endpoint's IP and target port)."""
         pod = self.context.resolver.pod_at(address[0])
-        if pod is None or not self.context.resolver.is_enrolled(pod):
+        if pod is None or not self.context.resolver.accepts_hbone(pod):
             return await dial(self._marked, address)
         stream = await self._pool.connect(
             (address[0], HBONE_PORT),

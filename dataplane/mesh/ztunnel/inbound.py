@@ -8,6 +8,10 @@
 * **15006**: traffic from clients outside the mesh, captured in the pod; the
   same policies with no identity, then the same spoofed dial.
 
+For a pod's emulated **sidecar** (``app_source`` set) both dial the app from
+``127.0.0.6``, as Envoy's inbound passthrough does, so the app sees that
+address as its peer instead of the client's.
+
 Both count ``reporter=destination`` (opened once a CONNECT passed its check;
 a denial is opened and closed with ``DENY`` and 0 bytes, a failed dial
 ``CONNECT``), write one access-log line per connection, and keep their live
@@ -60,12 +64,14 @@ class Inbound:
         identity: str,
         sockets: ztsockets.PodSockets,
         track: Callable[[int], None],
+        app_source: str | None = None,
     ):
         self.context = context
         self.pod = pod
         self.identity = identity
         self._sockets = sockets
         self._track = track
+        self._app_source = app_source  # None: the client's own address
         self._plain: set[_PlainInbound] = set()
         # accepted CONNECTs waiting for their dial/close: start time and metric labels
         self._tunnel_started: dict[tuple[Address, Address], deque[tuple[float, ConnectionLabels]]] = defaultdict(deque)
@@ -142,7 +148,7 @@ class Inbound:
 
     async def dial_app(self, target: Address, source: Address) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         try:
-            streams = await dial(lambda: self._sockets.spoofed(source[0]), (self.pod.ip, target[1]))
+            streams = await dial(lambda: self._sockets.spoofed(self._app_source or source[0]), (self.pod.ip, target[1]))
         except BaseException as exc:  # HboneServer answers 503; the connection ends here
             started, labels = self._pop_tunnel(source, target)
             if labels is not None:
@@ -197,7 +203,7 @@ class Inbound:
                 abort_with_rst(writer)
             else:
                 try:
-                    app_r, app_w = await dial(lambda: self._sockets.spoofed(src[0]), (self.pod.ip, dst[1]))
+                    app_r, app_w = await dial(lambda: self._sockets.spoofed(self._app_source or src[0]), (self.pod.ip, dst[1]))
                 except NET_ERRORS:
                     flags = CONNECT
                     raise

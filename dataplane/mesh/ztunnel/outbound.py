@@ -9,6 +9,13 @@ else is plain TCP passthrough from a marked socket in the pod.
 Counted ``reporter=source`` once the route is known; SelfCall and
 no-upstream rejections are neither counted nor access-logged (ztunnel logs
 them as warnings).
+
+The same listener serves a pod's emulated **sidecar** (``sidecar=True``): its
+routes skip waypoints (``Resolver.resolve``), and like Envoy's outbound
+listener it inspects a Service port of undeclared protocol before choosing a
+route -- it waits for the client's first bytes, with no timeout, so a
+server-first protocol there hangs (``waypoint-l7.md`` §6.1).  ztunnel itself
+never inspects.
 """
 
 from __future__ import annotations
@@ -19,11 +26,12 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 
+from dataplane.mesh import protocols
 from dataplane.mesh.hbone import HbonePool, relay
 from dataplane.mesh.hbone.relay import abort_with_rst
 from dataplane.mesh.ztunnel import accesslog
 from dataplane.mesh.ztunnel.context import CONNECT, ProxyContext
-from dataplane.mesh.ztunnel.streams import NET_ERRORS, UpstreamError, captured, dial, splice
+from dataplane.mesh.ztunnel.streams import NET_ERRORS, UpstreamError, captured, dial, first_bytes, splice
 from dataplane.mesh.ztunnel.workloads import HBONE, PASSTHROUGH, SELF_CALL, Address, Route
 from dataplane.topology.plan import Pod
 
@@ -38,12 +46,14 @@ class Outbound:
         identity: str,
         pool: HbonePool,
         marked: Callable[[], Awaitable[socket.socket]],
+        sidecar: bool = False,
     ):
         self.context = context
         self.pod = pod
         self.identity = identity
         self._pool = pool
         self._marked = marked
+        self.sidecar = sidecar
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         started = time.monotonic()
@@ -51,7 +61,7 @@ class Outbound:
         if addresses is None:
             return
         src, dst = addresses
-        route = self.context.resolver.resolve(dst)
+        route = self.context.resolver.resolve(dst, sidecar=self.sidecar)
         if route.kind not in (HBONE, PASSTHROUGH):
             error = "self call" if route.kind == SELF_CALL else f"no healthy upstream for {dst[0]}:{dst[1]}"
             log.warning(
@@ -66,18 +76,21 @@ class Outbound:
             "source", self.pod, route.pod, service=route.service, mtls=hbone,
             source_principal=self.identity, destination_principal=route.identity,
         )
+        initial = await first_bytes(reader) if self._inspects(route, dst[1]) else b""
         self.context.opened(labels)
         sent = received = 0
         flags = "-"
         try:
             if hbone:
-                sent, received, reset = await self._hbone(route, src, reader, writer)
+                sent, received, reset = await self._hbone(route, src, initial, reader, writer)
             else:
                 try:
                     up_r, up_w = await dial(self._marked, route.target)
                 except NET_ERRORS as exc:
                     raise UpstreamError(exc) from exc
+                up_w.write(initial)
                 sent, received, reset = await splice(reader, writer, up_r, up_w)
+            sent += len(initial)
             if reset:
                 fields["error"] = "connection reset"
         except UpstreamError as wrapped:
@@ -91,6 +104,13 @@ class Outbound:
         finally:
             self.context.closed(labels, sent, received, flags)
         accesslog.complete(fields, started, sent, received)
+
+    def _inspects(self, route: Route, port: int) -> bool:
+        """A sidecar's protocol inspection: a Service port whose protocol is undeclared."""
+        if not self.sidecar or route.service is None:
+            return False
+        declared = next((p for p in route.service.ports if p.port == port and p.protocol == "TCP"), None)
+        return protocols.declared(declared, port) is protocols.UNDECLARED
 
     def _fields(self, src: Address, route: Route, hbone: bool) -> dict[str, object]:
         fields: dict[str, object] = {"src.addr": accesslog.addr(src)}
@@ -107,7 +127,7 @@ class Outbound:
         return fields
 
     async def _hbone(
-        self, route: Route, src: Address, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self, route: Route, src: Address, initial: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> tuple[int, int, bool]:
         assert route.pod is not None
         headers = {}
@@ -126,5 +146,7 @@ class Outbound:
             )
         except NET_ERRORS as exc:  # no tunnel: TLS/identity failure or a non-200 answer
             raise UpstreamError(exc) from exc
+        if initial:
+            await stream.write(initial)
         result = await relay(stream, reader, writer)
         return result.to_stream, result.from_stream, result.reset

@@ -1,4 +1,6 @@
-"""One enrolled pod as its node's ztunnel serves it (in-pod mode).
+"""One meshed pod as its node's agent serves it: by the ztunnel (in-pod mode), or
+as the pod's own emulated sidecar (``sidecar=True``: same listeners, routes that
+skip waypoints, the app reached from 127.0.0.6, see ``outbound``/``inbound``).
 
 ``PodProxy`` owns what lives as long as the pod is served: three listeners
 made inside the pod's own namespace (15001 ``outbound``, 15006 and 15008
@@ -21,7 +23,13 @@ import socket
 from collections.abc import Callable
 
 from dataplane.kernel import ztsockets
-from dataplane.mesh.constants import HBONE_PORT, INBOUND_PLAINTEXT_PORT, OUTBOUND_PORT, ZTUNNEL_MARK
+from dataplane.mesh.constants import (
+    HBONE_PORT,
+    INBOUND_PLAINTEXT_PORT,
+    OUTBOUND_PORT,
+    SIDECAR_INBOUND_SOURCE,
+    ZTUNNEL_MARK,
+)
 from dataplane.mesh.hbone import HbonePool, HboneServer
 from dataplane.mesh.hbone.relay import abort_with_rst
 from dataplane.mesh.identity import SpiffeId
@@ -36,14 +44,17 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], object]
 
 
 class PodProxy:
-    def __init__(self, context: ProxyContext, pod: Pod):
+    def __init__(self, context: ProxyContext, pod: Pod, sidecar: bool = False):
+        self.sidecar = sidecar
         self.identity = context.identity(pod)
         self.active = 0
         self.on_idle: Callable[[PodProxy], None] | None = None
         self.sockets = ztsockets.PodSockets(pod.netns, ZTUNNEL_MARK)  # its thread runs from open() to close_sockets()
         self.pool = HbonePool(socket_factory=self._marked)
-        self.outbound = Outbound(context, pod, self.identity, self.pool, self._marked)
-        self.inbound = Inbound(context, pod, self.identity, self.sockets, self._track)
+        self.outbound = Outbound(context, pod, self.identity, self.pool, self._marked, sidecar)
+        self.inbound = Inbound(
+            context, pod, self.identity, self.sockets, self._track, SIDECAR_INBOUND_SOURCE if sidecar else None
+        )
         self.hbone = HboneServer(
             context.server_context(pod),
             self.inbound.authorize,

@@ -25,6 +25,23 @@ NET_ERRORS = (OSError, ConnectionError, asyncio.TimeoutError, ssl.SSLError)
 """What a failed dial or tunnel raises."""
 
 
+SNIFF_BYTES = 24  # enough to tell an HTTP/2 preface or an HTTP/1 request line from anything else
+
+
+async def first_bytes(reader: asyncio.StreamReader) -> bytes:
+    """What the client sends first: up to ``SNIFF_BYTES``, or less at a line end or EOF.
+
+    Envoy's protocol inspection (waypoints, sidecars) waits for these with no
+    timeout, which is why a server-first protocol on an undeclared port hangs."""
+    data = b""
+    while len(data) < SNIFF_BYTES and b"\n" not in data:
+        chunk = await reader.read(SNIFF_BYTES - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 class UpstreamError(Exception):
     """Wraps a failed upstream dial or CONNECT, so the handler can flag it ``CONNECT``."""
 

@@ -6,15 +6,23 @@ Pure: no I/O.  ``Resolver`` answers ztunnel's outbound decision tree
 * a ztunnel port (15001/15006/15008) → ``SELF_CALL`` (refused);
 * a Service ClusterIP:port (TCP) → a random ready endpoint (no endpoint →
   ``NO_UPSTREAM``), then as for that pod;
-* an enrolled pod's IP → ``HBONE`` to ``<podIP>:15008``, authority
-  ``<podIP>:<targetPort>``;
-* anything else (unenrolled pod, outside the mesh) → ``PASSTHROUGH`` plain TCP.
+* a pod that accepts HBONE (ambient, or a sidecar labelled for tunnels) →
+  ``HBONE`` to ``<podIP>:15008``, authority ``<podIP>:<targetPort>``;
+* anything else (unenrolled pod, a sidecar without the tunnel label, outside
+  the mesh) → ``PASSTHROUGH`` plain TCP.
 
 A destination bound to a waypoint (``mesh/waypoints.py``) is the exception
 (``waypoint-l7.md`` §2.1): a Service VIP goes over HBONE to the waypoint pod
 with the *untranslated* ``VIP:port`` as authority (the waypoint picks the
 endpoint), a pod IP with ``<podIP>:<port>``; the waypoint's identity is the
 one the tunnel must verify.
+
+A **sidecar** client (``resolve(..., sidecar=True)``) never uses waypoints --
+istiod treats its traffic as already routed (``waypoint-l7.md`` §6.3) -- and
+sends HBONE straight to any meshed pod, ambient or sidecar.  Between two
+sidecars Istio speaks TLS on the app port; the emulated sidecars share the
+ztunnel's HBONE instead (mutual TLS with the same SPIFFE identities either
+way, and no plaintext on the wire).
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import random
 from dataclasses import dataclass
 
 from dataplane.mesh.constants import HBONE_PORT, PROXY_PORTS
-from dataplane.mesh.enrollment import is_enrolled
+from dataplane.mesh.enrollment import accepts_hbone, is_enrolled, is_meshed
 from dataplane.mesh.identity import pod_identity
 from dataplane.mesh.waypoints import Binding, service_binding, workload_binding
 from dataplane.topology.endpoints import Endpoint, PodIndex, service_port_endpoints
@@ -75,6 +83,8 @@ class Resolver:
         self._rng = rng or random.Random()
         self.pods_by_ip: dict[str, Pod] = {p.ip: p for p in plan.pods}
         self.enrolled: frozenset[str] = frozenset(p.key for p in plan.pods if is_enrolled(plan, p))
+        self.meshed: frozenset[str] = frozenset(p.key for p in plan.pods if is_meshed(plan, p))
+        self.tunnels: frozenset[str] = frozenset(p.key for p in plan.pods if accepts_hbone(plan, p))
         index = PodIndex(plan.pods)
         self._vips: dict[Address, tuple[Service, tuple[Endpoint, ...]]] = {}
         for service in plan.services:
@@ -87,13 +97,18 @@ class Resolver:
     def is_enrolled(self, pod: Pod) -> bool:
         return pod.key in self.enrolled
 
+    def accepts_hbone(self, pod: Pod) -> bool:
+        """Whether a ztunnel or waypoint reaches ``pod`` over HBONE (see ``enrollment.accepts_hbone``)."""
+        return pod.key in self.tunnels
+
     def identity(self, pod: Pod) -> str:
         return str(pod_identity(self.plan, pod))
 
     def pod_at(self, ip: str) -> Pod | None:
         return self.pods_by_ip.get(ip)
 
-    def resolve(self, dst: Address) -> Route:
+    def resolve(self, dst: Address, sidecar: bool = False) -> Route:
+        """The route for a connection to ``dst`` from an ambient pod, or from a sidecar."""
         ip, port = dst
         if port in PROXY_PORTS:
             return Route(SELF_CALL, dst)
@@ -101,7 +116,7 @@ class Resolver:
         vip = self._vips.get((ip, port))
         if vip is not None:
             service, endpoints = vip
-            via = self._waypoint(service_binding(self.plan, service))
+            via = None if sidecar else self._waypoint(service_binding(self.plan, service))
             if via is not None:
                 return Route(HBONE, dst, via, service, self.identity(via), authority=dst, waypoint=via)
             ready = [e for e in endpoints if e.ready]
@@ -110,27 +125,27 @@ class Resolver:
             chosen = self._rng.choice(ready)
             ip, port = chosen.ip, chosen.port
         pod = self.pods_by_ip.get(ip)
-        if pod is not None and service is None and (via := self._waypoint(workload_binding(self.plan, pod))):
+        if pod is not None and service is None and not sidecar and (via := self._waypoint(workload_binding(self.plan, pod))):
             return Route(HBONE, (ip, port), via, None, self.identity(via), authority=(ip, port), waypoint=via)
-        if pod is not None and self.is_enrolled(pod):
+        if pod is not None and (pod.key in self.meshed if sidecar else self.accepts_hbone(pod)):
             return Route(HBONE, (ip, port), pod, service, self.identity(pod))
         return Route(PASSTHROUGH, (ip, port), pod, service)
-
 
     @staticmethod
     def _waypoint(binding: Binding | None) -> Pod | None:
         return binding.pod if binding is not None else None
 
 
-def enrolled_on(plan: Plan, node: str) -> dict[str, Pod]:
-    """The enrolled pods a node's ztunnel serves, by key."""
-    return {p.key: p for p in plan.pods_on(node) if is_enrolled(plan, p)}
+def served_on(plan: Plan, node: str) -> dict[str, Pod]:
+    """The pods a node's agent proxies, by key: ambient ones (as the ztunnel) and
+    sidecar ones (as each pod's emulated sidecar)."""
+    return {p.key: p for p in plan.pods_on(node) if is_meshed(plan, p)}
 
 
 def workload_rows(plan: Plan) -> list[WorkloadRow]:
-    """``istioctl ztunnel-config workloads``: every pod, HBONE when enrolled."""
+    """``istioctl ztunnel-config workloads``: every pod, HBONE when ztunnels tunnel to it."""
     return [
-        WorkloadRow(p.namespace, p.name, p.ip, p.node, _waypoint_name(plan, p), "HBONE" if is_enrolled(plan, p) else "TCP")
+        WorkloadRow(p.namespace, p.name, p.ip, p.node, _waypoint_name(plan, p), "HBONE" if accepts_hbone(plan, p) else "TCP")
         for p in sorted(plan.pods, key=lambda p: (p.namespace, p.name))
     ]
 

@@ -24,6 +24,10 @@ The ztunnel's ``MeshMetrics`` (``self.metrics``) outlives reconciles: its
 counters only grow, as Prometheus expects; the agent serves them on
 127.0.0.1:15020 of the node.
 
+Pods with an emulated sidecar are served the same way, each by a ``PodProxy``
+in sidecar mode behind istio-init's capture (``SIDECAR_CAPTURE``); a pod
+moving between ambient and sidecar is re-enrolled.
+
 The proxies share one ``ProxyContext``: the resolver of the current plan
 (swapped on every reconcile), those metrics, and TLS contexts per identity
 made from the emulation's certificate store (``<state>/certs``).
@@ -37,14 +41,15 @@ from importlib import metadata
 from pathlib import Path
 
 from dataplane.kernel import inpod, netns, nft
+from dataplane.mesh.enrollment import has_sidecar
 from dataplane.mesh.metrics import MeshMetrics
 from dataplane.mesh.redirect import NAT_TABLE
 from dataplane.mesh.store import CertificateStore
 from dataplane.mesh.ztunnel import accesslog
-from dataplane.mesh.ztunnel.capture import CAPTURE
+from dataplane.mesh.ztunnel.capture import CAPTURE, SIDECAR_CAPTURE
 from dataplane.mesh.ztunnel.context import ProxyContext, TlsContexts
 from dataplane.mesh.ztunnel.podproxy import PodProxy
-from dataplane.mesh.ztunnel.workloads import Resolver, enrolled_on
+from dataplane.mesh.ztunnel.workloads import Resolver, served_on
 from dataplane.state.layout import certs_dir
 from dataplane.topology.plan import Plan, Pod
 
@@ -86,11 +91,12 @@ class Ztunnel:
             self.context = ProxyContext(Resolver(plan), self.metrics, TlsContexts(store))
         else:
             self.context.resolver = Resolver(plan)
-        wanted = enrolled_on(plan, self.node)
+        wanted = served_on(plan, self.node)
+        sidecars = {key for key, pod in wanted.items() if has_sidecar(plan, pod)}
         errors: list[str] = []
         for key, proxy in list(self.proxies.items()):
             pod = wanted.get(key)
-            if pod is not None and _shape(pod) == _shape(proxy.pod):
+            if pod is not None and _shape(pod) == _shape(proxy.pod) and proxy.sidecar == (key in sidecars):
                 proxy.pod = pod
                 continue
             del self.proxies[key]
@@ -103,7 +109,7 @@ class Ztunnel:
             if key in self.proxies:
                 continue
             try:
-                self.proxies[key] = await self._enroll(pod)
+                self.proxies[key] = await self._enroll(pod, key in sidecars)
             except (OSError, ValueError, ssl.SSLError) as exc:
                 log.error("ztunnel: cannot enroll %s: %s", key, exc)
                 errors.append(f"ztunnel {key}: {exc}")
@@ -113,7 +119,7 @@ class Ztunnel:
                 log.info("ztunnel: %s: closed %d established connection(s) the policies now deny", key, closed)
         return errors
 
-    async def _enroll(self, pod: Pod) -> PodProxy:
+    async def _enroll(self, pod: Pod, sidecar: bool) -> PodProxy:
         # A pod leaving and coming back before its old connections drained:
         # the old proxy must not tear the new capture down when it goes idle.
         for old in [p for p in self.draining if p.pod.netns == pod.netns]:
@@ -121,14 +127,14 @@ class Ztunnel:
             old.close_sockets()
             self.draining.discard(old)
         assert self.context is not None
-        proxy = PodProxy(self.context, pod)
+        proxy = PodProxy(self.context, pod, sidecar)
         await proxy.open()
         try:
-            inpod.enable_redirection(pod.netns, CAPTURE)
+            inpod.enable_redirection(pod.netns, SIDECAR_CAPTURE if sidecar else CAPTURE)
         except BaseException:
             await proxy.close()
             raise
-        log.info("ztunnel: enrolled %s (%s) as %s", pod.key, pod.ip, proxy.identity)
+        log.info("%s: enrolled %s (%s) as %s", "sidecar" if sidecar else "ztunnel", pod.key, pod.ip, proxy.identity)
         return proxy
 
     def _unenroll(self, proxy: PodProxy) -> None:

@@ -20,7 +20,7 @@ from ipaddress import IPv4Address, IPv4Network
 
 from dataplane.kubeproxy.categorize import categorize, external_policy_local, internal_policy_local, usable
 from dataplane.mesh import authz
-from dataplane.mesh.enrollment import is_enrolled
+from dataplane.mesh.enrollment import accepts_hbone, has_sidecar, is_enrolled, is_meshed
 from dataplane.mesh.identity import pod_identity
 from dataplane.topology.endpoints import Endpoint, PodIndex, service_port_endpoints
 from dataplane.topology.plan import Plan, Pod, Service, ServicePort
@@ -51,7 +51,7 @@ def _authz_expectation(
     allowed, denied, reasons = set(), set(), []
     for pod, port in targets:
         key = f"{pod.namespace}/{pod.name}"
-        if is_enrolled(plan, pod):
+        if is_meshed(plan, pod):
             decision = authz.evaluate(plan, pod, authz.Connection(src_ip, identity, pod.ip, port))
             if not decision.allowed:
                 denied.add(key)
@@ -71,7 +71,7 @@ def _pods_of(plan: Plan, endpoints: tuple[Endpoint, ...] | list[Endpoint]) -> li
 
 
 def expect_cluster_ip(plan: Plan, source: Pod, service: Service, port: ServicePort, endpoints: tuple[Endpoint, ...]) -> Expected:
-    meshed = is_enrolled(plan, source)
+    meshed = is_meshed(plan, source)
     identity = pod_identity(plan, source).principal if meshed else None
     if meshed:
         # the source's ztunnel resolves the VIP itself to a ready endpoint
@@ -89,7 +89,10 @@ def expect_cluster_ip(plan: Plan, source: Pod, service: Service, port: ServicePo
 
 
 def expect_pod(plan: Plan, source: Pod, target: Pod, port: int) -> Expected:
-    identity = pod_identity(plan, source).principal if is_enrolled(plan, source) else None
+    tunnels = (is_enrolled(plan, source) and accepts_hbone(plan, target)) or (
+        has_sidecar(plan, source) and is_meshed(plan, target)
+    )
+    identity = pod_identity(plan, source).principal if tunnels else None
     return _authz_expectation(plan, [(target, port)], source.ip, identity)
 
 

@@ -38,7 +38,7 @@ from ipaddress import IPv4Address, IPv4Network
 from dataplane.kernel.craft import RawSender
 from dataplane.kernel.sniff import CapturedPacket
 from dataplane.kubeproxy.categorize import categorize, external_policy_local, internal_policy_local, usable
-from dataplane.mesh.enrollment import is_enrolled
+from dataplane.mesh.enrollment import is_meshed
 from dataplane.topology.endpoints import Endpoint, PodIndex, service_port_endpoints
 from dataplane.topology.plan import Node, Plan, Pod, Service, ServicePort
 from dataplane.verify.evidence import NO_EVIDENCE, Evidence
@@ -175,7 +175,7 @@ def load_balancer_probe(
 def client_pod(plan: Plan) -> Pod | None:
     """The first unmeshed pod (cluster DNS last): kube-proxy DNATs its traffic."""
     pods = sorted(
-        (p for p in plan.pods if not is_enrolled(plan, p)),
+        (p for p in plan.pods if not is_meshed(plan, p)),
         key=lambda p: (p.namespace == "kube-system", p.namespace, p.name),
     )
     return pods[0] if pods else None
@@ -351,10 +351,10 @@ def _frames(seq: int, found: list[Sighting]) -> list[tuple[str, CapturedPacket]]
 
 
 def _meshed_note(plan: Plan) -> Iterator[CheckResult]:
-    if any(is_enrolled(plan, p) for p in plan.pods):
+    if any(is_meshed(plan, p) for p in plan.pods):
         yield CheckResult(
             NAME, "meshed pods as sources", ok=True, skipped=True,
-            reason="skipped: their ztunnel resolves Service VIPs itself, bypassing kube-proxy's DNAT",
+            reason="skipped: their ztunnel or sidecar resolves Service VIPs itself, bypassing kube-proxy's DNAT",
         )
 
 

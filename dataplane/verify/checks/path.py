@@ -28,7 +28,7 @@ from ipaddress import IPv4Address, IPv4Network
 from dataplane.kernel import netns
 from dataplane.kernel.craft import RawSender
 from dataplane.kubeproxy.categorize import categorize, external_policy_local, internal_policy_local, usable
-from dataplane.mesh.enrollment import is_enrolled
+from dataplane.mesh.enrollment import accepts_hbone, has_sidecar, is_enrolled, is_meshed
 from dataplane.topology.endpoints import Endpoint, PodIndex, service_port_endpoints
 from dataplane.topology.plan import Plan, Pod, Service, ServicePort
 from dataplane.verify import hops as H
@@ -74,7 +74,7 @@ def places(plan: Plan) -> dict[str, str]:
 
 def _pods_by_preference(plan: Plan) -> list[Pod]:
     """Unmeshed pods (a crafted SYN would be captured by a ztunnel), cluster DNS last."""
-    pods = [p for p in plan.pods if not is_enrolled(plan, p)]
+    pods = [p for p in plan.pods if not is_meshed(plan, p)]
     return sorted(pods, key=lambda p: (p.namespace == "kube-system", p.namespace, p.name))
 
 
@@ -298,8 +298,9 @@ def judge(flow: Flow, seen: list[Sighting], problem: str, names: dict[str, str],
 
 def pod_flow(plan: Plan, src: Pod, dst: Pod, port: int) -> Flow:
     """The flow from pod ``src`` to pod ``dst``:``port`` as the plan routes it:
-    HBONE on 15008 when both are meshed, else a crafted SYN straight to the port."""
-    meshed = is_enrolled(plan, src) and is_enrolled(plan, dst)
+    HBONE on 15008 when the source's proxy tunnels to the destination, else a
+    crafted SYN straight to the port."""
+    meshed = (is_enrolled(plan, src) and accepts_hbone(plan, dst)) or (has_sidecar(plan, src) and is_meshed(plan, dst))
     hops = H.pod_to_pod(plan, src, dst, HBONE_PORT if meshed else port)
     label = f"pod {src.key} -> pod {dst.key}:{port}" + (" (HBONE)" if meshed else "")
     return Flow(label, src.netns, src.ip, dst.ip, port, (tuple(hops),), meshed=meshed)

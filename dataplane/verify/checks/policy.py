@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dataplane.mesh import authz
-from dataplane.mesh.enrollment import is_enrolled
+from dataplane.mesh.enrollment import is_meshed
 from dataplane.mesh.identity import pod_identity
 from dataplane.topology.plan import Plan, Pod
 from dataplane.verify.checks.connectivity import sample_sources, served_ports
@@ -45,7 +45,7 @@ def _key(pod: Pod) -> str:
 def destinations(plan: Plan) -> list[Pod]:
     """Meshed pods with at least one AuthorizationPolicy applying to them."""
     return sorted(
-        (p for p in plan.pods if is_enrolled(plan, p) and authz.policies_for(plan, p)),
+        (p for p in plan.pods if is_meshed(plan, p) and authz.policies_for(plan, p)),
         key=lambda p: (p.namespace, p.name),
     )
 
@@ -61,7 +61,7 @@ def plan_probes(plan: Plan, expected: Plan | None = None, max_sources: int | Non
             exp_src = exp_plan.pod(src.namespace, src.name)
         except (KeyError, LookupError):
             exp_src = src
-        identity = pod_identity(exp_plan, exp_src).principal if is_enrolled(exp_plan, exp_src) else None
+        identity = pod_identity(exp_plan, exp_src).principal if is_meshed(exp_plan, exp_src) else None
         for dst in dests:
             if dst.namespace == src.namespace and dst.name == src.name:
                 continue

@@ -1,8 +1,9 @@
-"""Enrollment: the namespace label brings pods in, the pod label takes one out."""
+"""Enrollment: the namespace label brings pods in, the pod label takes one out;
+sidecar injection labels give a pod a sidecar instead, and win over ambient."""
 
 from __future__ import annotations
 
-from dataplane.mesh.enrollment import enrolled_pods, is_enrolled
+from dataplane.mesh.enrollment import AMBIENT, SIDECAR, accepts_hbone, enrolled_pods, is_enrolled, mode
 from dataplane.topology import plan_from_text
 from dataplane.topology.plan import Plan
 from tests.unit.mesh.topologies import one_node_topology
@@ -18,6 +19,18 @@ metadata: {name: legacy}
 apiVersion: v1
 kind: Namespace
 metadata: {name: istio-system, labels: {istio.io/dataplane-mode: ambient}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: injected, labels: {istio-injection: enabled}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: both, labels: {istio-injection: enabled, istio.io/dataplane-mode: ambient}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: revision, labels: {istio.io/rev: canary}}
 """
 
 
@@ -50,6 +63,30 @@ def test_system_namespaces_stay_out_whatever_their_labels() -> None:
     assert not any(is_enrolled(p, x) for x in p.pods if x.namespace == "kube-system")  # CoreDNS
 
 
-def test_a_pod_label_alone_does_not_enroll() -> None:
+def test_a_pod_label_alone_enrolls_that_pod() -> None:
+    """Istio 1.22+: ``istio.io/dataplane-mode=ambient`` on a pod (``waypoint-l7.md`` §6.2)."""
     p = plan(pod("legacy", "old", "{istio.io/dataplane-mode: ambient}"))
-    assert enrolled_pods(p) == ()
+    assert [x.key for x in enrolled_pods(p)] == ["legacy/old"]
+
+
+def test_injection_labels_give_sidecars_and_the_sidecar_wins_over_ambient() -> None:
+    p = plan(
+        pod("injected", "a"), pod("both", "b"), pod("revision", "c"),
+        pod("injected", "out", "{sidecar.istio.io/inject: 'false'}"),
+        pod("legacy", "in", "{sidecar.istio.io/inject: 'true'}"),
+        pod("shop", "web"), pod("shop", "sc", "{sidecar.istio.io/inject: 'true'}"),
+        pod("kube-system", "k", "{sidecar.istio.io/inject: 'true'}"),
+    )
+    modes = {x.key: mode(p, x) for x in p.pods if x.namespace != "kube-system" or x.name == "k"}
+    assert modes == {
+        "injected/a": SIDECAR, "both/b": SIDECAR, "revision/c": SIDECAR, "injected/out": None, "legacy/in": SIDECAR,
+        "shop/web": AMBIENT, "shop/sc": SIDECAR, "kube-system/k": None,
+    }
+    assert [x.key for x in enrolled_pods(p)] == ["shop/web"]  # ztunnel captures the ambient pod only
+
+
+def test_sidecars_take_hbone_only_with_the_tunnel_label() -> None:
+    p = plan(pod("injected", "plain"), pod("injected", "tunnel", "{networking.istio.io/tunnel: http}"), pod("shop", "web"))
+    assert [accepts_hbone(p, x) for x in (p.pod("injected", "plain"), p.pod("injected", "tunnel"), p.pod("shop", "web"))] == [
+        False, True, True,
+    ]

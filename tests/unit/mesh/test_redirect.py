@@ -43,3 +43,23 @@ def test_remove_is_tolerant_of_absent_tables() -> None:
         f"table inet {NAT_TABLE} {{}}\ndelete table inet {NAT_TABLE}\n"
         f"table inet {MANGLE_TABLE} {{}}\ndelete table inet {MANGLE_TABLE}\n"
     )
+
+
+def test_the_sidecar_ruleset_is_istio_inits_with_marks_for_uid_1337() -> None:
+    from dataplane.mesh.redirect import sidecar_ruleset
+
+    text = sidecar_ruleset()
+    assert text.splitlines()[:4] == inpod_ruleset().splitlines()[:4]  # either replaces the other
+    lines = [line.strip() for line in text.splitlines()]
+    output = lines[lines.index("type nat hook output priority -100; policy accept;") + 1:]
+    assert output[:6] == [
+        'oifname "lo" ip saddr 127.0.0.6 accept',
+        'meta l4proto tcp meta mark & 0xfff == 0x539 oifname "lo" ip daddr != 127.0.0.1 tcp dport != 15008'
+        " redirect to :15006",
+        'oifname "lo" accept',
+        "meta mark & 0xfff == 0x539 accept",
+        "ip daddr 127.0.0.1 accept",
+        "meta l4proto tcp redirect to :15001",
+    ]
+    assert "meta l4proto tcp tcp dport { 15008, 15020, 15021, 15090 } accept" in lines
+    assert MANGLE_TABLE not in text.split(f"delete table inet {MANGLE_TABLE}", 1)[1]  # no steering table
