@@ -1,10 +1,15 @@
 """The built-in workloads a container port is served by.
 
-* ``http``: HTTP/1.1 (h11) answering every request with JSON that says which
+* ``http``: HTTP/1.1 (h11), and HTTP/2 with prior knowledge (``h2responder``,
+  gRPC health included), answering every request with JSON that says which
   pod answered and what it saw (client address, Host, path), so a test can
-  tell exactly where a request landed and whether its source was rewritten.
+  tell exactly where a request landed and whether its source was rewritten;
+  the paths and header that make it fail or wait are ``httpbin``'s.
 * ``tcp-echo``: every byte back; the client's EOF closes our side once all is
   echoed.
+* ``server-first``: a MySQL-like server that greets before the client says
+  anything, then echoes: what a proxy that waits for the client's first bytes
+  (protocol sniffing) hangs on.
 * ``udp-echo``: every datagram back to its sender.
 * ``ext-authz``: an external authorizer like Istio's sample one, for
   ``action: CUSTOM`` policies (ports named ``ext-authz`` or ``http-ext-authz``).
@@ -22,26 +27,19 @@ from __future__ import annotations
 
 import asyncio
 import http
-import json
 import logging
 from collections.abc import Callable
-from typing import ClassVar, NamedTuple, cast
+from typing import cast
 
 import h11
 
+from dataplane.agent import httpbin
+from dataplane.agent.h2responder import H2Session
+from dataplane.agent.httpbin import NO_BODY_STATUSES, SERVER_NAME, Answer
+from dataplane.mesh.protocols import H2_PREFACE
 from dataplane.topology.plan import Pod
 
 log = logging.getLogger(__name__)
-
-SERVER_NAME = b"dpctl-agent"
-_NO_BODY_STATUSES = frozenset({204, 304})
-
-
-class Answer(NamedTuple):
-    status: int
-    content_type: bytes
-    body: bytes
-    headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
 def _response(status: int, headers: list[tuple[bytes, bytes]]) -> h11.Response:
@@ -51,10 +49,6 @@ def _response(status: int, headers: list[tuple[bytes, bytes]]) -> h11.Response:
     except ValueError:
         reason = b""
     return h11.Response(status_code=status, headers=headers, reason=reason)
-
-
-def _address(peer: tuple[str, int]) -> str:
-    return f"{peer[0]}:{peer[1]}"
 
 
 class Connections:
@@ -130,6 +124,48 @@ class TcpEcho(Connection):
         """The client half-closed: returning False closes our side after the
         buffer has drained, so the client reads every echoed byte, then EOF."""
         return False
+
+
+class ServerFirst(TcpEcho):
+    """Speaks first, as MySQL does: sends ``GREETING`` on connect, then echoes.
+
+    ``GREETING`` is a MySQL protocol v10 handshake packet, always the same
+    84 bytes: a 3-byte little-endian payload length (80) and sequence id 0,
+    then protocol version 10, server version ``b"8.0.36-dpctl\\0"``, connection
+    id 1, auth data ``b"dpctl-se"`` and a filler 0, capability flags
+    0xdfffffff (lower half first), character set 255 (utf8mb4), status 0x0002
+    (autocommit), auth data length 21, ten reserved zeros, auth data
+    ``b"rver-first\\0\\0\\0"`` (13 bytes) and ``b"caching_sha2_password\\0"``.
+    A test recognises it by ``data[4] == 10`` and the version string.
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if not self.transport.is_closing():  # the pod may be closing (``Connections`` aborted it)
+            self.transport.write(GREETING)
+
+
+def _mysql_greeting() -> bytes:
+    payload = b"".join(
+        (
+            b"\x0a",  # protocol version 10
+            b"8.0.36-dpctl\0",
+            (1).to_bytes(4, "little"),  # connection id
+            b"dpctl-se\0",  # auth-plugin-data part 1 (8 bytes) and a filler
+            (0xFFFF).to_bytes(2, "little"),  # capability flags, lower half
+            b"\xff",  # character set: utf8mb4_0900_ai_ci
+            (0x0002).to_bytes(2, "little"),  # status: SERVER_STATUS_AUTOCOMMIT
+            (0xDFFF).to_bytes(2, "little"),  # capability flags, upper half
+            b"\x15",  # length of the auth-plugin-data (8 + 13)
+            bytes(10),  # reserved
+            b"rver-first\0\0\0",  # auth-plugin-data part 2 (13 bytes)
+            b"caching_sha2_password\0",
+        )
+    )
+    return len(payload).to_bytes(3, "little") + b"\x00" + payload
+
+
+GREETING = _mysql_greeting()
 
 
 class H11Responder(Connection):
@@ -219,7 +255,7 @@ class H11Responder(Connection):
             (b"server", SERVER_NAME),
             *extra,
         ]
-        if status in _NO_BODY_STATUSES:
+        if status in NO_BODY_STATUSES:
             headers, body = [(b"server", SERVER_NAME)], b""
         # One write for head and body: two would meet Nagle's algorithm on the
         # second segment and the client's delayed ACK on the first, 40 ms a
@@ -238,61 +274,67 @@ class H11Responder(Connection):
         self.transport.close()
 
 
-MAX_DELAY = 60.0
-
-
 class HttpResponder(H11Responder):
-    """Every request gets a JSON report of itself (pod, client, Host, path, headers).
+    """A pod's HTTP port: ``httpbin.PodAnswers`` over HTTP/1.1, or over HTTP/2
+    (``h2responder``) when the client opens with the HTTP/2 preface.
 
-    So that a test can provoke what a proxy in front must handle:
-    ``/status/<code>`` answers with that code; ``/delay/<seconds>`` answers
-    after that long (at most ``MAX_DELAY``); ``/flaky/<n>/...`` answers 503 to
-    the first ``n`` requests for that exact path this pod receives, then 200.
+    The first bytes decide, once there are enough to tell: a client with
+    prior knowledge sends the 24-byte preface before anything else, and no
+    HTTP/1.x request starts with it, so HTTP/1.1 clients see no change.
     """
-
-    _seen: ClassVar[dict[tuple[str, str], int]] = {}  # (pod, path) -> requests, for /flaky/
 
     def __init__(self, pod: Pod, connections: Connections):
         super().__init__(connections)
-        self._pod = pod
+        self._answers = httpbin.PodAnswers(pod)
+        self._sniffing = True
+        self._first = b""  # what was read while it could still be the preface
+        self._h2: H2Session | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if self._h2 is not None:
+            self._h2.receive(data)
+            return
+        if self._sniffing:
+            data, self._first = self._first + data, b""
+            if len(data) < len(H2_PREFACE) and H2_PREFACE.startswith(data):
+                self._first = data
+                return
+            self._sniffing = False
+            if data.startswith(H2_PREFACE):
+                self._h2 = H2Session(self.transport, self._answers, self.peer, self.local_port)
+                self._h2.receive(data)
+                return
+        super().data_received(data)
+
+    def eof_received(self) -> bool:
+        if self._h2 is not None:
+            return False
+        if self._first:  # the client half-closed after part of the preface: HTTP/1.x says what that is
+            self._sniffing, data, self._first = False, self._first, b""
+            super().data_received(data)
+        return super().eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._h2 is not None:
+            self._h2.close()
+        super().connection_lost(exc)
 
     def _delay(self, request: h11.Request) -> float:
-        path = request.target.decode("latin-1").split("?", 1)[0]
-        if not path.startswith("/delay/"):
-            return 0.0
-        try:
-            return min(max(float(path.removeprefix("/delay/").split("/", 1)[0]), 0.0), MAX_DELAY)
-        except ValueError:
-            return 0.0
+        return httpbin.delay(request.target.decode("latin-1"))
 
     def _answer(self, request: h11.Request, target: str) -> Answer:
-        body = json.dumps(self._report(request, target)).encode() + b"\n"
-        return Answer(self._status(target), b"application/json", body)
-
-    def _status(self, target: str) -> int:
-        path = target.split("?", 1)[0]
-        if path.startswith("/flaky/"):
-            failures = path.removeprefix("/flaky/").split("/", 1)[0]
-            key = (self._pod.key, path)
-            self._seen[key] = seen = self._seen.get(key, 0) + 1
-            return 503 if failures.isdigit() and seen <= int(failures) else 200
-        return _requested_status(target)
-
-    def _report(self, request: h11.Request, target: str) -> dict[str, object]:
         host = next((v for k, v in request.headers if k == b"host"), b"")
-        return {
-            "pod": self._pod.name,
-            "namespace": self._pod.namespace,
-            "node": self._pod.node,
-            "podIP": self._pod.ip,
-            "client": _address(self.peer),
-            "method": request.method.decode("latin-1"),
-            "path": target,
-            "host": host.decode("latin-1"),
-            "port": self.local_port,
-            "bodyBytes": self._body_bytes,
-            "headers": {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers if k != b"host"},
-        }
+        return self._answers.answer(
+            httpbin.Request(
+                method=request.method.decode("latin-1"),
+                target=target,
+                host=host.decode("latin-1"),
+                headers=tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers if k != b"host"),
+                body_bytes=self._body_bytes,
+                client=self.peer,
+                port=self.local_port,
+            )
+        )
 
 
 METRICS_PATHS = frozenset({"/metrics", "/stats/prometheus"})
@@ -332,15 +374,6 @@ EXT_AUTHZ_RESULT = b"x-ext-authz-check-result"
 EXT_AUTHZ_DENIED = b"denied by ext_authz for not found header `x-ext-authz: allow` in the request"
 
 
-def _requested_status(target: str) -> int:
-    """200, or ``<code>`` for ``/status/<code>`` (400 if that is no final status)."""
-    path = target.split("?", 1)[0]
-    if not path.startswith("/status/"):
-        return 200
-    code = path.removeprefix("/status/")
-    return int(code) if code.isdigit() and 200 <= int(code) <= 599 else 400
-
-
 class UdpEcho(asyncio.DatagramProtocol):
     """Sends each datagram back to where it came from."""
 
@@ -359,6 +392,8 @@ def stream_factory(responder: str, pod: Pod, connections: Connections) -> Callab
         return lambda: HttpResponder(pod, connections)
     if responder == "tcp-echo":
         return lambda: TcpEcho(connections)
+    if responder == "server-first":
+        return lambda: ServerFirst(connections)
     if responder == "ext-authz":
         return lambda: ExtAuthzResponder(connections)
     raise ValueError(f"no TCP responder called {responder!r}")

@@ -10,7 +10,7 @@ since that depends only on the pod's own manifest.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 from .model import ControllerSpec, CronJobSpec, Manifest, ObjectRef, Origin, PodTemplate, report_duplicates
 from .plan import Container, ContainerPort
@@ -19,6 +19,7 @@ from .schema import valid_items
 from .yamlsource import child_path, item_path
 
 TCP_ECHO_ANNOTATION = "dpctl.dev/tcp-echo-ports"
+SERVER_FIRST_ANNOTATION = "dpctl.dev/server-first-ports"
 
 
 def parse_pod(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
@@ -134,7 +135,7 @@ def _template(
 ) -> PodTemplate:
     report = origin.report
     labels, annotations = metadata.get("labels", {}), metadata.get("annotations", {})
-    echo_ports = _echo_ports(annotations, metadata_path, origin)
+    annotated = _annotated_ports(annotations, metadata_path, origin)
     containers = valid_items(spec.get("containers", []))
     _check_unique(containers, spec_path, origin)
     node_selector = spec.get("nodeSelector", {})
@@ -159,16 +160,34 @@ def _template(
         if spec.get("hostname")
         else "",
         containers=tuple(
-            _container(raw, item_path(f"{spec_path}.containers", i), echo_ports, origin)
+            _container(raw, item_path(f"{spec_path}.containers", i), annotated, origin)
             for i, raw in containers
             if "name" in raw  # the schema reported a container without one
         ),
     )
 
 
-def _echo_ports(annotations: dict[str, str], metadata_path: str, origin: Origin) -> frozenset[int]:
-    """Ports the pod asks to be served by the TCP echo responder instead of HTTP."""
-    text = annotations.get(TCP_ECHO_ANNOTATION)
+class _AnnotatedPorts(NamedTuple):
+    """Ports the pod's annotations hand to a responder other than the one their name implies."""
+
+    echo: frozenset[int]
+    server_first: frozenset[int]
+
+
+def _annotated_ports(annotations: dict[str, str], metadata_path: str, origin: Origin) -> _AnnotatedPorts:
+    echo = _listed_ports(annotations, TCP_ECHO_ANNOTATION, metadata_path, origin)
+    server_first = _listed_ports(annotations, SERVER_FIRST_ANNOTATION, metadata_path, origin)
+    for port in sorted(echo & server_first):  # one port, one responder
+        origin.report(
+            child_path(f"{metadata_path}.annotations", SERVER_FIRST_ANNOTATION),
+            f"port {port} is also listed in {TCP_ECHO_ANNOTATION}",
+        )
+    return _AnnotatedPorts(echo, server_first)
+
+
+def _listed_ports(annotations: dict[str, str], annotation: str, metadata_path: str, origin: Origin) -> frozenset[int]:
+    """The ports ``annotation`` lists, comma-separated."""
+    text = annotations.get(annotation)
     if text is None:
         return frozenset()
     ports = set()
@@ -177,13 +196,13 @@ def _echo_ports(annotations: dict[str, str], metadata_path: str, origin: Origin)
             ports.add(int(item))
         else:
             origin.report(
-                child_path(f"{metadata_path}.annotations", TCP_ECHO_ANNOTATION),
+                child_path(f"{metadata_path}.annotations", annotation),
                 f"expected comma-separated port numbers (1-65535), got {item!r}",
             )
     return frozenset(ports)
 
 
-def _container(raw: dict[str, Any], path: str, echo_ports: frozenset[int], origin: Origin) -> Container:
+def _container(raw: dict[str, Any], path: str, annotated: _AnnotatedPorts, origin: Origin) -> Container:
     report = origin.report
     ports = []
     for i, port in valid_items(raw.get("ports", [])):
@@ -192,7 +211,7 @@ def _container(raw: dict[str, Any], path: str, echo_ports: frozenset[int], origi
         name = check_name(port_name, port.get("name"), f"{port_path}.name", report)
         protocol = port.get("protocol", "TCP")
         if number is not None:
-            ports.append(ContainerPort(number, protocol, name, _responder(number, protocol, name, echo_ports)))
+            ports.append(ContainerPort(number, protocol, name, _responder(number, protocol, name, annotated)))
     apply(dns_label, raw["name"], f"{path}.name", report)
     return Container(
         name=raw["name"],
@@ -204,16 +223,28 @@ def _container(raw: dict[str, Any], path: str, echo_ports: frozenset[int], origi
 EXT_AUTHZ_PORT_NAMES = ("ext-authz", "http-ext-authz")
 
 
-def _responder(port: int, protocol: str, name: str | None, echo_ports: frozenset[int]) -> str:
+def _responder(port: int, protocol: str, name: str | None, annotated: _AnnotatedPorts) -> str:
     """The built-in server for a port: UDP echo, Istio's sample external
-    authorizer for a port named for it, TCP echo for raw-TCP protocols, else HTTP."""
+    authorizer for a port named for it, a server that speaks first (as MySQL
+    does) for a MySQL port, TCP echo for raw-TCP protocols, else HTTP.
+
+    Only names and annotations choose, never the number: a plain port stays
+    HTTP whatever Istio assumes of 3306 (``dataplane.mesh.protocols``)."""
     if protocol == "UDP":
         return "udp-echo"
     if name in EXT_AUTHZ_PORT_NAMES:
         return "ext-authz"
-    if (name is not None and (name == "tcp" or name.startswith("tcp-"))) or port in echo_ports:
+    if (name is not None and _is_mysql(name)) or port in annotated.server_first:
+        return "server-first"
+    if (name is not None and (name == "tcp" or name.startswith("tcp-"))) or port in annotated.echo:
         return "tcp-echo"
     return "http"
+
+
+def _is_mysql(name: str) -> bool:
+    """``mysql`` or ``mysql-<suffix>``, alone or after Istio's ``tcp-`` prefix."""
+    protocol = name.removeprefix("tcp-")
+    return protocol == "mysql" or protocol.startswith("mysql-")
 
 
 def _check_unique(containers: list[tuple[int, dict[str, Any]]], spec_path: str, origin: Origin) -> None:

@@ -60,7 +60,7 @@ class ContainerPort:
     port: int
     protocol: str  # "TCP" | "UDP"
     name: str | None
-    responder: str  # "http" | "tcp-echo" | "udp-echo" | "ext-authz" | "dns" | WAYPOINT_RESPONDER
+    responder: str  # "http" | "tcp-echo" | "server-first" | "udp-echo" | "ext-authz" | "dns" | WAYPOINT_RESPONDER
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def test_retail_store_spreads_every_deployment_over_zones(at_root: Path) -> None
     assert all(len(set(zones)) == len(zones) for zones in owners.values())
     assert sorted(len(plan.pods_on(n.name)) for n in plan.nodes) == [6, 6, 7]  # 17 pods and 2 of cluster DNS
     responders = {(p.key, port.port): port.responder for p in plan.pods for port in p.ports}
-    assert responders["catalog/catalog-mysql-0", 3306] == "tcp-echo"
+    assert responders["catalog/catalog-mysql-0", 3306] == "server-first"  # named tcp-mysql: MySQL greets first
     assert responders["carts/carts-dynamodb-0", 8000] == "http"
     assert responders["ui/ui-0", 8080] == "http"
     assert all(p.service_account == p.owner.split("/")[1] for p in plan.pods if p.owner)
