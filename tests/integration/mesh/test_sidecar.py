@@ -7,10 +7,12 @@ app reached from 127.0.0.6.  Both CNI modes: the pods' links differ.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 
 import pytest
 
+from dataplane.kernel import netns
 from dataplane.testing.emulation import Emulation, HttpAnswer, keepalive_requests
 from dataplane.testing.plugin import Emulations
 from tests.integration.support import dpctl, each_cni
@@ -76,3 +78,34 @@ def test_ambient_clients_reach_a_sidecar_in_plaintext_unless_it_takes_tunnels(li
     tunnelled = _call(live, "mesh/client", "legacy/sc-tunnel")
     assert tunnelled.status == 200 and json.loads(tunnelled.body)["client"].split(":")[0] == "127.0.0.6"
     live.assert_encrypted("mesh/client", "legacy/sc-tunnel", 8080)
+
+
+def _greeting(emu: Emulation, source: str, target: str, wait: float = 2.0) -> bytes:
+    """What a server-first workload at ``target`` (``svc/NS/NAME`` or ``NS/POD``, port
+    5000) says before the client says anything: b"" when nothing came in ``wait`` s."""
+    address = emu.service(target.removeprefix("svc/")).cluster_ip if target.startswith("svc/") else emu.pod(target).ip
+    assert address is not None
+    sock = netns.socket_in(emu.netns(source), socket.AF_INET, socket.SOCK_STREAM)
+    with sock:
+        sock.settimeout(5)
+        sock.connect((address, 5000))
+        sock.settimeout(wait)
+        try:
+            return sock.recv(256)
+        except TimeoutError:
+            return b""
+
+
+def test_case_28_a_server_first_workload_hangs_behind_a_waypoint_on_an_undeclared_port(live: Emulation) -> None:
+    """The waypoint waits for the client's first bytes, the server for the client's:
+    nothing moves.  Declaring the port (``tcp-`` name or ``appProtocol: tcp``)
+    turns inspection off; without the waypoint (pod address) it always works; moved
+    to a sidecar, a declared port works from ambient and sidecar clients, and an
+    undeclared one hangs in the client's sidecar as it does in Envoy."""
+    assert _greeting(live, "mesh/client", "svc/mesh/db-undeclared") == b""
+    for service in ("svc/mesh/db-named", "svc/mesh/db-app-protocol"):
+        assert b"8.0.36-dpctl" in _greeting(live, "mesh/client", service), service
+    assert b"8.0.36-dpctl" in _greeting(live, "mesh/client", "mesh/db")
+    assert b"8.0.36-dpctl" in _greeting(live, "mesh/client", "svc/legacy/sc-db")
+    assert b"8.0.36-dpctl" in _greeting(live, "legacy/sc-client", "svc/legacy/sc-db")
+    assert _greeting(live, "legacy/sc-client", "svc/legacy/sc-db-undeclared") == b""

@@ -10,12 +10,14 @@ one mode is enough here; ``test_waypoint.py`` runs the L7 chain in both.
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from dataplane.kernel import netns
 from dataplane.mesh.metrics import OPENED
 from dataplane.state.store import StateDir
 from dataplane.testing.emulation import Emulation, HttpAnswer, keepalive_requests
@@ -109,3 +111,21 @@ def test_case_7_the_destination_policy_judges_the_waypoint_not_the_client(live: 
     assert _service(live, "default/admitted").status == 200  # its policy also names the waypoint
     direct = _call(live, live.pod("default/locked").ip, "locked:9080")  # no waypoint: curl itself is judged
     assert direct.status == 200 and not _via_waypoint(direct)
+
+
+def test_a_waypoint_serving_workloads_inspects_even_declared_ports(live: Emulation) -> None:
+    """istio/istio#55420: ``wl/db`` is bound as a pod too, so its waypoint waits for
+    the client's first bytes on the ``tcp-db`` Service port and the MySQL-like
+    greeting never comes; typing a first byte unblocks it."""
+    vip = live.service("wl/db").cluster_ip
+    assert vip is not None
+    sock = netns.socket_in(live.netns("default/curl"), socket.AF_INET, socket.SOCK_STREAM)
+    with sock:
+        sock.settimeout(5)
+        sock.connect((vip, 5000))
+        sock.settimeout(2)
+        with pytest.raises(TimeoutError):
+            sock.recv(256)
+        sock.sendall(b"\n")
+        sock.settimeout(5)
+        assert b"8.0.36-dpctl" in sock.recv(256)
