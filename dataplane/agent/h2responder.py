@@ -144,6 +144,7 @@ class H2Session:
             body_bytes=incoming.body_bytes,
             client=self._client,
             port=self._port,
+            protocol="HTTP/2",
         )
 
     def _reply(self, stream_id: int, request: httpbin.Request) -> None:

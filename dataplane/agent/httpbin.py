@@ -39,6 +39,7 @@ class Request:
     body_bytes: int
     client: tuple[str, int]
     port: int
+    protocol: str = "HTTP/1.1"  # as an access log writes it: HTTP/1.1 or HTTP/2
 
     @property
     def path(self) -> str:
@@ -127,6 +128,7 @@ class PodAnswers:
             "path": request.target,
             "host": request.host,
             "port": request.port,
+            "protocol": request.protocol,
             "bodyBytes": request.body_bytes,
             "headers": dict(request.headers),
         }

@@ -333,6 +333,7 @@ class HttpResponder(H11Responder):
                 body_bytes=self._body_bytes,
                 client=self.peer,
                 port=self.local_port,
+                protocol=f"HTTP/{request.http_version.decode('ascii')}",
             )
         )
 

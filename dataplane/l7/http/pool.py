@@ -15,11 +15,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from dataplane.l7.http.h1 import Upstream
+from dataplane.l7.http import h1, h2
 from dataplane.l7.http.messages import ProtocolError, Request, Response
 
 Address = tuple[str, int]
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+Upstream = h1.Upstream | h2.Upstream
 UNLIMITED = 2**32 - 1
 
 
@@ -43,9 +44,12 @@ class _Host:
 
 
 class ConnectionPool:
-    def __init__(self, connect: Callable[[Address], Awaitable[Streams]], limits: Limits = Limits()):
+    def __init__(
+        self, connect: Callable[[Address], Awaitable[Streams]], limits: Limits = Limits(), http2: bool = False
+    ):
         self._connect = connect
         self.limits = limits
+        self.http2 = http2  # h2c with prior knowledge to every endpoint, else HTTP/1.1
         self._hosts: dict[Address, _Host] = {}
 
     def active(self, address: Address) -> int:
@@ -97,7 +101,7 @@ class ConnectionPool:
                 host.open -= 1
                 host.freed.notify()
             raise
-        return Upstream(reader, writer), 0
+        return (h2.Upstream if self.http2 else h1.Upstream)(reader, writer), 0
 
     async def _release(self, host: _Host, connection: Upstream, carried: int, keep: bool) -> None:
         async with host.freed:

@@ -15,6 +15,11 @@ timed out and answered as the route says.  Responses carry ``server:
 istio-envoy`` and ``x-envoy-upstream-service-time``; every request is counted
 in the waypoint's request metrics and written to the access log.
 
+The upstream protocol follows the backend Service port: ``http2``/``grpc``
+ports get h2c with prior knowledge, ``http`` ports HTTP/1.1, and an
+undeclared port (or a pod, for workload traffic) the client's own version,
+as Envoy's ``USE_DOWNSTREAM_PROTOCOL`` does for sniffed traffic.
+
 A request addressed to a pod (workload traffic) has no routes: it goes to
 that pod, with the inbound default's retries.
 """
@@ -47,7 +52,7 @@ from dataplane.mesh.waypoint.routes import Endpoint, WaypointRoutes
 from dataplane.mesh.waypoint.targets import Target
 from dataplane.mesh.waypoint.upstream import Upstream
 from dataplane.mesh.ztunnel.context import ProxyContext
-from dataplane.mesh.ztunnel.streams import NET_ERRORS
+from dataplane.mesh.ztunnel.streams import NET_ERRORS, first_bytes
 from dataplane.topology.plan import Plan, Pod, Waypoint
 
 log = logging.getLogger(__name__)
@@ -88,7 +93,7 @@ class WaypointHttp:
         self.upstream = upstream
         self.metrics = metrics
         self.routes = WaypointRoutes(context.resolver.plan, waypoint)
-        self._clusters: dict[tuple[str, int, str | None], _Cluster] = {}
+        self._clusters: dict[tuple[str, int, str | None, bool], _Cluster] = {}
         self._rng = random.Random()
         self._mirrors: set[asyncio.Task[None]] = set()
         self.authorizer = ExternalAuthorizer(upstream, self._rng)
@@ -117,7 +122,10 @@ class WaypointHttp:
         async def handle(request: Request) -> Response:
             return await self.handle(request, target, peer_identity, source)
 
-        if target.protocol in (protocols.HTTP2, protocols.GRPC) or initial.startswith(protocols.H2_PREFACE[:3]):
+        # Envoy's AUTO codec: the client's first bytes choose HTTP/2 or HTTP/1.1
+        # whatever the port declares (HTTP is client-first: waiting cannot hang).
+        initial = initial or await first_bytes(reader)
+        if initial.startswith(protocols.H2_PREFACE[:3]):
             await h2.Downstream(reader, writer, initial).serve(handle)
             return
         downstream = h1.Downstream(reader, writer, initial=initial)
@@ -190,18 +198,24 @@ class WaypointHttp:
 
     # -- upstream ---------------------------------------------------------------------------------------
 
-    def _cluster(self, service: str, port: int, subset: str | None) -> _Cluster:
-        key = (service, port, subset)
+    def _cluster(self, service: str, port: int, subset: str | None, http2: bool) -> _Cluster:
+        key = (service, port, subset, http2)
         cluster = self._clusters.get(key)
         if cluster is None:
             policy = self.routes.policy(service, subset) if service else routing.TrafficPolicy()
             limits = Limits(policy.pool.max_connections, policy.pool.max_pending_requests,
                             policy.pool.max_requests_per_connection)
             outlier = OutlierDetector(policy.outlier, (), time.monotonic()) if policy.outlier else None
-            cluster = _Cluster(policy, ConnectionPool(self.upstream.open, limits), lb.balancer(policy.load_balancer),
-                               outlier)
+            cluster = _Cluster(policy, ConnectionPool(self.upstream.open, limits, http2),
+                               lb.balancer(policy.load_balancer), outlier)
             self._clusters[key] = cluster
         return cluster
+
+    def _speaks_http2(self, service: str, port: int, request: Request) -> bool:
+        declared = self.routes.protocol(service, port) if service else None
+        if declared is None:
+            return request.version == "2"
+        return declared in (protocols.HTTP2, protocols.GRPC)
 
     def _endpoints(self, backend: routing.Backend, target: Target, port: int) -> tuple[Endpoint, ...] | None:
         if target.pod is not None and not backend.service:
@@ -212,7 +226,8 @@ class WaypointHttp:
         endpoints = self._endpoints(fate.backend, target, port)
         if endpoints is None:
             return _Sent(reply=replies.invalid_backend())
-        cluster = self._cluster(fate.backend.service, fate.backend.port or port, fate.backend.subset)
+        http2 = self._speaks_http2(fate.backend.service, fate.backend.port or port, original)
+        cluster = self._cluster(fate.backend.service, fate.backend.port or port, fate.backend.subset, http2)
         upstream = Request(
             original.method, fate.request.path, fate.request.authority, fate.request.headers, original.body,
             original.scheme,
@@ -280,7 +295,8 @@ class WaypointHttp:
         if not endpoints:
             return
         chosen = self._rng.choice(endpoints)
-        cluster = self._cluster(mirror.service, mirror.port or port, mirror.subset)
+        http2 = self._speaks_http2(mirror.service, mirror.port or port, original)
+        cluster = self._cluster(mirror.service, mirror.port or port, mirror.subset, http2)
         copy = Request(original.method, routed.path, routed.authority, routed.headers, original.body, original.scheme)
 
         async def send() -> None:

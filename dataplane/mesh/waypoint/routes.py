@@ -15,6 +15,7 @@ from dataplane.l7.routing import destinationrule, extauthz, gateway, istio, tabl
 from dataplane.l7.routing.model import Attachment, HostPolicy, TrafficPolicy
 from dataplane.l7.routing.table import RouteTable
 from dataplane.l7.routing.values import service_fqdn
+from dataplane.mesh import protocols
 from dataplane.topology.endpoints import PodIndex, service_port_endpoints
 from dataplane.topology.plan import Plan, Pod, Waypoint
 
@@ -76,6 +77,12 @@ class WaypointRoutes:
 
     def policy(self, service: str, subset: str | None) -> TrafficPolicy:
         return destinationrule.policy_for(self.policies, service, subset)
+
+    def protocol(self, service: str, port: int) -> str | None:
+        """The declared protocol of ``service``:``port`` (``protocols.declared``), None when undeclared or unknown."""
+        found = self._by_fqdn.get(service)
+        declared = next((p for p in found.ports if p.port == port and p.protocol == "TCP"), None) if found else None
+        return protocols.declared(declared, port) if found else None
 
     def endpoints(self, service: str, port: int, subset: str | None) -> tuple[Endpoint, ...] | None:
         """The ready endpoints of ``service``:``port`` (in ``subset``); None when

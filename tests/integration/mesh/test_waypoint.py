@@ -212,3 +212,17 @@ def test_an_authorizer_that_is_down_denies_unless_fail_open(live: Emulation) -> 
     down, open_ = _httpbin(live, [("GET", "/down", {}), ("GET", "/open", {})])
     assert (down[0], down[2]) == (403, b"")  # statusOnError, empty body, UAEX
     assert open_[0] == 200 and json.loads(open_[2])["pod"] == "httpbin-0"
+
+
+def test_http2_reaches_the_backend_as_its_service_port_declares(live: Emulation) -> None:
+    """An ``http2`` Service port gets h2c upstream whatever the client spoke; an
+    ``http`` one HTTP/1.1, even for an HTTP/2 client."""
+    [(status, _, body)] = keepalive_requests(
+        live.netns("default/curl"), _vip(live, "details-h2"), 9080, [("GET", "/", {})], host="details-h2:9080"
+    )
+    assert status == 200 and json.loads(body)["protocol"] == "HTTP/2"
+    for service, expected in (("details-h2", "HTTP/2"), ("details", "HTTP/1.1")):
+        out = live.exec("default/curl", "curl", "-sS", "--max-time", "5", "--http2-prior-knowledge",
+                        "-w", "\\n%{http_version}", f"http://{_vip(live, service)}:9080/").stdout
+        report, version = out.rsplit("\n", 1)
+        assert version == "2" and json.loads(report)["protocol"] == expected, (service, out)

@@ -160,6 +160,25 @@ def test_the_pool_reuses_idle_connections_and_overflows_past_its_limits() -> Non
     assert Overflow.__name__ == "Overflow"
 
 
+def test_an_http2_pool_speaks_h2c_and_keeps_its_connection() -> None:
+    async def run() -> tuple[int, list[int]]:
+        opened = 0
+
+        async def connect(address: tuple[str, int]) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            nonlocal opened
+            opened += 1
+            return await asyncio.open_connection(*address)
+
+        server, address = await _server(_echo_h2)  # answers HTTP/2 only
+        pool = ConnectionPool(connect, http2=True)
+        statuses = [(await pool.exchange(address, Request("GET", "/", "svc"))).status for _ in range(3)]
+        pool.close()
+        server.close()
+        return opened, statuses
+
+    assert asyncio.run(run()) == (1, [200, 200, 200])
+
+
 def test_a_stale_idle_connection_is_replaced_transparently() -> None:
     async def run() -> list[int]:
         async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
