@@ -1,102 +1,31 @@
-"""RE2 patterns on Python's ``re``.
+"""Route regexes on RE2 itself (google-re2), as Envoy compiles them.
 
-Envoy compiles every route regex with RE2 (linear time, no back-references,
-no look-around) and matches it against the *whole* value.  Python's ``re``
-accepts more and spells a few things differently, so a pattern is first
-checked for what RE2 would refuse -- a route Envoy rejects must be refused
-here too, not silently "work" -- and RE2 spellings Python lacks are
-translated (``\\z`` end of text, ``(?<name>...)`` groups, ``\\Q...\\E``
-quoting).  Unicode classes (``\\pL``) are RE2 but not ``re``: refused as not
-emulated.
+Envoy compiles every route regex with RE2 -- linear-time matching, no
+back-references, no look-around -- and matches it against the *whole* value.
+Using the same engine means a pattern Envoy refuses is refused here with
+RE2's own message, every RE2 spelling (``\\z``, ``(?<name>...)``,
+``\\Q...\\E``, ``\\pL``) works, and a hostile pattern cannot stall a
+waypoint with backtracking.  RE2's errors go to the caller, not to stderr.
 """
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 
-_QUANTIFIERS = "*+?}"
-_REFUSED_GROUPS = {
-    "(?=": "look-ahead", "(?!": "look-ahead", "(?<=": "look-behind", "(?<!": "look-behind",
-    "(?>": "atomic groups", "(?(": "conditionals", "(?P=": "back-references", "(?#": "comments",
-}
+import re2
 
-
-def _class_end(pattern: str, start: int) -> int:
-    """Index just past the character class opening at ``start``."""
-    i = start + 1
-    if i < len(pattern) and pattern[i] == "^":
-        i += 1
-    if i < len(pattern) and pattern[i] == "]":
-        i += 1
-    while i < len(pattern) and pattern[i] != "]":
-        i += 2 if pattern[i] == "\\" else 1
-    if i >= len(pattern):
-        raise ValueError("missing closing ]")
-    return i + 1
-
-
-def _escape(pattern: str, i: int) -> tuple[str, int]:
-    """The translation of the escape at ``i`` and the index after it."""
-    if i + 1 >= len(pattern):
-        raise ValueError("trailing backslash")
-    c = pattern[i + 1]
-    if c.isdigit() and c != "0":
-        raise ValueError("back-references are not RE2")
-    if c in "pP":
-        raise ValueError("Unicode classes (\\p) are not emulated")
-    if c in "ZC":
-        raise ValueError(f"\\{c} is not RE2")
-    if c == "z":
-        return "\\Z", i + 2
-    if c == "Q":
-        end = pattern.find("\\E", i + 2)
-        stop = len(pattern) if end < 0 else end
-        return re.escape(pattern[i + 2 : stop]), (len(pattern) if end < 0 else end + 2)
-    return pattern[i : i + 2], i + 2
-
-
-def translate(pattern: str) -> str:
-    """``pattern`` (RE2) as a Python pattern with the same meaning; ValueError
-    for what RE2 refuses or dpctl does not emulate."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            piece, i = _escape(pattern, i)
-            out.append(piece)
-            continue
-        if c == "[":
-            end = _class_end(pattern, i)
-            out.append(pattern[i:end])
-            i = end
-            continue
-        if c == "(" and pattern.startswith("(?", i):
-            for opening, what in _REFUSED_GROUPS.items():
-                if pattern.startswith(opening, i):
-                    raise ValueError(f"{what} are not RE2")
-            if pattern.startswith("(?<", i):
-                out.append("(?P<")
-                i += 3
-                continue
-            flags = re.match(r"\(\?([a-zA-Z-]*)[:)]", pattern[i:])
-            if flags and not set(flags.group(1)) <= set("ims-"):  # RE2's U (ungreedy) has no re twin
-                raise ValueError(f"flags ({flags.group(1)}) are not RE2 or not emulated")
-        if c in _QUANTIFIERS and i + 1 < len(pattern) and pattern[i + 1] in "*+":
-            raise ValueError(f"bad repetition operator {c}{pattern[i + 1]}")
-        out.append(c)
-        i += 1
-    return "".join(out)
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False  # refusals are reported with the field path, not logged by the library
 
 
 @lru_cache(maxsize=4096)
-def compile_re2(pattern: str) -> re.Pattern[str]:
-    """The compiled form of an RE2 pattern (cached: tables reuse patterns)."""
+def compile_re2(pattern: str) -> re2._Regexp:
+    """The compiled pattern (cached: route tables reuse patterns); ValueError if RE2 refuses it."""
     try:
-        return re.compile(translate(pattern))
-    except re.error as error:
-        raise ValueError(str(error)) from None
+        return re2.compile(pattern, options=_OPTIONS)
+    except re2.error as error:
+        detail = error.args[0] if error.args else error
+        raise ValueError(detail.decode() if isinstance(detail, bytes) else str(detail)) from None
 
 
 def check(pattern: str) -> str | None:
