@@ -181,19 +181,31 @@ def metrics(topology: str | None, node: str | None) -> None:
     "-o", "--output", "output", required=True, type=click.Path(dir_okay=False),
     help="Where to draw the graph: .svg or .png (needs Graphviz), or .dot for the DOT text.",
 )
-def graph(topology: str | None, output: str) -> None:
-    """Draw the mesh's traffic graph from every ztunnel's metrics (workloads, connections, bytes, mTLS)."""
+@click.option(
+    "--waypoints", "show_waypoints", is_flag=True,
+    help="Draw L7 edges through their waypoint (Kiali's 'Waypoint proxies'); by default they go straight "
+    "from client to backend and name the waypoint.",
+)
+def graph(topology: str | None, output: str, show_waypoints: bool) -> None:
+    """Draw the mesh's traffic graph: L4 edges from every ztunnel's metrics (connections, bytes, mTLS) and
+    L7 edges from the waypoints' (requests, response codes, latency).  Counts are totals since the agents
+    started, from one scrape."""
     from pathlib import Path
 
-    from dataplane.mesh.graph import build_graph, render, to_dot
+    from dataplane.mesh.graph import Workload, build_graph, through_waypoints
+    from dataplane.mesh.graphdot import render, to_dot
+    from dataplane.mesh.metrics import workload_name
     from dataplane.mesh.promtext import parse
+    from dataplane.mesh.waypoints import is_waypoint_pod
 
     require_root("dpctl mesh graph")
+    waypoints = {Workload(p.namespace, workload_name(p)) for p in running_plan(topology).pods if is_waypoint_pod(p)}
     samples = [s for text in _expositions(topology, None).values() for s in parse(text)]
-    traffic = build_graph(samples)
-    dot = to_dot(traffic)
+    traffic = build_graph(samples, waypoints)
+    dot = to_dot(through_waypoints(traffic) if show_waypoints else traffic)
     if output.lower().endswith(".dot"):
         Path(output).write_text(dot)
     else:
         render(dot, output)
-    click.echo(f"{output}: {len(traffic.nodes)} workloads, {len(traffic.edges)} edges")
+    l7 = f", {len(traffic.requests)} L7 edges" if traffic.requests else ""
+    click.echo(f"{output}: {len(traffic.nodes)} workloads, {len(traffic.edges)} edges{l7}")

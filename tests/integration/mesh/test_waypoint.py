@@ -226,3 +226,25 @@ def test_http2_reaches_the_backend_as_its_service_port_declares(live: Emulation)
                         "-w", "\\n%{http_version}", f"http://{_vip(live, service)}:9080/").stdout
         report, version = out.rsplit("\n", 1)
         assert version == "2" and json.loads(report)["protocol"] == expected, (service, out)
+
+
+def test_mesh_graph_draws_the_l7_edges_beside_the_ztunnels_hops(live: Emulation, tmp_path: Path) -> None:
+    answers = _requests(live, 10, {"end-user": "jason"})  # all to v2
+    [(denied, _, _)] = keepalive_requests(
+        live.netns("default/curl"), _vip(live, "reviews"), 9080, [("DELETE", "/", {})], host="reviews:9080"
+    )
+    assert [a[0] for a in answers] == [200] * 10 and denied == 403
+    out = tmp_path / "graph.dot"
+    listing = dpctl("mesh", "graph", "-t", live.name, "-o", str(out), check=True).stdout
+    assert "L7 edges" in listing
+    lines = out.read_text().splitlines()
+    [l7] = [line for line in lines if line.startswith('  "default/curl" -> "default/reviews-v2" [label="HTTP ')]
+    assert "200:" in l7 and "via default/waypoint" in l7 and "style=bold" in l7
+    [rejected] = [line for line in lines if line.startswith('  "default/curl" -> "svc:default/reviews" [')]
+    assert "403:" in rejected
+    assert any(line.startswith('  "default/curl" -> "default/waypoint" [label="') and "mTLS" in line for line in lines)
+    assert any(line.startswith('  "default/waypoint" -> "default/reviews-v2" [label="') for line in lines)
+    dpctl("mesh", "graph", "-t", live.name, "--waypoints", "-o", str(out), check=True)
+    hops = out.read_text()
+    assert '"default/curl" -> "default/reviews-v2" [label="HTTP' not in hops
+    assert '"default/waypoint" -> "default/reviews-v2" [label="HTTP' in hops
