@@ -9,6 +9,7 @@ import click
 
 from dataplane.agent import ready
 from dataplane.cli.context import output_option, print_json, print_table, running_plan, topology_option
+from dataplane.mesh.enrollment import has_sidecar
 from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan, Pod, Service
 
@@ -144,7 +145,8 @@ def command(topology: str | None, resource: str, namespace: str | None, output: 
         for p in pods:
             status = _pod_status(p, exited)
             running = p.ready and status not in ("Completed", "Error")
-            rows.append([p.namespace, p.name, "1/1" if running else "0/1", status, p.ip, p.node])
+            containers = 2 if has_sidecar(plan, p) else 1  # the injected istio-proxy counts, as kubectl shows it
+            rows.append([p.namespace, p.name, f"{containers if running else 0}/{containers}", status, p.ip, p.node])
         if output == "wide":
             columns += ["ZONE", "NETNS", "HOST-IFACE"]
             for row, pod in zip(rows, pods):

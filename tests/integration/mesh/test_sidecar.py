@@ -49,6 +49,8 @@ def test_the_sidecar_capture_is_istio_inits(live: Emulation) -> None:
     assert row.split()[-1] == "HBONE"  # ztunnels tunnel to it; sc-server gets plain TCP
     [row] = [line for line in listing.splitlines() if line.split()[:2] == ["legacy", "sc-server"]]
     assert row.split()[-1] == "TCP"
+    pods = dpctl("get", "pods", "-t", live.name, "-n", "legacy", check=True).stdout
+    assert {line.split()[1]: line.split()[2] for line in pods.splitlines()[1:]}["sc-client"] == "2/2"
 
 
 def test_case_27_a_sidecar_goes_straight_to_the_ambient_pod_past_the_waypoint(live: Emulation) -> None:
