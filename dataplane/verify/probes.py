@@ -74,6 +74,19 @@ class Outcome:
 
 
 
+PROBE_PATH, PROBE_HOST = "/dpctl-verify", "dpctl-verify"
+_REFUSALS = (b"RBAC: access denied", b"upstream connect error", b"no healthy upstream")
+
+
+def waypoint_refusal(head: bytes, body: bytes) -> str | None:
+    """The waypoint's own 403/503 (its L7 policy, or the destination refusing the
+    waypoint, or no endpoint): the mesh said no, as a reset says it without one."""
+    from_envoy = any(line.lower() == b"server: istio-envoy" for line in head.split(b"\r\n"))
+    if from_envoy and body.startswith(_REFUSALS):
+        return body.split(b"\n", 1)[0].decode("latin-1", "replace")
+    return None
+
+
 def _recv_all(sock: socket.socket, limit: int = 1 << 16) -> bytes:
     chunks = []
     size = 0
@@ -123,7 +136,7 @@ def probe_once(sock: socket.socket, probe: Probe) -> Outcome:
                 if data != token:
                     return Outcome(ERROR, f"echo mismatch: sent {token!r}, got {data[:40]!r}")
                 return Outcome(ANSWER, "echoed")
-            sock.sendall(b"GET /dpctl-verify HTTP/1.0\r\nHost: dpctl-verify\r\n\r\n")
+            sock.sendall(f"GET {PROBE_PATH} HTTP/1.0\r\nHost: {PROBE_HOST}\r\n\r\n".encode())
             data = _recv_all(sock)
         except ConnectionResetError:
             return Outcome(DENIED, "connection reset after connect")
@@ -133,6 +146,8 @@ def probe_once(sock: socket.socket, probe: Probe) -> Outcome:
             return Outcome(DENIED, "EOF without an answer")
         head, _, body = data.partition(b"\r\n\r\n")
         status = head.split(b"\r\n", 1)[0].decode("latin-1", "replace")
+        if (refusal := waypoint_refusal(head, body)) is not None:
+            return Outcome(DENIED, f"{status} from the waypoint: {refusal}")
         try:
             report = json.loads(body)
             who = f"{report['namespace']}/{report['pod']}"

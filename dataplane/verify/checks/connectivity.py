@@ -20,10 +20,12 @@ from ipaddress import IPv4Address, IPv4Network
 
 from dataplane.kubeproxy.categorize import categorize, external_policy_local, internal_policy_local, usable
 from dataplane.mesh import authz
+from dataplane.mesh.constants import PROXY_PORTS
 from dataplane.mesh.enrollment import accepts_hbone, has_sidecar, is_enrolled, is_meshed
 from dataplane.mesh.identity import pod_identity
 from dataplane.topology.endpoints import Endpoint, PodIndex, service_port_endpoints
 from dataplane.topology.plan import Plan, Pod, Service, ServicePort
+from dataplane.verify.checks import viawaypoint
 from dataplane.verify.evidence import NO_EVIDENCE, Evidence
 from dataplane.verify.probes import (
     ANSWER,
@@ -70,7 +72,11 @@ def _pods_of(plan: Plan, endpoints: tuple[Endpoint, ...] | list[Endpoint]) -> li
     return [(plan.pod(e.namespace, e.pod), e.port) for e in endpoints]
 
 
-def expect_cluster_ip(plan: Plan, source: Pod, service: Service, port: ServicePort, endpoints: tuple[Endpoint, ...]) -> Expected:
+def expect_cluster_ip(
+    plan: Plan, source: Pod, service: Service, port: ServicePort, endpoints: tuple[Endpoint, ...], http: bool = True
+) -> Expected:
+    if (binding := viawaypoint.binding_for(plan, source, service=service)) is not None:
+        return viawaypoint.expect(plan, source, binding, port.port, http, service=service)
     meshed = is_meshed(plan, source)
     identity = pod_identity(plan, source).principal if meshed else None
     if meshed:
@@ -88,7 +94,9 @@ def expect_cluster_ip(plan: Plan, source: Pod, service: Service, port: ServicePo
     return _authz_expectation(plan, _pods_of(plan, targets), source.ip, identity)
 
 
-def expect_pod(plan: Plan, source: Pod, target: Pod, port: int) -> Expected:
+def expect_pod(plan: Plan, source: Pod, target: Pod, port: int, http: bool = True) -> Expected:
+    if (binding := viawaypoint.binding_for(plan, source, pod=target)) is not None:
+        return viawaypoint.expect(plan, source, binding, port, http, pod=target)
     tunnels = (is_enrolled(plan, source) and accepts_hbone(plan, target)) or (
         has_sidecar(plan, source) and is_meshed(plan, target)
     )
@@ -165,6 +173,13 @@ def _responder_for(plan: Plan, service: Service, port: ServicePort, endpoints: t
     return "connect"
 
 
+def _self_call(plan: Plan, source: Pod, port: int) -> bool:
+    """A meshed client's own proxy refuses a connection to a proxy port (15001/15006/15008)
+    anywhere as a call to itself, after accepting it: nothing to probe (its reset may
+    come before or after ``connect()`` returns)."""
+    return port in PROXY_PORTS and is_meshed(plan, source)
+
+
 def served_ports(pod: Pod) -> list[tuple[int, str]]:
     """The pod's TCP ports the node agent serves (containers with a command serve their own)."""
     ports = []
@@ -188,21 +203,24 @@ def plan_probes(plan: Plan, max_sources: int | None = None) -> list[Probe]:
             if svc.cluster_ip is None:
                 continue
             for port, endpoints in slices[svc.key]:
-                if port.protocol != "TCP":
+                if port.protocol != "TCP" or _self_call(plan, src, port.port):
                     continue
                 dest = f"svc {svc.namespace}/{svc.name}:{port.port}"
+                responder = _responder_for(plan, svc, port, endpoints)
                 probes.append(Probe(
-                    label, src.netns, dest, f"{label} -> {dest}", svc.cluster_ip, port.port,
-                    _responder_for(plan, svc, port, endpoints), expect_cluster_ip(plan, src, svc, port, endpoints),
+                    label, src.netns, dest, f"{label} -> {dest}", svc.cluster_ip, port.port, responder,
+                    expect_cluster_ip(plan, src, svc, port, endpoints, responder == "http"),
                 ))
         for dst in sorted(plan.pods, key=lambda p: (p.namespace, p.name)):
             if dst is src:
                 continue
             for number, responder in served_ports(dst):
+                if _self_call(plan, src, number):
+                    continue
                 dest = f"pod {dst.namespace}/{dst.name}:{number}"
                 probes.append(Probe(
                     label, src.netns, dest, f"{label} -> {dest}", dst.ip, number, responder,
-                    expect_pod(plan, src, dst, number),
+                    expect_pod(plan, src, dst, number, responder == "http"),
                 ))
     if plan.external is not None:
         ext = plan.external

@@ -129,3 +129,14 @@ def test_a_waypoint_serving_workloads_inspects_even_declared_ports(live: Emulati
         sock.sendall(b"\n")
         sock.settimeout(5)
         assert b"8.0.36-dpctl" in sock.recv(256)
+
+
+def test_verify_expects_what_each_waypoint_and_destination_decide(live: Emulation) -> None:
+    """Behind a waypoint the destination judges the waypoint's identity and address,
+    and refusals come back as the waypoint's 503: connectivity predicts both (the
+    locked pods refuse every client through the waypoint, admitted ones none)."""
+    report = live.assert_verified("connectivity")
+    [locked] = [r for r in report.results if r.subject == "default/curl -> svc default/locked:9080"]
+    assert "from the waypoint: upstream connect error" in locked.evidence
+    [direct] = [r for r in report.results if r.subject == "default/curl -> pod default/locked:9080"]
+    assert "from default/locked" in direct.evidence  # no waypoint: curl itself is judged, and allowed
