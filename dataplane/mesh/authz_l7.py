@@ -9,11 +9,15 @@ else some ALLOW must match.  Before all of them, a matching CUSTOM policy
 (``custom_policy``) sends the request to its external authorizer, whose
 denial stops it (the waypoint asks; ``l7.routing.extauthz`` decides what the
 answer means).  Sources are the *client*: the identity of HBONE
-#1's certificate and the client pod's address.  ``to.operation`` adds hosts,
+#1's certificate and the client pod's address, and the request principal
+(``<iss>/<sub>``) and claims of a JWT a RequestAuthentication on the same
+target verified (``jwt_rules``; no token: no principal, so ``requestPrincipals``
+fails and ``notRequestPrincipals`` holds).  ``to.operation`` adds hosts,
 methods and paths (Istio's ``*`` prefix/suffix forms and the ``{*}`` /
-``{**}`` path templates) to ports; ``when`` adds ``request.headers[...]``.
-JWT fields (``requestPrincipals``, ``request.auth.*``) are not emulated: an
-ALLOW rule using them never matches, a DENY rule is evaluated without them.
+``{**}`` path templates) to ports; ``when`` adds ``request.headers[...]``
+and ``request.auth.{principal,audiences,presenter}`` and
+``request.auth.claims[<c>]`` (nested: ``[<c>][<inner>]``; a list claim
+matches when one of its strings does, a claim of another type never).
 A denial is Envoy's 403 ``RBAC: access denied`` with the matched policy in the
 response-code details.
 """
@@ -24,12 +28,22 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dataplane.l7.routing import requestauthn
 from dataplane.mesh import authz
-from dataplane.topology.plan import AuthorizationPolicy, HttpOperation, Plan, PolicyCondition, PolicyRule, Waypoint
+from dataplane.topology.plan import (
+    AuthorizationPolicy,
+    HttpOperation,
+    Plan,
+    PolicyCondition,
+    PolicyRule,
+    PolicySource,
+    PolicyTarget,
+    Waypoint,
+)
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
 WAYPOINT_CLASS = "istio-waypoint"
-_JWT_FIELDS = ("from.source.requestPrincipals", "from.source.notRequestPrincipals")
+_CLAIMS = "request.auth.claims"
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,7 @@ class HttpRequest:
     headers: tuple[tuple[str, str], ...]
     source_ip: str
     principal: str | None  # the client's SPIFFE id, from HBONE #1
+    jwt: requestauthn.Identity | None = None  # the verified token's principal and claims
 
 
 @dataclass(frozen=True)
@@ -54,18 +69,34 @@ class Verdict:
 
 def applies(plan: Plan, policy: AuthorizationPolicy, waypoint: Waypoint, service: tuple[str, str] | None) -> bool:
     """Whether ``policy`` is this waypoint's to enforce for a request to ``service`` (namespace, name)."""
-    for target in policy.target_refs:
-        if target.kind == "Service" and target.group == "" and service == (policy.namespace, target.name):
+    return _targeted(plan, policy.namespace, policy.target_refs, waypoint, service)
+
+
+def _targeted(
+    plan: Plan, namespace: str, targets: tuple[PolicyTarget, ...], waypoint: Waypoint, service: tuple[str, str] | None
+) -> bool:
+    for target in targets:
+        if target.kind == "Service" and target.group == "" and service == (namespace, target.name):
             return True
-        if (target.kind, target.group) == ("Gateway", GATEWAY_GROUP) and (policy.namespace, target.name) == (
+        if (target.kind, target.group) == ("Gateway", GATEWAY_GROUP) and (namespace, target.name) == (
             waypoint.namespace, waypoint.name,
         ):
             return True
         if (target.kind, target.group, target.name) == ("GatewayClass", GATEWAY_GROUP, WAYPOINT_CLASS) and (
-            policy.namespace == plan.mesh_root_namespace
+            namespace == plan.mesh_root_namespace
         ):
             return True
     return False
+
+
+def jwt_rules(plan: Plan, waypoint: Waypoint, service: tuple[str, str] | None) -> tuple[requestauthn.JwtRule, ...]:
+    """The JWT rules of every RequestAuthentication this waypoint applies to a
+    request to ``service``, in plan order (the topology reported their problems)."""
+    rules: list[requestauthn.JwtRule] = []
+    for found in plan.request_authentications:
+        if _targeted(plan, found.namespace, found.target_refs, waypoint, service):
+            rules.extend(requestauthn.translate(found.spec, lambda *_: None, lambda *_: None))
+    return tuple(rules)
 
 
 def custom_policy(
@@ -76,7 +107,7 @@ def custom_policy(
     as istiod allows one provider per workload."""
     for policy in plan.authorization_policies:
         if policy.action == "CUSTOM" and applies(plan, policy, waypoint, service):
-            if any(_rule_matches(rule, "ALLOW", request) for rule in policy.rules):
+            if any(_rule_matches(rule, request) for rule in policy.rules):
                 return policy
     return None
 
@@ -86,26 +117,29 @@ def evaluate(plan: Plan, waypoint: Waypoint, service: tuple[str, str] | None, re
     for policy in policies:
         if policy.action == "DENY":
             for i, rule in enumerate(policy.rules):
-                if _rule_matches(rule, "DENY", request):
+                if _rule_matches(rule, request):
                     return Verdict(False, f"ns[{policy.namespace}]-policy[{policy.name}]-rule[{i}]", policy.key)
     allows = [p for p in policies if p.action == "ALLOW"]
     if not allows:
         return Verdict(True, "none")
     for policy in allows:
-        if any(_rule_matches(rule, "ALLOW", request) for rule in policy.rules):
+        if any(_rule_matches(rule, request) for rule in policy.rules):
             return Verdict(True, "", policy.key)
     return Verdict(False, "none")
 
 
-def _rule_matches(rule: PolicyRule, action: str, request: HttpRequest) -> bool:
-    jwt = any(f in _JWT_FIELDS for f in rule.l7_fields)
-    jwt = jwt or any(c.key.startswith("request.auth.") for c in rule.http_conditions)
-    if action == "ALLOW" and jwt:
-        return False
-    connection = authz.Connection(request.source_ip, request.principal, "", request.port)
-    sources_ok = not rule.sources or any(authz.source_matches(s, connection) for s in rule.sources)
+def _rule_matches(rule: PolicyRule, request: HttpRequest) -> bool:
+    sources_ok = not rule.http_sources or any(_source_matches(s, request) for s in rule.http_sources)
     operations_ok = not rule.http_operations or any(_operation_matches(o, request) for o in rule.http_operations)
     return sources_ok and operations_ok and all(_condition_matches(c, request) for c in rule.http_conditions)
+
+
+def _source_matches(source: PolicySource, request: HttpRequest) -> bool:
+    connection = authz.Connection(request.source_ip, request.principal, "", request.port)
+    principal = request.jwt.principal if request.jwt else None
+    return authz.source_matches(source, connection) and authz.field(
+        source.request_principals, source.not_request_principals, lambda p: authz.string_match(p, principal)
+    )
 
 
 def _operation_matches(operation: HttpOperation, request: HttpRequest) -> bool:
@@ -128,11 +162,35 @@ def _condition_matches(condition: PolicyCondition, request: HttpRequest) -> bool
         value = ",".join(v for k, v in request.headers if k == name) or None
         test = lambda v: authz.string_match(v, value)  # noqa: E731
     elif key.startswith("request.auth."):
-        return True  # JWT claims are not emulated (see the module's docstring); DENY evaluates without them
+        found = _auth_attribute(key, request.jwt)
+        test = lambda v: any(authz.string_match(v, f) for f in found)  # noqa: E731
     else:
         connection = authz.Connection(request.source_ip, request.principal, "", request.port)
         return authz.condition_matches(condition, connection)
     return authz.field(condition.values, condition.not_values, test)
+
+
+def _auth_attribute(key: str, jwt: requestauthn.Identity | None) -> tuple[str, ...]:
+    """The strings ``key`` (``request.auth.*``) names for the request's token;
+    none without a token, or for a claim that is absent or not strings."""
+    if jwt is None:
+        return ()
+    if key == "request.auth.principal":
+        return (jwt.principal,)
+    value: object
+    if key == "request.auth.audiences":
+        value = jwt.claims.get("aud")
+    elif key == "request.auth.presenter":
+        value = jwt.claims.get("azp")
+    elif key.startswith(f"{_CLAIMS}[") and key.endswith("]"):
+        value = jwt.claims
+        for name in key[len(_CLAIMS) + 1:-1].split("]["):
+            value = value.get(name) if isinstance(value, dict) else None
+    else:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
 
 def path_matches(pattern: str, path: str) -> bool:

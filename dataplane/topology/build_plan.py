@@ -70,7 +70,10 @@ def build_plan(
         waypoints=tuple(
             Waypoint(w.namespace, w.name, w.traffic_for, w.allowed_from, w.allowed_selector) for w in manifest.waypoints
         ),
-        traffic=tuple(TrafficObject(t.kind, t.namespace, t.name, t.order, t.spec) for t in manifest.traffic),
+        traffic=tuple(
+            TrafficObject(t.kind, t.namespace, t.name, t.order, t.spec, t.annotations) for t in manifest.traffic
+        ),
+        request_authentications=tuple(manifest.request_authentications),
         mesh_config=topology.mesh_config,
     )
 

@@ -13,6 +13,7 @@ object metadata) would have to be imported back and forth.
 from __future__ import annotations
 
 from .kindbase import SERVER_METADATA, Kind, document, ignored, metadata
+from .kinds_edge import EDGE_KINDS
 from .kinds_traffic import TRAFFIC_KINDS
 from .schema import (
     Bool,
@@ -390,6 +391,44 @@ AUTHORIZATION_POLICY = Kind(
     also=("security.istio.io/v1beta1",),
 )
 
+_JWT_RULE = Obj(
+    {
+        "issuer": Str(),
+        "audiences": ListOf(Str()),
+        "jwks": Str(),  # the JWKS JSON, inline: the emulation fetches nothing
+        "jwksUri": Str(),
+        "fromHeaders": ListOf(Obj({"name": Str(), "prefix": Str()}, required=("name",))),
+        "fromParams": ListOf(Str()),
+        "fromCookies": ListOf(Str()),
+        "outputPayloadToHeader": Str(),
+        "outputClaimToHeaders": ListOf(Obj({"header": Str(), "claim": Str()}, required=("header", "claim"))),
+        "forwardOriginalToken": Bool(),
+        **ignored("timeout"),  # of the JWKS fetch istiod would make
+    },
+    required=("issuer",),
+)
+
+REQUEST_AUTHENTICATION = Kind(
+    "RequestAuthentication",
+    "security.istio.io/v1",
+    True,
+    document(
+        metadata(True),
+        {
+            "spec": Obj(
+                {
+                    "selector": Obj({"matchLabels": StrMap()}),
+                    "targetRef": _POLICY_TARGET,
+                    "targetRefs": ListOf(_POLICY_TARGET),
+                    "jwtRules": ListOf(_JWT_RULE),
+                }
+            ),
+            **ignored("status"),
+        },
+    ),
+    also=("security.istio.io/v1beta1",),
+)
+
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (
@@ -405,7 +444,9 @@ KINDS: dict[str, Kind] = {
         CRON_JOB,
         SERVICE,
         AUTHORIZATION_POLICY,
+        REQUEST_AUTHENTICATION,
         *TRAFFIC_KINDS,
+        *EDGE_KINDS,
     )
 }
 
@@ -430,13 +471,13 @@ IGNORED_KINDS = frozenset(
 # reported, so a user knows the file's policy or routing is not in force.
 NOT_YET_ENFORCED_KINDS = frozenset(
     {
-        "NetworkPolicy", "Ingress", "IngressClass",
+        "NetworkPolicy",
         # Gateway API
         "GatewayClass", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute", "ReferenceGrant",
         "BackendTLSPolicy", "BackendTrafficPolicy",
-        # Istio networking and security beyond L4 AuthorizationPolicy
+        # Istio networking and security beyond AuthorizationPolicy and RequestAuthentication
         "ServiceEntry", "Sidecar", "WorkloadEntry", "WorkloadGroup",
-        "EnvoyFilter", "PeerAuthentication", "RequestAuthentication", "Telemetry", "ProxyConfig", "WasmPlugin",
+        "EnvoyFilter", "PeerAuthentication", "Telemetry", "ProxyConfig", "WasmPlugin",
     }
 )
 # API groups Kubernetes itself serves: an unknown kind in one of them is a typo,

@@ -16,7 +16,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from ..errors import Problem
-from .plan import Accepted, AuthorizationPolicy, Container
+from .plan import Accepted, AuthorizationPolicy, Container, RequestAuthentication
 from .yamlsource import Document
 
 
@@ -301,7 +301,7 @@ class WaypointSpec:
 
 @dataclass
 class TrafficSpec:
-    """An HTTPRoute, VirtualService or DestinationRule as checked, in document order."""
+    """An HTTPRoute, VirtualService, DestinationRule, Ingress or IngressClass as checked, in document order."""
 
     origin: Origin
     kind: str
@@ -309,6 +309,7 @@ class TrafficSpec:
     name: str
     order: int
     spec: dict[str, Any]
+    annotations: dict[str, str] = field(default_factory=dict)  # controllers read theirs (the ALB's, ExternalDNS)
 
 
 @dataclass
@@ -325,7 +326,8 @@ class Manifest:
     cron_jobs: list[CronJobSpec] = field(default_factory=list)
     policies: list[AuthorizationPolicy] = field(default_factory=list)  # those ztunnel enforces
     waypoints: list[WaypointSpec] = field(default_factory=list)
-    traffic: list[TrafficSpec] = field(default_factory=list)  # HTTPRoutes, VirtualServices, DestinationRules
+    traffic: list[TrafficSpec] = field(default_factory=list)  # HTTPRoutes, VirtualServices, ..., Ingresses
+    request_authentications: list[RequestAuthentication] = field(default_factory=list)  # those waypoints apply
     warnings: list[str] = field(default_factory=list)  # found while parsing, for Plan.warnings
     accepted_only: list[Accepted] = field(default_factory=list)  # documents of kinds read but not acted on
     complete: bool = True  # False when a YAML error cut the file short

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import Problem
 from ..l7.routing import extauthz
-from . import parse_pods, parse_policies, parse_services, parse_traffic
+from . import parse_edge, parse_pods, parse_policies, parse_requestauthn, parse_services, parse_traffic
 from .external import DEFAULT_PUBLIC_CIDR, DEFAULT_TRANSIT_CIDR, default_pool
 from .kinds import KINDS, passive, supported
 from .limits import DEFAULT_LIMITS, Limits
@@ -304,8 +304,11 @@ _CONVERTERS: dict[str, Callable[[dict[str, Any], Origin, Manifest], None]] = {
     "CronJob": parse_pods.parse_cron_job,
     "Service": parse_services.parse_service,
     "AuthorizationPolicy": parse_policies.parse_policy,
+    "RequestAuthentication": parse_requestauthn.parse_request_authentication,
     "Gateway": parse_traffic.parse_gateway,
     "HTTPRoute": parse_traffic.parse_traffic,
     "VirtualService": parse_traffic.parse_traffic,
     "DestinationRule": parse_traffic.parse_traffic,
+    "Ingress": parse_edge.parse_ingress,
+    "IngressClass": parse_edge.parse_ingress_class,
 }

@@ -46,7 +46,7 @@ def parse_policy(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> N
     namespace = metadata.get("namespace", "default")
     spec = clean.get("spec", {})
     action = spec.get("action", "ALLOW")
-    targets = _targets(spec, report)
+    targets = policy_targets(spec, report)
     if action == "AUDIT":
         report("spec.action", "AUDIT is not supported: ztunnel enforces only ALLOW and DENY")
     elif action == "CUSTOM" and not targets:
@@ -80,8 +80,9 @@ def _short(field: str) -> str:
     return field.removeprefix("when.") if field.startswith("when.") else field.split(".", 2)[2]
 
 
-def _targets(spec: dict[str, Any], report: Report) -> tuple[PolicyTarget, ...]:
-    """``targetRefs`` (and the older single ``targetRef``) as waypoints read them."""
+def policy_targets(spec: dict[str, Any], report: Report) -> tuple[PolicyTarget, ...]:
+    """``targetRefs`` (and the older single ``targetRef``) as waypoints read them
+    (RequestAuthentication's too)."""
     refs = [("spec.targetRef", spec["targetRef"])] if "targetRef" in spec else []
     refs += [(item_path("spec.targetRefs", i), r) for i, r in valid_items(spec.get("targetRefs", []))]
     targets = []
@@ -117,6 +118,7 @@ def _rule(raw: dict[str, Any], path: str, report: Report) -> PolicyRule:
         for i, entry in valid_items(raw.get("to", []))
         if entry.get("operation")
     )
+    http_sources = (_http_source(entry.get("source", {})) for _, entry in valid_items(raw.get("from", [])))
     return PolicyRule(
         sources=tuple(s for s in sources if isinstance(s, PolicySource)),
         operations=tuple(o for o in operations if isinstance(o, PolicyOperation)),
@@ -126,6 +128,7 @@ def _rule(raw: dict[str, Any], path: str, report: Report) -> PolicyRule:
         has_to=bool(raw.get("to")),
         http_operations=http_operations,
         http_conditions=tuple(http_conditions),
+        http_sources=tuple(s for s in http_sources if any(dataclasses.astuple(s))),
     )
 
 
@@ -177,6 +180,16 @@ def _operation(fields: dict[str, Any], path: str, report: Report) -> PolicyOpera
     return PolicyOperation(
         ports=_checked(_port, fields, "ports", path, report),
         not_ports=_checked(_port, fields, "notPorts", path, report),
+    )
+
+
+def _http_source(fields: dict[str, Any]) -> PolicySource:
+    """One ``from[].source`` as a waypoint reads it: with the request principals
+    (problems were reported by the L4 conversion)."""
+    return dataclasses.replace(
+        _source(fields, "", lambda *_: None),
+        request_principals=tuple(_values(fields, "requestPrincipals")),
+        not_request_principals=tuple(_values(fields, "notRequestPrincipals")),
     )
 
 

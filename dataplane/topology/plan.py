@@ -170,6 +170,9 @@ class PolicySource:
     not_namespaces: tuple[str, ...] = ()
     ip_blocks: tuple[str, ...] = ()
     not_ip_blocks: tuple[str, ...] = ()
+    # "<iss>/<sub>" of the request's JWT: waypoints only (``PolicyRule.http_sources``)
+    request_principals: tuple[str, ...] = ()
+    not_request_principals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -227,9 +230,10 @@ class PolicyRule:
     l7_fields: tuple[str, ...] = ()
     has_from: bool = False
     has_to: bool = False
-    # the rule whole, for waypoints: every operation field and every when key
+    # the rule whole, for waypoints: request principals, every operation field and every when key
     http_operations: tuple[HttpOperation, ...] = ()
     http_conditions: tuple[PolicyCondition, ...] = ()
+    http_sources: tuple[PolicySource, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -250,6 +254,17 @@ class AuthorizationPolicy:
 
 
 @dataclass(frozen=True)
+class RequestAuthentication:
+    """security.istio.io/v1 RequestAuthentication naming waypoints' targets:
+    its checked spec, whose ``jwtRules`` ``l7.routing.requestauthn`` reads."""
+
+    namespace: str
+    name: str
+    target_refs: tuple[PolicyTarget, ...]
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Waypoint:
     """A Gateway of class istio-waypoint; its pod and Service are in the plan's pods and services."""
 
@@ -266,14 +281,15 @@ class Waypoint:
 
 @dataclass(frozen=True)
 class TrafficObject:
-    """An HTTPRoute, VirtualService or DestinationRule: its checked spec and its
-    document order (the L7 routing core reads both)."""
+    """An HTTPRoute, VirtualService, DestinationRule, Ingress or IngressClass: its
+    checked spec, annotations and document order (the L7 core and the edge read them)."""
 
     kind: str
     namespace: str
     name: str
     order: int
     spec: dict[str, Any]
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -333,6 +349,7 @@ class Plan:
     cron_jobs: tuple[CronJob, ...] = ()
     waypoints: tuple[Waypoint, ...] = ()
     traffic: tuple[TrafficObject, ...] = ()
+    request_authentications: tuple[RequestAuthentication, ...] = ()
     mesh_config: dict[str, Any] = field(default_factory=dict)  # the Topology's spec.meshConfig (Istio's names)
     version: int = PLAN_VERSION
 
@@ -409,6 +426,10 @@ def _plan_from_dict(raw: dict[str, Any]) -> Plan:
             "authorization_policies": tuple(
                 _policy_from_dict(p) for p in raw.get("authorization_policies", ())
             ),
+            "request_authentications": tuple(
+                RequestAuthentication(**{**r, "target_refs": tuple(PolicyTarget(**t) for t in r["target_refs"])})
+                for r in raw.get("request_authentications", ())
+            ),
         }
     )
 
@@ -427,6 +448,7 @@ def _policy_from_dict(raw: dict[str, Any]) -> AuthorizationPolicy:
             has_to=r["has_to"],
             http_operations=tuple(HttpOperation(**tuples(x)) for x in r.get("http_operations", ())),
             http_conditions=tuple(PolicyCondition(**tuples(x)) for x in r.get("http_conditions", ())),
+            http_sources=tuple(PolicySource(**tuples(x)) for x in r.get("http_sources", ())),
         )
         for r in raw["rules"]
     )

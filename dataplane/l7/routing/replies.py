@@ -50,6 +50,17 @@ def rbac_denied(matched: str = "none") -> LocalReply:
     return _text(403, "RBAC: access denied", "-", f"rbac_access_denied_matched_policy[{matched}]")
 
 
+def jwt_denied(status: str, uri: str) -> LocalReply:
+    """Envoy's jwt_authn refusal: 401 with jwt_verify_lib's ``status`` text as
+    the body (403 when only the audience is wrong), a ``www-authenticate``
+    challenge naming the request's ``uri`` (``<proto>://<host><path>``), no
+    response flag, and the reason in the details with its spaces as ``_``."""
+    code = 403 if status == "Audiences in Jwt are not allowed" else 401
+    challenge = (("www-authenticate", f'Bearer realm="{uri}", error="invalid_token"'),)
+    details = "jwt_authn_access_denied{" + "_".join(status.split(" ")) + "}"
+    return LocalReply(code, status.encode(), "-", details, TEXT + challenge)
+
+
 def fault_abort(status: int, grpc_status: int | None = None) -> LocalReply:
     """The fault filter's abort, ``FI``.  A gRPC abort is a trailers-only
     200 carrying the status."""

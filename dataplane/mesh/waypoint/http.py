@@ -40,7 +40,7 @@ from dataplane.l7.http import h1, h2
 from dataplane.l7.http.messages import Request, Response, end_to_end, header
 from dataplane.l7.http.pool import ConnectionPool, Limits, Overflow
 from dataplane.l7.routing import decision as decisions
-from dataplane.l7.routing import lb, replies, retry
+from dataplane.l7.routing import lb, replies, requestauthn, retry
 from dataplane.l7.routing import model as routing
 from dataplane.l7.routing.outlier import OutlierDetector
 from dataplane.l7.routing.replies import LocalReply
@@ -163,15 +163,24 @@ class WaypointHttp:
     async def _authorize(
         self, request: Request, target: Target, peer_identity: str | None, source: Address, port: int
     ) -> tuple[Request, LocalReply | None, routing.Headers]:
-        """Envoy's authorization filters, before routing (so headers an external
-        authorizer sets upstream are seen by the route matchers): a CUSTOM
-        policy's authorizer, then DENY and ALLOW.  Returns the request as it goes
-        on, the denial if any, and the authorizer's headers for the client."""
-        attributes = authz_l7.HttpRequest(
-            request.method, request.path, request.authority, port, request.headers, source[0], peer_identity
-        )
+        """Envoy's authentication and authorization filters, before routing (so
+        headers an external authorizer sets upstream are seen by the route
+        matchers): the JWT rules of the RequestAuthentications on the target (a
+        bad token is refused with 401; a good one gives the request principal
+        and claims, and its header is dropped), a CUSTOM policy's authorizer,
+        then DENY and ALLOW.  Returns the request as it goes on, the denial if
+        any, and the authorizer's headers for the client."""
         called = (target.service.namespace, target.service.name) if target.service else None
         plan, waypoint = self.routes.plan, self.routes.waypoint
+        view = routing.Request(request.method, request.target, request.authority, request.scheme, request.headers)
+        authn = requestauthn.authenticate(authz_l7.jwt_rules(plan, waypoint, called), view, time.time())
+        if authn.reply is not None:
+            return request, authn.reply, ()
+        request = request.with_headers(authn.headers)
+        attributes = authz_l7.HttpRequest(
+            request.method, request.path, request.authority, port, request.headers, source[0], peer_identity,
+            authn.identity,
+        )
         downstream: routing.Headers = ()
         custom = authz_l7.custom_policy(plan, waypoint, called, attributes)
         if custom is not None:

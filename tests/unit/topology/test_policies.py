@@ -40,6 +40,12 @@ def test_fields_are_converted(topology: Callable[..., str]) -> None:
     )
     spec = f"{{action: DENY, selector: {{matchLabels: {{app: web}}}}, rules: {rules}}}"
     [converted] = plan(topology, policy("p", spec)).authorization_policies
+    source = PolicySource(
+        principals=("spiffe://cluster.local/ns/a/sa/b",),
+        not_namespaces=("c",),
+        ip_blocks=("10.0.0.1/32", "10.1.0.0/16"),
+        not_ip_blocks=("10.1.2.0/24",),
+    )
     assert converted == AuthorizationPolicy(
         namespace="default",
         name="p",
@@ -47,14 +53,7 @@ def test_fields_are_converted(topology: Callable[..., str]) -> None:
         selector={"app": "web"},
         rules=(
             PolicyRule(
-                sources=(
-                    PolicySource(
-                        principals=("spiffe://cluster.local/ns/a/sa/b",),
-                        not_namespaces=("c",),
-                        ip_blocks=("10.0.0.1/32", "10.1.0.0/16"),
-                        not_ip_blocks=("10.1.2.0/24",),
-                    ),
-                ),
+                sources=(source,),
                 operations=(PolicyOperation(ports=(8080, 9090), not_ports=(22,)),),
                 conditions=(
                     PolicyCondition("destination.port", values=("8080",)),
@@ -67,6 +66,7 @@ def test_fields_are_converted(topology: Callable[..., str]) -> None:
                     PolicyCondition("destination.port", values=("8080",)),
                     PolicyCondition("source.ip", not_values=("10.0.0.2/32",)),
                 ),
+                http_sources=(source,),
             ),
         ),
     )
@@ -113,6 +113,7 @@ def test_http_fields_are_recorded_and_warned_about(topology: Callable[..., str])
         "when.request.headers[x-id]",
     )
     assert rule.sources == (PolicySource(namespaces=("a",)),)
+    assert rule.http_sources == (PolicySource(namespaces=("a",), request_principals=("*",)),)  # for waypoints
     assert rule.operations == () and rule.has_to  # the only operation was HTTP-only
     assert p.warnings == (
         (

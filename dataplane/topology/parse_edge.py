@@ -1,0 +1,40 @@
+"""Ingress and IngressClass documents, kept for the edge (``dataplane.edge``).
+
+Each is kept as checked, with its annotations (the AWS Load Balancer
+Controller reads its settings there).  What a group of Ingresses becomes --
+an ALB, or the controller's reconcile error -- is decided once every
+document is read (``build_plan``), since an IngressClass or an Ingress of the
+same group may come later in the input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model import Manifest, ObjectRef, Origin, TrafficSpec
+from .plan import Accepted
+
+NOT_YET = "not yet enforced"  # until the ALB's data path lands: said, not silently dropped
+
+
+def parse_ingress(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
+    metadata = clean.get("metadata", {})
+    name = metadata.get("name")
+    if not isinstance(name, str):
+        return
+    namespace = metadata.get("namespace", "default")
+    manifest.objects.append(ObjectRef(origin, "Ingress", namespace, name))
+    manifest.accepted_only.append(Accepted("Ingress", f"{namespace}/{name}", NOT_YET))
+    manifest.traffic.append(
+        TrafficSpec(origin, "Ingress", namespace, name, len(manifest.traffic), clean.get("spec", {}),
+                    dict(metadata.get("annotations", {})))
+    )
+
+
+def parse_ingress_class(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
+    name = clean.get("metadata", {}).get("name")
+    if isinstance(name, str):
+        manifest.accepted_only.append(Accepted("IngressClass", name, NOT_YET))
+        manifest.traffic.append(
+            TrafficSpec(origin, "IngressClass", "", name, len(manifest.traffic), clean.get("spec", {}))
+        )
