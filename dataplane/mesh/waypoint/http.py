@@ -1,6 +1,7 @@
 """The waypoint's HTTP chain: every request routed, balanced and forwarded on its own.
 
-For one request, in Envoy's order (``waypoint-l7.md`` §2.2, §3, §4): a
+For one request, in Envoy's order (``waypoint-l7.md`` §2.2, §3, §4): the
+RequestAuthentications' JWT check (a bad token is a 401), a
 matching CUSTOM policy's external authorizer (``authorizer.py``; its denial
 is sent back as it came, flagged ``UAEX``), the waypoint's DENY and ALLOW
 AuthorizationPolicies (``mesh/authz_l7.py``; a denial is 403
