@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -88,6 +89,8 @@ def print_report(report: Report) -> None:
             for r in report.of(name):
                 mark = "[yellow]-[/]" if r.skipped else "[green]✓[/]" if r.ok else "[red]✗[/]"
                 console.print(f"{mark} {name}: {r.subject}" + (f" — {r.reason}" if r.reason and (r.skipped or not r.ok) else ""))
+                if name == "l7" and r.evidence and not r.skipped:  # the counts behind a share are the result
+                    console.print(f"    [dim]{escape(r.evidence)}[/]")
     failures = report.failures
     if failures:
         console.print(f"\n[bold red]{len(failures)} unexpected result(s):[/]")
@@ -155,6 +158,10 @@ def command(topology: str | None, only: tuple[str, ...], output: str, evidence_r
     path          a few flows per node pair (pod->pod, pod->ClusterIP, outside->
                   NodePort/LB, a meshed pair as HBONE): every interface they cross,
                   in order, with the addresses at each hop, as the plan wires it
+    l7            every HTTPRoute/VirtualService rule of a Service bound to a waypoint:
+                  a request it takes, sent enough times from an ambient pod to judge
+                  each backend's weight and abort percentage (exact binomial test);
+                  each L7 AuthorizationPolicy: a request it allows and one it denies
     Without --only: connectivity, dnat, encryption and path.
 
     Each failed result gets a pcapng of the frames its check saw for it (a

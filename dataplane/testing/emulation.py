@@ -11,20 +11,17 @@ engineer would type.
 
 from __future__ import annotations
 
-import http.client
 import ipaddress
 import json
-import socket
 import subprocess
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from dataplane.kernel import netns
 from dataplane.kernel.sniff import CapturedPacket, Sniffer
 from dataplane.mesh.promtext import Sample, parse
 from dataplane.state.layout import evidence_dir
@@ -33,42 +30,8 @@ from dataplane.topology.plan import Plan, Pod, Service
 from dataplane.topology.targets import resolve_address, resolve_place, resolve_pod
 from dataplane.verify.checks import DEFAULT_CHECKS, run_checks
 from dataplane.verify.evidence import Evidence, run_directory
+from dataplane.verify.keepalive import HttpAnswer, keepalive_requests
 from dataplane.verify.result import CheckResult, Report
-
-
-class HttpAnswer(NamedTuple):
-    status: int
-    headers: dict[str, str]  # lower-case names
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-Call = tuple[str, str, dict[str, str]]  # method, path and query, headers
-
-
-def keepalive_requests(
-    netns_name: str, ip: str, port: int, calls: Sequence[Call], host: str | None = None, timeout: float = 10
-) -> list[HttpAnswer]:
-    """``calls`` one after another on one keep-alive HTTP/1.1 connection made inside
-    ``netns_name`` (so a waypoint's per-request balancing shows); ``host`` is the
-    Host header (default ``ip:port``)."""
-    sock = netns.socket_in(netns_name, socket.AF_INET, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    sock.connect((ip, port))
-    connection = http.client.HTTPConnection(host or f"{ip}:{port}", timeout=timeout)
-    connection.sock = sock
-    answers = []
-    try:
-        for method, path, headers in calls:
-            connection.request(method, path, headers=headers)
-            response = connection.getresponse()
-            body = response.read()
-            answers.append(HttpAnswer(response.status, {k.lower(): v for k, v in response.getheaders()}, body))
-    finally:
-        connection.close()
-    return answers
 
 
 @dataclass(frozen=True)
