@@ -11,8 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dataplane.mesh.constants import OUTBOUND_PORT
 from dataplane.topology.plan import Plan
+from dataplane.trace import livereport, meshreport
 from dataplane.trace.hops import Flow, Hop, Probe, Verdict, assemble
+from dataplane.trace.livereport import LiveResult
+from dataplane.trace.meshmodel import MeshTrace
 from dataplane.trace.targets import Destination
 
 
@@ -39,6 +43,16 @@ class Report:
     verdict: Verdict
     raw: Mapping[str, Sequence[str]]  # monitor lines by namespace
     labels: Mapping[str, str]
+    mesh: MeshTrace | None = None  # what the proxies do past the capture (a meshed source, TCP)
+    live: LiveResult | None = None  # what one real connection did (``--live``)
+
+    def captured(self) -> bool:
+        """The probe ended at the source's own proxy: its capture redirected it to 15001."""
+        v = self.verdict
+        return (
+            self.mesh is not None and v.kind == "delivered" and v.netns == self.source_netns
+            and (v.address or "").endswith(f":{OUTBOUND_PORT}")
+        )
 
     def label(self, netns: str | None) -> str:
         return "-" if netns is None else self.labels.get(netns, netns)
@@ -46,6 +60,8 @@ class Report:
     def verdict_text(self) -> str:
         v = self.verdict
         where = self.label(v.netns)
+        if self.captured() and self.mesh is not None:
+            return f"{meshreport.capture_text(self.mesh)} ({v.address})"
         if v.kind == "delivered":
             return f"delivered to {where} ({v.address})"
         if v.kind in ("rejected", "dropped"):
@@ -70,11 +86,14 @@ def build(
     probe: tuple[str, str, float],
     raw: Mapping[str, Sequence[str]],
     labels: Mapping[str, str],
+    mesh: MeshTrace | None = None,
+    live: LiveResult | None = None,
 ) -> Report:
     """The report of a probe (outcome, detail, seconds) from its monitor lines."""
     found, verdict = assemble(raw, Probe(source_netns, sport, destination.proto, destination.peers))
     outcome, detail, seconds = probe
-    return Report(source, source_netns, destination, sport, outcome, detail, seconds, found, verdict, raw, labels)
+    return Report(source, source_netns, destination, sport, outcome, detail, seconds, found, verdict, raw, labels, mesh,
+                  live)
 
 
 def _flow(flow: Flow) -> dict[str, Any]:
@@ -82,6 +101,15 @@ def _flow(flow: Flow) -> dict[str, Any]:
 
 
 def as_dict(report: Report) -> dict[str, Any]:
+    found = _as_dict(report)
+    if report.mesh is not None:
+        found["mesh"] = meshreport.as_dict(report.mesh)
+    if report.live is not None:
+        found["live"] = livereport.as_dict(report.live)
+    return found
+
+
+def _as_dict(report: Report) -> dict[str, Any]:
     dest = report.destination
     return {
         "source": report.source,
