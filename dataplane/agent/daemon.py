@@ -26,6 +26,7 @@ from dataplane.agent import dns_responder, ready, reconcile, responders, serving
 from dataplane.agent.pods import PodService
 from dataplane.errors import DpctlError
 from dataplane.kernel import process
+from dataplane.lb.manager import LoadBalancers
 from dataplane.mesh.constants import METRICS_PORT
 from dataplane.mesh.waypoint.manager import Waypoints
 from dataplane.mesh.ztunnel.ztunnel import Ztunnel
@@ -61,6 +62,8 @@ class Agent:
         self._ztunnel = Ztunnel(state_dir, node)
         # The waypoint pods on this node (ambient L7): served beside the ztunnel, with its context.
         self._waypoints = Waypoints(node)
+        # The emulation's load balancer nodes (ALBs), if this is the node that serves them.
+        self._load_balancers = LoadBalancers(state_dir, node)
         self._metrics_server: asyncio.Server | None = None
         self._metrics_connections = responders.Connections()
         self._errors: list[str] = []  # of the last reconcile, published again when a Job's pod completes
@@ -151,6 +154,7 @@ class Agent:
         errors.extend(await self._ztunnel.reconcile(plan))
         if self._ztunnel.context is not None:
             errors.extend(await self._waypoints.reconcile(plan, self._ztunnel.context))
+        errors.extend(await self._load_balancers.reconcile(plan))
         self._plan_digest = digest
         self._publish(errors)
 
@@ -202,6 +206,7 @@ class Agent:
         if self._metrics_server is not None:
             self._metrics_server.close()
         self._metrics_connections.close()
+        await self._load_balancers.close()
         await self._waypoints.close()
         await self._ztunnel.close()
         for task in self._completions:

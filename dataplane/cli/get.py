@@ -1,4 +1,4 @@
-"""``dpctl get nodes|pods|services``: what the emulation is made of."""
+"""``dpctl get nodes|pods|services|cronjobs|ingress|certificates``: what the emulation is made of."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 import click
 
 from dataplane.agent import ready
+from dataplane.cli import edge_records
 from dataplane.cli.context import output_option, print_json, print_table, running_plan, topology_option
+from dataplane.lb import acm
 from dataplane.mesh.enrollment import has_sidecar
 from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan, Pod, Service
@@ -106,14 +108,38 @@ def _exited(plan: Plan) -> dict[str, int]:
 @topology_option
 @click.argument(
     "resource",
-    type=click.Choice(["nodes", "pods", "services", "node", "pod", "svc", "service", "cronjobs", "cronjob", "cj"]),
+    type=click.Choice([
+        "nodes", "pods", "services", "node", "pod", "svc", "service", "cronjobs", "cronjob", "cj",
+        "ingress", "ingresses", "ing", "certificates", "certificate", "cert",
+    ]),
 )
 @click.option("-n", "--namespace", help="Only this Kubernetes namespace.")
 @output_option
 def command(topology: str | None, resource: str, namespace: str | None, output: str) -> None:
-    """List nodes, pods or services of the running emulation."""
+    """List nodes, pods, services, cronjobs, ingresses or the emulated ACM's certificates."""
     plan = running_plan(topology)
-    if resource in ("nodes", "node"):
+    if resource in ("ingress", "ingresses", "ing"):
+        records = edge_records.ingresses(plan, namespace)
+        if output == "json":
+            print_json(records)
+            return
+        print_table(["NAMESPACE", "NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS"], [
+            [r["namespace"], r["name"], r["class"] or "<none>", ",".join(r["hosts"]) or "*",
+             r["address"] or "", ", ".join(str(p) for p in r["ports"])]
+            for r in records
+        ])
+    elif resource in ("certificates", "certificate", "cert"):
+        records = edge_records.certificates(plan)
+        if output == "json":
+            print_json(records)
+            return
+        print_table(["ARN", "DOMAINS", "SOURCE", "IN USE BY"], [
+            [r["arn"], ",".join(r["domains"]), r["source"], ",".join(r["inUseBy"]) or "-"] for r in records
+        ])
+        if records:
+            root = acm.root_path(Path(StateDir(plan.name).path))
+            click.echo(f"\nissued by the emulation's public root, which the outside client trusts: {root}")
+    elif resource in ("nodes", "node"):
         records = [node_record(plan, n.name) for n in plan.nodes]
         if output == "json":
             print_json(records)

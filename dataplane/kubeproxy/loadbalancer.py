@@ -11,6 +11,9 @@ through the LB, whose conntrack un-DNATs them).
   would find.  A listener without targets refuses connections.
 * loadBalancerSourceRanges become the LB's security group: other sources
   are dropped before DNAT (filter, priority -110), on every packet.
+* An internet-facing ALB node's public address is mapped 1:1 to its private
+  one, as an internet gateway maps an Elastic IP: the node sees the client's
+  own address, and conntrack maps the replies back.
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ def render_lb(plan: Plan) -> str:
     table = Table("ip", TABLE, "cloud load balancer for LoadBalancer Services")
     guard = table.chain("filter-prerouting", "type filter hook prerouting priority -110")
     forward = table.chain("nat-prerouting", "type nat hook prerouting priority -100")
+    for lb in plan.load_balancers:
+        for node in lb.nodes:
+            if node.public_ip:
+                forward.add(f'ip daddr {node.public_ip} dnat ip to {node.ip} {comment(f"{lb.name} zone {node.zone}")}')
     slices = all_service_endpoints(plan)
     for service in sorted(plan.services, key=lambda s: (s.namespace, s.name)):
         if service.type != "LoadBalancer":

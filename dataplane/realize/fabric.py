@@ -127,3 +127,9 @@ def steps(plan: Plan) -> Iterator[Step]:
         yield (f"pod {pod.key}", lambda pod=pod: build_pod(plan, pod))  # type: ignore[misc]
     if plan.external is not None:
         yield ("external client and load balancer", lambda: build_external(plan))
+    for lb in plan.load_balancers:
+        for lb_node in lb.nodes:
+            yield (
+                f"{lb.kind} {lb.name} in zone {lb_node.zone}",
+                lambda lb_node=lb_node: apply(wiring.load_balancer_node(plan, lb_node)),  # type: ignore[misc]
+            )

@@ -46,7 +46,10 @@ from dataplane.topology.sources import Source
 
 AGENT_RELOAD_TIMEOUT = 10.0
 # What a running emulation cannot change without being rebuilt.
-_FIXED_FIELDS = ("cni", "vpc_cidr", "service_cidr", "cluster_domain", "pod_cidr", "subnets", "nodes", "external")
+_FIXED_FIELDS = (
+    "cni", "vpc_cidr", "service_cidr", "cluster_domain", "pod_cidr", "subnets", "nodes", "external",
+    "load_balancers",  # which ALBs exist and where (rules and targets do change live)
+)
 
 
 @dataclass(frozen=True)

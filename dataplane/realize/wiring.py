@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dataplane.topology.naming import LB_PUBLIC_IFACE, LB_TRANSIT_IFACE, ROUTER_LB_IFACE, VXLAN_IFACE
-from dataplane.topology.plan import Node, Plan, Pod
+from dataplane.topology.plan import LbNode, Node, Plan, Pod
 
 POD_GATEWAY = "169.254.1.1"
 HOST_VETH_MAC = "ee:ee:ee:ee:ee:ee"
@@ -286,6 +286,33 @@ def pod(plan: Plan, pod: Pod) -> list[Request]:
                 Up("eth0"),
                 Neighbour(POD_GATEWAY, HOST_VETH_MAC, "eth0"),
                 Route("default", via=POD_GATEWAY, dev="eth0", onlink=True),
+            ),
+        ),
+    ]
+
+
+def load_balancer_node(plan: Plan, node: LbNode) -> list[Request]:
+    """One zone's node of an ALB: like a cluster node on its zone's subnet
+    bridge, with the VPC router as its default gateway (its public address,
+    if any, is the edge's 1:1 NAT, in the load balancer namespace's ruleset)."""
+    subnet = plan.subnet(node.subnet)
+    return [
+        CreateNamespace(node.netns),
+        Configure(
+            plan.router_netns,
+            (
+                Veth(node.router_iface, "eth0", node.netns, mtu=UNDERLAY_MTU),
+                SetMaster(node.router_iface, subnet.bridge),
+                Up(node.router_iface),
+            ),
+        ),
+        Configure(
+            node.netns,
+            (
+                Up("lo"),
+                Address("eth0", f"{node.ip}/{node.prefixlen}"),
+                Up("eth0"),
+                Route("default", via=node.gateway),
             ),
         ),
     ]

@@ -46,6 +46,11 @@ def certs_dir(state_dir: PathLike) -> Path:
     return Path(state_dir, CERTS)
 
 
+def acm_dir(state_dir: PathLike) -> Path:
+    """The emulated ACM: the public root the outside client trusts, one key and certificate per ARN."""
+    return certs_dir(state_dir) / "acm"
+
+
 def evidence_dir(state_dir: PathLike) -> Path:
     """Where failed verify checks leave their packets unless told otherwise."""
     return Path(state_dir, EVIDENCE)

@@ -13,6 +13,7 @@ from collections import defaultdict
 from ..l7.routing import extauthz
 from ..l7.routing.values import service_fqdn
 from . import naming
+from .albs import plan_albs, unserved
 from .cluster_dns import dns_address
 from .ipam import Addresses, gateway
 from .model import Layout, Manifest, NodeSite, PodSpec, ServiceSpec, TopologySpec
@@ -36,6 +37,8 @@ def build_plan(
     name = topology.name
     assert name is not None and topology.vpc_cidr is not None and topology.service_cidr is not None
     assert external is not None  # every range it needs passed its checks
+    edge_warnings: list[str] = []
+    load_balancers = plan_albs(manifest, name, topology.cni, layout, addresses, services, external, edge_warnings)
     return Plan(
         name=name,
         source=manifest.file,
@@ -64,8 +67,8 @@ def build_plan(
         external=external,
         authorization_policies=tuple(manifest.policies),
         mesh_root_namespace=MESH_ROOT_NAMESPACE,
-        warnings=(*_warnings(manifest), *_custom_warnings(manifest, topology), *manifest.warnings),
-        accepted_only=tuple(manifest.accepted_only),
+        warnings=(*_warnings(manifest), *_custom_warnings(manifest, topology), *manifest.warnings, *edge_warnings),
+        accepted_only=(*manifest.accepted_only, *unserved(manifest, load_balancers)),
         cron_jobs=tuple(CronJob(c.namespace, c.name, c.schedule) for c in manifest.cron_jobs),
         waypoints=tuple(
             Waypoint(w.namespace, w.name, w.traffic_for, w.allowed_from, w.allowed_selector) for w in manifest.waypoints
@@ -75,6 +78,8 @@ def build_plan(
         ),
         request_authentications=tuple(manifest.request_authentications),
         mesh_config=topology.mesh_config,
+        load_balancers=load_balancers,
+        certificates=topology.certificates,
     )
 
 

@@ -293,6 +293,8 @@ _TOPOLOGY_SPEC = Obj(
         "external": Obj({"cidr": Str(), "transitCIDR": Str()}),
         "loadBalancer": Obj({"pool": Str()}),
         "meshConfig": _MESH_CONFIG,
+        # the emulated ACM's certificates: an ARN the Ingresses name, and the domains it covers
+        "certificates": ListOf(Obj({"arn": Str(), "domains": ListOf(Str(), min_items=1)}, required=("arn", "domains"))),
     },
     required=("vpc", "nodes"),
 )

@@ -92,6 +92,7 @@ class TopologySpec:
     transit_cidr: IPv4Network | None  # load balancer <-> VPC router link (spec.external.transitCIDR)
     lb_pool: IPv4Network | None  # LoadBalancer VIPs (spec.loadBalancer.pool, default: upper half of public)
     mesh_config: dict[str, Any] = field(default_factory=dict)  # spec.meshConfig as checked (Istio's field names)
+    certificates: dict[str, tuple[str, ...]] = field(default_factory=dict)  # spec.certificates: ARN -> domains
 
 
 @dataclass

@@ -183,7 +183,24 @@ def _topology(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None
         transit_cidr=transit_cidr,
         lb_pool=lb_pool,
         mesh_config=_mesh_config(spec, report),
+        certificates=_certificates(spec, report),
     )
+
+
+def _certificates(spec: dict[str, Any], report: Report) -> dict[str, tuple[str, ...]]:
+    """``spec.certificates``: the emulated ACM's certificates, by ARN (each ARN once)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for i, raw in valid_items(spec.get("certificates", [])):
+        arn, domains = raw.get("arn"), tuple(d.lower() for d in raw.get("domains", ()))
+        if not isinstance(arn, str):
+            continue
+        if not arn.startswith("arn:aws:acm:"):
+            report(item_path("spec.certificates", i) + ".arn", f"expected an ACM ARN (arn:aws:acm:...), got {arn!r}")
+        elif arn in found:
+            report(item_path("spec.certificates", i) + ".arn", f"{arn} is declared twice")
+        else:
+            found[arn] = domains
+    return found
 
 
 def _mesh_config(spec: dict[str, Any], report: Report) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 Each is kept as checked, with its annotations (the AWS Load Balancer
 Controller reads its settings there).  What a group of Ingresses becomes --
 an ALB, or the controller's reconcile error -- is decided once every
-document is read (``build_plan``), since an IngressClass or an Ingress of the
-same group may come later in the input.
+document is read (``albs``), since an IngressClass or an Ingress of the
+same group may come later in the input; an Ingress no ALB serves (another
+controller's class) is reported as not yet enforced there.
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from .model import Manifest, ObjectRef, Origin, TrafficSpec
-from .plan import Accepted
-
-NOT_YET = "not yet enforced"  # until the ALB's data path lands: said, not silently dropped
 
 
 def parse_ingress(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
@@ -24,7 +22,6 @@ def parse_ingress(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> 
         return
     namespace = metadata.get("namespace", "default")
     manifest.objects.append(ObjectRef(origin, "Ingress", namespace, name))
-    manifest.accepted_only.append(Accepted("Ingress", f"{namespace}/{name}", NOT_YET))
     manifest.traffic.append(
         TrafficSpec(origin, "Ingress", namespace, name, len(manifest.traffic), clean.get("spec", {}),
                     dict(metadata.get("annotations", {})))
@@ -34,7 +31,6 @@ def parse_ingress(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> 
 def parse_ingress_class(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
     name = clean.get("metadata", {}).get("name")
     if isinstance(name, str):
-        manifest.accepted_only.append(Accepted("IngressClass", name, NOT_YET))
         manifest.traffic.append(
             TrafficSpec(origin, "IngressClass", "", name, len(manifest.traffic), clean.get("spec", {}))
         )

@@ -265,6 +265,33 @@ class RequestAuthentication:
 
 
 @dataclass(frozen=True)
+class LbNode:
+    """One zone's node of a load balancer: a namespace on that zone's subnet bridge."""
+
+    zone: str
+    subnet: str
+    netns: str
+    router_iface: str  # the router-side end of its eth0 veth
+    ip: str  # its private address in the subnet (what targets see)
+    prefixlen: int
+    gateway: str
+    public_ip: str | None = None  # internet-facing: its address on the public segment (1:1 NAT at the edge)
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    """An ALB the AWS Load Balancer Controller made for an Ingress group (``dataplane.edge``)."""
+
+    kind: str  # "alb"
+    name: str  # the ALB's name (k8s-<group>-<hash>)
+    group: str  # the Ingress group it serves (edge.albmodel.Alb.name)
+    dns_name: str  # <name>-<digits>.<region>.elb.amazonaws.com (internal- first when internal)
+    scheme: str  # internal | internet-facing
+    nodes: tuple[LbNode, ...] = ()
+    ingresses: tuple[str, ...] = ()  # "namespace/name" of the Ingresses it serves, in group order
+
+
+@dataclass(frozen=True)
 class Waypoint:
     """A Gateway of class istio-waypoint; its pod and Service are in the plan's pods and services."""
 
@@ -351,6 +378,8 @@ class Plan:
     traffic: tuple[TrafficObject, ...] = ()
     request_authentications: tuple[RequestAuthentication, ...] = ()
     mesh_config: dict[str, Any] = field(default_factory=dict)  # the Topology's spec.meshConfig (Istio's names)
+    load_balancers: tuple[LoadBalancer, ...] = ()  # ALBs of Ingress groups
+    certificates: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the emulated ACM: ARN -> domains
     version: int = PLAN_VERSION
 
     def node(self, name: str) -> Node:
@@ -377,7 +406,8 @@ class Plan:
     def all_netns(self) -> tuple[str, ...]:
         """Every namespace the plan creates, infrastructure first."""
         outside = (self.external.lb_netns, self.external.client_netns) if self.external else ()
-        return (self.router_netns, *outside, *(n.netns for n in self.nodes), *(p.netns for p in self.pods))
+        edge = tuple(n.netns for lb in self.load_balancers for n in lb.nodes)
+        return (self.router_netns, *outside, *edge, *(n.netns for n in self.nodes), *(p.netns for p in self.pods))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)
@@ -421,6 +451,11 @@ def _plan_from_dict(raw: dict[str, Any]) -> Plan:
             "accepted_only": tuple(Accepted(**a) for a in raw.get("accepted_only", ())),
             "cron_jobs": tuple(CronJob(**c) for c in raw.get("cron_jobs", ())),
             "waypoints": tuple(Waypoint(**w) for w in raw.get("waypoints", ())),
+            "certificates": {arn: tuple(domains) for arn, domains in raw.get("certificates", {}).items()},
+            "load_balancers": tuple(
+                LoadBalancer(**{**lb, "nodes": tuple(LbNode(**n) for n in lb["nodes"]), "ingresses": tuple(lb["ingresses"])})
+                for lb in raw.get("load_balancers", ())
+            ),
             "traffic": tuple(TrafficObject(**t) for t in raw.get("traffic", ())),
             "external": External(**raw["external"]) if raw.get("external") else None,
             "authorization_policies": tuple(

@@ -146,6 +146,7 @@ def test_http_reports_the_pod_and_the_real_client(lab: Lab, start_agent: StartAg
         "path": "/hello?x=1",
         "host": "web.test",
         "port": HTTP,
+        "protocol": "HTTP/1.1",
         "bodyBytes": 0,
         "headers": {"accept-encoding": "identity"},  # what http.client sends besides Host
     }
