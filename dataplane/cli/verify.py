@@ -162,7 +162,10 @@ def command(topology: str | None, only: tuple[str, ...], output: str, evidence_r
                   a request it takes, sent enough times from an ambient pod to judge
                   each backend's weight and abort percentage (exact binomial test);
                   each L7 AuthorizationPolicy: a request it allows and one it denies
-    Without --only: connectivity, dnat, encryption and path.
+    edge          every ALB listener rule and default, from the outside client on
+                  each zone's node: the certificate SNI picks (HTTPS), the status or
+                  redirect, the pod that answers, its TCP peer and X-Forwarded-*
+    Without --only: connectivity, dnat, encryption, path and edge.
 
     Each failed result gets a pcapng of the frames its check saw for it (a
     failed connectivity or policy probe is retried once under capture), named

@@ -120,3 +120,10 @@ def test_get_ingress_and_certificates_show_the_alb(live: Emulation) -> None:
     assert lb.dns_name in shop and lb.dns_name.endswith(".us-east-1.elb.amazonaws.com") and "80, 443" in shop
     certs = dpctl("get", "certificates", "-t", live.name, check=True).stdout
     assert CERT_A in certs and CERT_B in certs and lb.name in certs
+
+
+def test_verify_edge_checks_every_rule_from_the_outside(live: Emulation) -> None:
+    report = live.assert_verified("edge")
+    checked = [r for r in report.results if not r.skipped]
+    assert len(checked) >= 12  # 2 ALBs x 2 zones x their listeners' rules and defaults
+    assert any(" with aaaa" in r.evidence for r in checked) and any(" with bbbb" in r.evidence for r in checked)

@@ -1,0 +1,149 @@
+"""The edge check's plan: one request per ALB listener rule and default, per zone node,
+and what the outside client and the pod should see (``aws-edge.md`` §1.3-§1.7).
+
+Computed from the plan alone (no root).  For each internet-facing ALB node
+and each listener: every rule gets a request made up from its first host and
+path pattern (``*`` becomes a label or a path segment, ``?`` a letter) that
+the rule takes and no earlier rule does (else it is "not checkable" with the
+rule that shadows it), and the listener's default gets a request no rule
+takes.  Expectations:
+
+* a forward: an answer from a pod of the target group's Service, which saw
+  the client's address in ``X-Forwarded-For``, the scheme in
+  ``X-Forwarded-Proto``, the listener port in ``X-Forwarded-Port``, an
+  ``X-Amzn-Trace-Id``, and as its TCP peer the ALB node (``ip``) or a node
+  (``instance``, externalTrafficPolicy Cluster; Local keeps the ALB's address);
+* a fixed response: its status; a redirect: 301 and its ``Location``;
+* on HTTPS, the certificate SNI should pick (``edge.certificates``), read
+  back from the handshake by its ARN.
+
+Internal ALBs are reachable from inside the VPC only: reported as not
+checked from the outside client.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from dataplane.edge import albmatch, certificates
+from dataplane.edge.albmodel import Alb, FixedResponse, Forward, Listener, Redirect, Rule
+from dataplane.topology.albs import ingress_albs
+from dataplane.topology.endpoints import PodIndex, service_port_endpoints
+from dataplane.topology.plan import LbNode, LoadBalancer, Plan
+
+DEFAULT_HOST = "edge.dpctl.test"  # a host no rule names, for the listeners' defaults
+
+
+@dataclass(frozen=True)
+class EdgeTrial:
+    subject: str
+    address: str  # the ALB node's public address
+    port: int
+    tls: bool
+    host: str  # Host header, and SNI on HTTPS
+    path: str
+    status: int | None  # expected status, None for a forward (any answer from the pods)
+    pods: frozenset[str] = frozenset()  # "ns/pod" that may answer a forward
+    peers: frozenset[str] = frozenset()  # addresses the pod may see as its TCP peer
+    location: str | None = None
+    certificate: str | None = None  # the ARN the handshake should present
+
+
+@dataclass(frozen=True)
+class Unchecked:
+    subject: str
+    reason: str
+
+
+def _quiet(path: str, message: str) -> None:
+    """Reported when the file was read."""
+
+
+def plan_edge(plan: Plan) -> list[EdgeTrial | Unchecked]:
+    albs = {alb.name: alb for alb in ingress_albs(plan.traffic, _quiet, _quiet)}
+    found: list[EdgeTrial | Unchecked] = []
+    for lb in plan.load_balancers:
+        alb = albs.get(lb.group)
+        if alb is None:
+            continue
+        if lb.scheme != "internet-facing":
+            found.append(Unchecked(f"alb {lb.name}", "not checked: an internal ALB is reachable from the VPC only"))
+            continue
+        for node in lb.nodes:
+            for listener in alb.listeners:
+                found += _listener_trials(plan, lb, alb, node, listener)
+    return found
+
+
+def _listener_trials(plan: Plan, lb: LoadBalancer, alb: Alb, node: LbNode, listener: Listener) -> list[EdgeTrial | Unchecked]:
+    assert node.public_ip is not None
+    label = f"alb {lb.name} zone {node.zone} {listener.protocol}:{listener.port}"
+    trials: list[EdgeTrial | Unchecked] = []
+    for rule in listener.rules:
+        host, path = _host(rule.hosts[0] if rule.hosts else DEFAULT_HOST), _path(rule.paths[0] if rule.paths else "/")
+        chosen, _action = albmatch.select(listener, host, path)
+        subject = f"{label} {rule.source} ({host}{path})"
+        if chosen is not rule:
+            where = chosen.source if chosen is not None else "the listener's default"
+            trials.append(Unchecked(subject, f"not checkable: {host}{path} goes to {where} first"))
+            continue
+        trials.append(_trial(plan, lb, alb, node, listener, rule, subject, host, path))
+    host, path = DEFAULT_HOST, "/dpctl-edge-default"
+    chosen, _ = albmatch.select(listener, host, path)
+    if chosen is None:
+        trials.append(_trial(plan, lb, alb, node, listener, None, f"{label} default ({host}{path})", host, path))
+    return trials
+
+
+def _trial(
+    plan: Plan, lb: LoadBalancer, alb: Alb, node: LbNode, listener: Listener, rule: Rule | None, subject: str,
+    host: str, path: str,
+) -> EdgeTrial:
+    assert node.public_ip is not None
+    action = rule.action if rule is not None else listener.default
+    tls = listener.protocol == "HTTPS"
+    cert = _certificate(plan, alb, listener, host) if tls else None
+    common = dict(subject=subject, address=node.public_ip, port=listener.port, tls=tls, host=host, path=path,
+                  certificate=cert)
+    if isinstance(action, FixedResponse):
+        return EdgeTrial(status=action.status, **common)  # type: ignore[arg-type]
+    if isinstance(action, Redirect):
+        shown = "" if (action.protocol, action.port) in (("HTTPS", "443"), ("HTTP", "80")) else f":{action.port}"
+        return EdgeTrial(status=action.status, location=f"{action.protocol.lower()}://{host}{shown}{path}",
+                         **common)  # type: ignore[arg-type]
+    assert isinstance(action, Forward)
+    group = action.target_group
+    pods = _pods(plan, group.namespace, group.service, group.port)
+    if group.target_type == "ip":
+        peers = frozenset({node.ip})
+    else:
+        local = any(s.external_traffic_policy == "Local" for s in plan.services
+                    if (s.namespace, s.name) == (group.namespace, group.service))
+        peers = frozenset({node.ip} if local else {n.ip for n in plan.nodes})
+    return EdgeTrial(status=None, pods=pods, peers=peers, **common)  # type: ignore[arg-type]
+
+
+def _certificate(plan: Plan, alb: Alb, listener: Listener, host: str) -> str | None:
+    arns = listener.certificates or certificates.discover(listener.discover, tuple(plan.certificates.items()))
+    chain = tuple((arn, plan.certificates.get(arn) or alb.hostnames) for arn in arns)
+    return certificates.choose_certificate(chain, host) if chain else None
+
+
+def _pods(plan: Plan, namespace: str, service: str, port: int | str) -> frozenset[str]:
+    found = next((s for s in plan.services if (s.namespace, s.name) == (namespace, service)), None)
+    if found is None:
+        return frozenset()
+    for entry in service_port_endpoints(plan, found, PodIndex(plan.pods)):
+        if entry.port.port == port or entry.port.name == port:
+            return frozenset(f"{e.namespace}/{e.pod}" for e in entry.endpoints if e.ready)
+    return frozenset()
+
+
+def _host(pattern: str) -> str:
+    return pattern.replace("*", "x").replace("?", "a")
+
+
+def _path(pattern: str) -> str:
+    """A path the ALB pattern takes: ``/p/*`` -> ``/p/x``, ``/*`` -> ``/x``, ``?`` -> ``a``."""
+    return re.sub(r"\*", "x", pattern).replace("?", "a")

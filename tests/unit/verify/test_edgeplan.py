@@ -1,0 +1,87 @@
+"""The edge check's plan and judgement, from the ALB test topology (no root)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dataplane.topology import plan_from_text
+from dataplane.topology.plan import Plan
+from dataplane.verify.checks.edge import judge
+from dataplane.verify.edgeplan import EdgeTrial, Unchecked, plan_edge
+
+ROOT = Path(__file__).resolve().parents[3]
+CERT_A = "arn:aws:acm:us-east-1:111122223333:certificate/aaaa"
+CERT_B = "arn:aws:acm:us-east-1:111122223333:certificate/bbbb"
+
+
+def _plan() -> Plan:
+    text = (ROOT / "tests/integration/topologies/alb.yaml").read_text().replace("NAME", "e").replace("CNI", "vpc")
+    return plan_from_text(text, "alb.yaml")
+
+
+def _trials() -> dict[str, EdgeTrial]:
+    return {t.subject: t for t in plan_edge(_plan()) if isinstance(t, EdgeTrial)}
+
+
+def test_every_rule_and_default_on_every_zone_node() -> None:
+    trials = _trials()
+    shop_a = {s: t for s, t in trials.items() if "k8s-shop-shop" in s and " zone a HTTPS:443 " in s}
+    assert sorted(t.path for t in shop_a.values()) == ["/api", "/api/health", "/dpctl-edge-default", "/x"]
+    health = next(t for t in shop_a.values() if t.path == "/api/health")
+    assert health.pods == frozenset({"shop/web-0", "shop/web-1"}) and health.certificate == CERT_A
+    default = next(t for t in shop_a.values() if t.path == "/dpctl-edge-default")
+    assert (default.status, default.certificate) == (404, CERT_A)  # no SNI match: the first ARN
+    b_host = next(t for t in shop_a.values() if t.host == "b.example.com")
+    assert b_host.certificate == CERT_B and b_host.peers == frozenset({"192.168.90.253"})  # ip targets: the ALB node
+    redirect = next(t for s, t in trials.items() if "k8s-shop-secure" in s and "HTTP:80" in s)
+    assert (redirect.status, redirect.location) == (301, f"https://{redirect.host}{redirect.path}")
+    instance = next(t for s, t in trials.items() if "k8s-shop-secure" in s and "HTTPS:443" in s and t.status is None)
+    assert instance.peers == {n.ip for n in _plan().nodes}  # instance targets, externalTrafficPolicy Cluster
+
+
+_SHADOWED = """---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: first
+  namespace: shop
+  annotations: {alb.ingress.kubernetes.io/group.name: g, alb.ingress.kubernetes.io/group.order: "1",
+                alb.ingress.kubernetes.io/scheme: internet-facing}
+spec:
+  ingressClassName: alb
+  rules: [{http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: second
+  namespace: shop
+  annotations: {alb.ingress.kubernetes.io/group.name: g, alb.ingress.kubernetes.io/group.order: "2",
+                alb.ingress.kubernetes.io/scheme: internet-facing}
+spec:
+  ingressClassName: alb
+  rules: [{http: {paths: [{path: /api, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}]}}]
+"""
+
+
+def test_a_rule_an_earlier_one_shadows_is_not_checkable() -> None:
+    text = (ROOT / "tests/integration/topologies/alb.yaml").read_text().replace("NAME", "e").replace("CNI", "vpc")
+    items = plan_edge(plan_from_text(text + _SHADOWED, "alb.yaml"))
+    shadowed = [i for i in items if isinstance(i, Unchecked) and "shop/second" in i.subject]
+    assert shadowed and all("goes to shop/first rule[0] path[0] first" in i.reason for i in shadowed)
+
+
+def test_judge_names_every_difference() -> None:
+    plan = _plan()
+    trial = next(t for t in _trials().values() if t.path == "/api/health" and t.tls)
+    report = {"namespace": "shop", "pod": "api-0", "client": "10.9.9.9:1", "headers": {
+        "x-forwarded-for": "203.0.113.2", "x-forwarded-proto": "http", "x-forwarded-port": "443"}}
+    off = judge(plan, trial, CERT_B, 200, {}, json.dumps(report).encode())
+    assert any(o.startswith("certificate") for o in off) and any(o.startswith("answered by shop/api-0") for o in off)
+    assert any("peer was 10.9.9.9:1" in o for o in off) and any(o.startswith("x-forwarded-proto") for o in off)
+    assert "no X-Amzn-Trace-Id Root" in off
+    good = dict(report, pod="web-0", client=f"{trial.address}:1")
+    good["client"] = f"{next(iter(trial.peers))}:1"
+    good["headers"] = {**report["headers"], "x-forwarded-proto": "https", "x-amzn-trace-id": "Root=1-a-b"}
+    assert judge(plan, trial, CERT_A, 200, {}, json.dumps(good).encode()) == []
