@@ -10,6 +10,7 @@ so a behaviour never depends on the version a client or proxy happened to use.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
@@ -19,6 +20,7 @@ SERVER_NAME = b"dpctl-agent"  # the ``server`` header of every built-in HTTP ans
 NO_BODY_STATUSES = frozenset({204, 304})  # answered without a body, whatever the answer says
 MAX_DELAY = 60.0
 FAIL_AFTER_HEADER = "x-dpctl-fail-after"
+FAIL_SWITCH = "/dpctl/fail/"
 
 
 class Answer(NamedTuple):
@@ -73,14 +75,20 @@ class PodAnswers:
     * header ``x-dpctl-fail-after: <n>``: 503 once this pod has already
       answered ``n`` requests carrying that header with that same ``n``
       (counted per pod and per ``n``, whatever the path), so a backend can be
-      made to go bad mid-test; a value that is no number gets 400.
+      made to go bad mid-test; a value that is no number gets 400;
+    * ``/dpctl/fail/<seconds>``: a switch, answered 200 (400 if no number):
+      this pod answers 503 to every other request for the next ``seconds``
+      (0 turns it back on at once), so a test can make one replica of a
+      Deployment fail its load balancer's health checks and later recover,
+      by reaching that pod (or any, and reading which one answered).
 
-    Counters live as long as the agent: the same pod answers the same way
-    across connections, as one backend process would.
+    Counters and switches live as long as the agent: the same pod answers
+    the same way across connections, as one backend process would.
     """
 
     _flaky: ClassVar[dict[tuple[str, str], int]] = {}  # (pod, path) -> requests seen
     _carrying: ClassVar[dict[tuple[str, int], int]] = {}  # (pod, n of fail-after) -> requests seen
+    _failing: ClassVar[dict[str, float]] = {}  # pod -> until when (time.monotonic) it answers 503
 
     def __init__(self, pod: Pod):
         self._pod = pod
@@ -107,6 +115,14 @@ class PodAnswers:
 
     def _status(self, request: Request) -> int:
         path = request.path
+        if path.startswith(FAIL_SWITCH):
+            seconds = path.removeprefix(FAIL_SWITCH)
+            if not seconds.isdigit():
+                return 400
+            self._failing[self._pod.key] = time.monotonic() + int(seconds)
+            return 200
+        if time.monotonic() < self._failing.get(self._pod.key, 0.0):
+            return 503
         if path.startswith("/flaky/"):
             failures = path.removeprefix("/flaky/").split("/", 1)[0]
             key = (self._pod.key, path)

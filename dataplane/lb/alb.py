@@ -18,8 +18,11 @@ What the ALB does to a request (``aws-edge.md`` §1.3-§1.7), in order:
   cannot be reached or breaks: 502 -- the ALB's own answers carry
   ``server: awselb/2.0``.
 
-Health checks and deregistration delay are not emulated yet: every
-endpoint the plan calls ready is a target.
+Targets are the plan's (``lb.targets``), each target group health-checked
+by this node (``lb.checker``) into the states of ``lb.health``: requests go
+round robin over its routing set (healthy targets, or all when none is),
+and a target that leaves the plan drains -- no new requests, the ones in
+flight carry on until the deregistration delay ends, then get a 502.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dataplane.edge import albmatch, certificates, tlspolicy
@@ -40,11 +44,12 @@ from dataplane.kernel import netns, ztsockets
 from dataplane.l7.http import h1, h2
 from dataplane.l7.http.messages import ProtocolError, Request, Response, end_to_end, header
 from dataplane.l7.http.pool import ConnectionPool, Overflow
-from dataplane.lb import acm
+from dataplane.lb import acm, checker
+from dataplane.lb.health import TargetHealth
+from dataplane.lb.targets import registered
 from dataplane.mesh.ca import Issued
 from dataplane.mesh.ztunnel.streams import NET_ERRORS, dial
-from dataplane.topology.endpoints import PodIndex, service_port_endpoints
-from dataplane.topology.plan import LbNode, LoadBalancer, Plan, Service, ServicePort
+from dataplane.topology.plan import LbNode, LoadBalancer, Plan
 
 log = logging.getLogger(__name__)
 
@@ -70,25 +75,66 @@ def trace_id(existing: str | None, now: float | None = None) -> str:
     return ";".join([*fields, f"Self={fresh}"])
 
 
+@dataclass
+class _Group:
+    """One target group as this node serves it: target health, where each
+    target's check goes, the requests in flight (to cut when a drain ends)
+    and the task checking it."""
+
+    health: TargetHealth
+    checks: dict[Address, Address | None] = field(default_factory=dict)
+    flights: dict[Address, set[asyncio.Future[Response]]] = field(default_factory=dict)
+    checking: asyncio.Task[None] | None = None
+
+    def where(self) -> dict[Address, Address | None]:
+        return self.checks
+
+    def begin(self, target: Address, flight: asyncio.Future[Response]) -> None:
+        self.health.begin(target)
+        self.flights.setdefault(target, set()).add(flight)
+
+    def finish(self, target: Address, flight: asyncio.Future[Response]) -> None:
+        """A request ended.  One that ``cut`` cancelled is not counted again:
+        its target was dropped with it, and may be registered anew since."""
+        flights = self.flights.get(target)
+        if flights is None or flight not in flights:
+            return
+        flights.discard(flight)
+        if not flights:
+            del self.flights[target]
+        self.health.finish(target)
+
+    def cut(self) -> None:
+        """A deregistration delay is over: drop the drained targets, cancel what they still carry."""
+        for target in self.health.expire():
+            for flight in self.flights.pop(target, ()):
+                flight.cancel()
+
+
 class AlbNode:
     def __init__(self, state_dir: Path, lb: LoadBalancer, node: LbNode):
         self.state_dir = state_dir
         self.lb = lb
         self.node = node
         self.sockets = ztsockets.PodSockets(node.netns, 0)
-        self.pool = ConnectionPool(lambda address: dial(self.sockets.marked, address))
+        self.pool = ConnectionPool(self._dial)
         self._servers: list[asyncio.AbstractServer] = []
         self._alb: Alb | None = None
-        self._targets: dict[TargetGroup, tuple[Address, ...]] = {}
+        self._groups: dict[TargetGroup, _Group] = {}
+        self._checking = False  # health checks run once open (not in a bare refresh)
         self._turn = itertools.count()
+
+    def _dial(self, address: Address) -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+        return dial(self.sockets.marked, address)
 
     @property
     def ports(self) -> tuple[tuple[str, int], ...]:
         return tuple((li.protocol, li.port) for li in self._alb.listeners) if self._alb else ()
 
     async def open(self, plan: Plan, alb: Alb) -> None:
-        self.refresh(plan, alb)
         self.sockets.start()
+        self._checking = True
+        self.refresh(plan, alb)
         root = acm.ensure_root(self.state_dir, plan.name)
         for listener in alb.listeners:
             context = self._tls(plan, alb, listener, root) if listener.protocol == "HTTPS" else None
@@ -106,11 +152,33 @@ class AlbNode:
             ))
 
     def refresh(self, plan: Plan, alb: Alb) -> None:
-        """New rules and targets for the next requests (listeners stay as opened)."""
+        """New rules and targets for the next requests (listeners stay as opened).
+
+        New targets are registered, those that left the plan drain.  A target
+        group whose settings changed is a new group: it starts over with
+        every target ``initial``, and the old one's checks stop.
+        """
         self._alb = alb
-        self._targets = {tg: _targets(plan, tg) for tg in alb.target_groups()}
+        groups = {}
+        for tg in alb.target_groups():
+            group = self._groups.pop(tg, None) or _Group(TargetHealth(tg.health, tg.deregistration_delay))
+            group.checks = registered(plan, tg)
+            if group.health.register(group.checks):
+                asyncio.get_running_loop().call_later(tg.deregistration_delay, group.cut)
+            if self._checking and group.checking is None:
+                group.checking = asyncio.create_task(checker.run(group.health, group.where, self._dial))
+            groups[tg] = group
+        self._stop_checks()
+        self._groups = groups
+
+    def _stop_checks(self) -> None:
+        for group in self._groups.values():
+            if group.checking is not None:
+                group.checking.cancel()
 
     async def close(self) -> None:
+        self._stop_checks()
+        self._groups.clear()
         for server in self._servers:
             server.close()
         self._servers.clear()
@@ -176,11 +244,12 @@ class AlbNode:
         assert isinstance(action, Forward)
         return await self._forward(action.target_group, request, port, scheme, client_ip)
 
-    async def _forward(self, group: TargetGroup, request: Request, port: int, scheme: str, client_ip: str) -> Response:
-        targets = self._targets.get(group, ())
-        if not targets:
+    async def _forward(self, tg: TargetGroup, request: Request, port: int, scheme: str, client_ip: str) -> Response:
+        group = self._groups.get(tg)
+        routing = group.health.routing() if group is not None else ()
+        if group is None or not routing:
             return _own(503, (("content-type", "text/html"),), b"")
-        target = targets[next(self._turn) % len(targets)]
+        target = routing[next(self._turn) % len(routing)]
         headers = end_to_end(request.headers)
         forwarded = header(headers, "x-forwarded-for")
         replaced = {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-port", "x-amzn-trace-id"}
@@ -191,33 +260,20 @@ class AlbNode:
             ("x-amzn-trace-id", trace_id(header(request.headers, "x-amzn-trace-id"))),
         )
         upstream = Request(request.method, request.target, request.authority, headers, request.body, "http")
+        flight = asyncio.ensure_future(self.pool.exchange(target, upstream))
+        group.begin(target, flight)
         try:
-            response = await self.pool.exchange(target, upstream)
+            await asyncio.wait((flight,))
+        finally:
+            flight.cancel()
+            group.finish(target, flight)
+        try:
+            response = flight.result()
+        except asyncio.CancelledError:
+            log.info("alb %s: target %s:%d: deregistration delay over", self.lb.name, *target)
+            return _own(502, (("content-type", "text/html"),), b"")
         except (Overflow, ProtocolError, *NET_ERRORS) as exc:
             log.info("alb %s: target %s:%d: %s", self.lb.name, *target, exc)
             return _own(502, (("content-type", "text/html"),), b"")
         return Response(response.status, end_to_end(response.headers), response.body, response.trailers)
 
-
-def _targets(plan: Plan, group: TargetGroup) -> tuple[Address, ...]:
-    """The addresses a target group sends to: ready pod endpoints of the
-    Service port (``ip``), or every node's NodePort of it (``instance``)."""
-    service = next((s for s in plan.services if (s.namespace, s.name) == (group.namespace, group.service)), None)
-    if service is None:
-        return ()
-    port = _service_port(service, group.port)
-    if port is None:
-        return ()
-    if group.target_type == "instance":
-        return tuple((n.ip, port.node_port) for n in plan.nodes) if port.node_port else ()
-    for entry in service_port_endpoints(plan, service, PodIndex(plan.pods)):
-        if entry.port.port == port.port:
-            return tuple((e.ip, e.port) for e in entry.endpoints if e.ready)
-    return ()
-
-
-def _service_port(service: Service, wanted: int | str) -> ServicePort | None:
-    for port in service.ports:
-        if port.protocol == "TCP" and (port.port == wanted or port.name == wanted):
-            return port
-    return None
