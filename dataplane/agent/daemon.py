@@ -22,7 +22,7 @@ import signal
 from collections.abc import Sequence
 from pathlib import Path
 
-from dataplane.agent import dns_responder, ready, reconcile, responders, serving, workloads
+from dataplane.agent import dns_responder, ready, reconcile, responders, route53, serving, workloads
 from dataplane.agent.pods import PodService
 from dataplane.errors import DpctlError
 from dataplane.kernel import process
@@ -64,6 +64,7 @@ class Agent:
         self._waypoints = Waypoints(node)
         # The emulation's load balancer nodes (ALBs), if this is the node that serves them.
         self._load_balancers = LoadBalancers(state_dir, node)
+        self._resolver = route53.OutsideResolver(state_dir, node)  # Route 53 for the outside client, beside them
         self._metrics_server: asyncio.Server | None = None
         self._metrics_connections = responders.Connections()
         self._errors: list[str] = []  # of the last reconcile, published again when a Job's pod completes
@@ -155,6 +156,7 @@ class Agent:
         if self._ztunnel.context is not None:
             errors.extend(await self._waypoints.reconcile(plan, self._ztunnel.context))
         errors.extend(await self._load_balancers.reconcile(plan))
+        errors.extend(await self._resolver.reconcile(plan))
         self._plan_digest = digest
         self._publish(errors)
 
@@ -207,6 +209,7 @@ class Agent:
             self._metrics_server.close()
         self._metrics_connections.close()
         await self._load_balancers.close()
+        await self._resolver.close()
         await self._waypoints.close()
         await self._ztunnel.close()
         for task in self._completions:

@@ -1,4 +1,4 @@
-"""``dpctl get nodes|pods|services|cronjobs|ingress|certificates``: what the emulation is made of."""
+"""``dpctl get nodes|pods|services|cronjobs|ingress|certificates|dns``: what the emulation is made of."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from dataplane.agent import ready
-from dataplane.cli import edge_records
+from dataplane.cli import dns_records, edge_records
 from dataplane.cli.context import output_option, print_json, print_table, running_plan, topology_option
 from dataplane.lb import acm
 from dataplane.mesh.enrollment import has_sidecar
@@ -110,15 +110,25 @@ def _exited(plan: Plan) -> dict[str, int]:
     "resource",
     type=click.Choice([
         "nodes", "pods", "services", "node", "pod", "svc", "service", "cronjobs", "cronjob", "cj",
-        "ingress", "ingresses", "ing", "certificates", "certificate", "cert",
+        "ingress", "ingresses", "ing", "certificates", "certificate", "cert", "dns",
     ]),
 )
 @click.option("-n", "--namespace", help="Only this Kubernetes namespace.")
 @output_option
 def command(topology: str | None, resource: str, namespace: str | None, output: str) -> None:
-    """List nodes, pods, services, cronjobs, ingresses or the emulated ACM's certificates."""
+    """List nodes, pods, services, cronjobs, ingresses, the emulated ACM's certificates or Route 53's records."""
     plan = running_plan(topology)
-    if resource in ("ingress", "ingresses", "ing"):
+    if resource == "dns":
+        records = dns_records.records(plan)
+        if output == "json":
+            print_json(records)
+            return
+        print_table(["ZONE", "NAME", "TYPE", "TTL", "VALUE"], [
+            [f"{r['zone']}{' (private)' if r['private'] else ''}", r["name"], r["type"],
+             r["ttl"] if r["ttl"] is not None else "-", dns_records.value(r)]
+            for r in records
+        ])
+    elif resource in ("ingress", "ingresses", "ing"):
         records = edge_records.ingresses(plan, namespace)
         if output == "json":
             print_json(records)

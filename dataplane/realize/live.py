@@ -36,7 +36,7 @@ from typing import NoReturn
 from dataplane.agent import ready
 from dataplane.errors import DpctlError
 from dataplane.kernel import etcnetns, netns
-from dataplane.realize import fabric, identities, podfiles, services
+from dataplane.realize import fabric, identities, podfiles, route53, services
 from dataplane.state.store import StateDir
 from dataplane.topology import plan_from_sources
 from dataplane.topology.limits import DEFAULT_LIMITS, Limits
@@ -133,6 +133,7 @@ def roll_out(state: StateDir, old: Plan, new: Plan, overrides: Overrides, source
         reload_agents(state, dataclasses.replace(new, pods=new.pods + tuple(removed)))
         services.apply_all(new)
         flushed = services.flush_stale_udp(old, new)
+        route53.sync(new, state.path)  # ExternalDNS reconciles; the final reload serves its records
         reload_agents(state, new)
     except BaseException as exc:
         _roll_back(state, old, new, added, exc)

@@ -20,6 +20,7 @@ AGENTS = "agents"
 LOGS = "logs"
 CERTS = "certs"
 EVIDENCE = "evidence"
+ROUTE53 = "route53.json"
 
 PathLike = str | os.PathLike[str]
 
@@ -54,3 +55,8 @@ def acm_dir(state_dir: PathLike) -> Path:
 def evidence_dir(state_dir: PathLike) -> Path:
     """Where failed verify checks leave their packets unless told otherwise."""
     return Path(state_dir, EVIDENCE)
+
+
+def route53_path(state_dir: PathLike) -> Path:
+    """The Route 53 hosted zones and their records, as the last ExternalDNS reconcile left them."""
+    return Path(state_dir, ROUTE53)

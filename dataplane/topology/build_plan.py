@@ -15,6 +15,7 @@ from ..l7.routing.values import service_fqdn
 from . import naming
 from .albs import plan_albs, unserved
 from .cluster_dns import dns_address
+from .externaldns import with_external_dns
 from .ipam import Addresses, gateway
 from .model import Layout, Manifest, NodeSite, PodSpec, ServiceSpec, TopologySpec
 from .plan import CronJob, External, Namespace, Node, Plan, Pod, Service, ServicePort, Subnet, TrafficObject, Waypoint
@@ -39,7 +40,7 @@ def build_plan(
     assert external is not None  # every range it needs passed its checks
     edge_warnings: list[str] = []
     load_balancers = plan_albs(manifest, name, topology.cni, layout, addresses, services, external, edge_warnings)
-    return Plan(
+    plan = Plan(
         name=name,
         source=manifest.file,
         cni=topology.cni,
@@ -81,6 +82,7 @@ def build_plan(
         load_balancers=load_balancers,
         certificates=topology.certificates,
     )
+    return with_external_dns(plan, manifest, topology)
 
 
 def _node(topology: str, node: NodeSite, addresses: Addresses) -> Node:

@@ -295,6 +295,21 @@ _TOPOLOGY_SPEC = Obj(
         "meshConfig": _MESH_CONFIG,
         # the emulated ACM's certificates: an ARN the Ingresses name, and the domains it covers
         "certificates": ListOf(Obj({"arn": Str(), "domains": ListOf(Str(), min_items=1)}, required=("arn", "domains"))),
+        # Route 53 hosted zones (parse_route53): ExternalDNS writes to them; public ones answer the outside client
+        "route53": Obj({"hostedZones": ListOf(Obj(
+            {
+                "name": Str(),
+                "private": Bool(),
+                "records": ListOf(Obj(
+                    {
+                        "name": Str(), "type": Str(), "ttl": Int(), "values": ListOf(Str()),
+                        "aliasTarget": Obj({"dnsName": Str(), "evaluateTargetHealth": Bool()}, required=("dnsName",)),
+                    },
+                    required=("name", "type"),
+                )),
+            },
+            required=("name",),
+        ))}),
     },
     required=("vpc", "nodes"),
 )

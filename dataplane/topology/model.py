@@ -16,6 +16,8 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 from ..errors import Problem
+from ..route53.records import HostedZone
+from ..route53.settings import Settings
 from .plan import Accepted, AuthorizationPolicy, Container, RequestAuthentication
 from .yamlsource import Document
 
@@ -93,6 +95,7 @@ class TopologySpec:
     lb_pool: IPv4Network | None  # LoadBalancer VIPs (spec.loadBalancer.pool, default: upper half of public)
     mesh_config: dict[str, Any] = field(default_factory=dict)  # spec.meshConfig as checked (Istio's field names)
     certificates: dict[str, tuple[str, ...]] = field(default_factory=dict)  # spec.certificates: ARN -> domains
+    hosted_zones: tuple[HostedZone, ...] = ()  # spec.route53.hostedZones, with their declared records
 
 
 @dataclass
@@ -314,6 +317,16 @@ class TrafficSpec:
 
 
 @dataclass
+class ExternalDnsSpec:
+    """A Deployment recognised as ExternalDNS by its image, and what its arguments configure."""
+
+    origin: Origin
+    namespace: str
+    name: str
+    settings: Settings
+
+
+@dataclass
 class Manifest:
     """Everything the file declared, in file order."""
 
@@ -331,6 +344,8 @@ class Manifest:
     request_authentications: list[RequestAuthentication] = field(default_factory=list)  # those waypoints apply
     warnings: list[str] = field(default_factory=list)  # found while parsing, for Plan.warnings
     accepted_only: list[Accepted] = field(default_factory=list)  # documents of kinds read but not acted on
+    external_dns: list[ExternalDnsSpec] = field(default_factory=list)  # ExternalDNS Deployments, in file order
+    service_annotations: dict[str, dict[str, str]] = field(default_factory=dict)  # "ns/name" -> its annotations
     complete: bool = True  # False when a YAML error cut the file short
 
     def service_accounts(self) -> set[tuple[str, str]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import Problem
 from ..l7.routing import extauthz
-from . import parse_edge, parse_pods, parse_policies, parse_requestauthn, parse_services, parse_traffic
+from . import parse_edge, parse_pods, parse_policies, parse_requestauthn, parse_route53, parse_traffic
 from .external import DEFAULT_PUBLIC_CIDR, DEFAULT_TRANSIT_CIDR, default_pool
 from .kinds import KINDS, passive, supported
 from .limits import DEFAULT_LIMITS, Limits
@@ -184,6 +184,7 @@ def _topology(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None
         lb_pool=lb_pool,
         mesh_config=_mesh_config(spec, report),
         certificates=_certificates(spec, report),
+        hosted_zones=parse_route53.hosted_zones(spec, report),
     )
 
 
@@ -313,13 +314,13 @@ _CONVERTERS: dict[str, Callable[[dict[str, Any], Origin, Manifest], None]] = {
     "Namespace": _namespace,
     "ServiceAccount": _service_account,
     "Pod": parse_pods.parse_pod,
-    "Deployment": parse_pods.parse_controller,
+    "Deployment": parse_route53.parse_deployment,  # an ExternalDNS is recognised by its image
     "ReplicaSet": parse_pods.parse_controller,
     "StatefulSet": parse_pods.parse_controller,
     "DaemonSet": parse_pods.parse_controller,
     "Job": parse_pods.parse_job,
     "CronJob": parse_pods.parse_cron_job,
-    "Service": parse_services.parse_service,
+    "Service": parse_route53.parse_service,  # its annotations kept for ExternalDNS
     "AuthorizationPolicy": parse_policies.parse_policy,
     "RequestAuthentication": parse_requestauthn.parse_request_authentication,
     "Gateway": parse_traffic.parse_gateway,

@@ -18,6 +18,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..route53.records import Endpoint, HostedZone
+from ..route53.settings import Settings
+
 PLAN_VERSION = 1
 
 
@@ -320,6 +323,20 @@ class TrafficObject:
 
 
 @dataclass(frozen=True)
+class ExternalDns:
+    """An ExternalDNS Deployment: its settings, and the endpoints its sources find in this plan."""
+
+    namespace: str
+    name: str
+    settings: Settings
+    endpoints: tuple[Endpoint, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
 class Namespace:
     name: str
     labels: dict[str, str] = field(default_factory=dict)
@@ -380,6 +397,8 @@ class Plan:
     mesh_config: dict[str, Any] = field(default_factory=dict)  # the Topology's spec.meshConfig (Istio's names)
     load_balancers: tuple[LoadBalancer, ...] = ()  # ALBs of Ingress groups
     certificates: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the emulated ACM: ARN -> domains
+    hosted_zones: tuple[HostedZone, ...] = ()  # Route 53 as declared (spec.route53); their records live in route53.json
+    external_dns: tuple[ExternalDns, ...] = ()  # ExternalDNS Deployments, in file order
     version: int = PLAN_VERSION
 
     def node(self, name: str) -> Node:
@@ -457,6 +476,12 @@ def _plan_from_dict(raw: dict[str, Any]) -> Plan:
                 for lb in raw.get("load_balancers", ())
             ),
             "traffic": tuple(TrafficObject(**t) for t in raw.get("traffic", ())),
+            "hosted_zones": tuple(HostedZone.from_dict(z) for z in raw.get("hosted_zones", ())),
+            "external_dns": tuple(
+                ExternalDns(**{**e, "settings": Settings.from_dict(e["settings"]),
+                               "endpoints": tuple(Endpoint.from_dict(x) for x in e["endpoints"])})
+                for e in raw.get("external_dns", ())
+            ),
             "external": External(**raw["external"]) if raw.get("external") else None,
             "authorization_policies": tuple(
                 _policy_from_dict(p) for p in raw.get("authorization_policies", ())

@@ -1,0 +1,126 @@
+"""The outside client's resolver: Route 53's public zones, served by the first node's agent.
+
+The agent that serves the edge (``lb.manager.serves_edge``) listens on
+``127.0.0.53:53`` (UDP and TCP) inside the outside client's namespace, which
+``realize.route53`` names in that namespace's resolv.conf: in one hop it is
+what the internet's resolvers and Route 53's name servers are to a browser.
+It answers from ``route53.json`` -- the records the last ExternalDNS
+reconcile left, re-read on every reconcile of the agent -- and answers an
+ALIAS with the current addresses of its ALB (public ones for an
+internet-facing ALB, private ones for an internal one, as AWS publishes
+them).  Private zones are the VPC's, never the internet's: left out here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from pathlib import Path
+from typing import cast
+
+from dataplane.agent.responders import Connection, Connections
+from dataplane.kernel import netns
+from dataplane.lb.manager import serves_edge
+from dataplane.route53.answer import OUTSIDE_RESOLVER, View, answer
+from dataplane.route53.records import zones_from_json
+from dataplane.state.layout import route53_path
+from dataplane.topology.plan import Plan
+
+log = logging.getLogger(__name__)
+PORT = 53
+_LENGTH = 2  # bytes of a DNS-over-TCP message's length prefix
+
+
+class OutsideResolver:
+    def __init__(self, state_dir: Path, node: str):
+        self._state_dir = state_dir
+        self._node = node
+        self._view = View(())
+        self._netns: str | None = None
+        self._closers: list[asyncio.BaseTransport | asyncio.AbstractServer] = []
+        self._connections = Connections()
+
+    async def reconcile(self, plan: Plan) -> list[str]:
+        """Serve the public zones of ``plan`` (or stop, when there are none here); the errors."""
+        public = any(not z.private for z in plan.hosted_zones)
+        wanted = plan.external.client_netns if plan.external and public and serves_edge(plan, self._node) else None
+        if wanted != self._netns:
+            await self.close()
+        if wanted is None:
+            return []
+        try:
+            zones = zones_from_json(route53_path(self._state_dir).read_text())
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            return [f"route 53: cannot read {route53_path(self._state_dir)}: {exc}"]
+        aliases = {
+            lb.dns_name: tuple(n.public_ip or n.ip for n in lb.nodes) for lb in plan.load_balancers
+        }
+        self._view = View(tuple(z for z in zones if not z.private), aliases)
+        if self._netns is None:
+            try:
+                await self._open(wanted)
+            except OSError as exc:
+                await self.close()
+                return [f"route 53 resolver {OUTSIDE_RESOLVER}:{PORT} in {wanted}: {exc}"]
+            log.info("route 53: answering the outside client on %s:%d", OUTSIDE_RESOLVER, PORT)
+        return []
+
+    async def _open(self, name: str) -> None:
+        loop = asyncio.get_running_loop()
+        self._netns, self._connections = name, Connections()
+        udp = netns.socket_in(name, socket.AF_INET, socket.SOCK_DGRAM)
+        tcp = netns.socket_in(name, socket.AF_INET, socket.SOCK_STREAM)
+        for sock in (udp, tcp):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((OUTSIDE_RESOLVER, PORT))
+            sock.setblocking(False)
+        tcp.listen(64)
+        transport, _ = await loop.create_datagram_endpoint(lambda: _Datagram(self), sock=udp)
+        self._closers.append(transport)
+        self._closers.append(await loop.create_server(lambda: _Stream(self, self._connections), sock=tcp))
+
+    def reply(self, message: bytes, over_udp: bool) -> bytes | None:
+        return answer(self._view, message, over_udp=over_udp)
+
+    async def close(self) -> None:
+        for closer in self._closers:
+            closer.close()
+        self._closers.clear()
+        self._connections.close()
+        self._netns = None
+
+
+class _Datagram(asyncio.DatagramProtocol):
+    def __init__(self, resolver: OutsideResolver):
+        self._resolver = resolver
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        reply = self._resolver.reply(data, True)
+        if reply is not None:
+            self.transport.sendto(reply, addr)
+
+
+class _Stream(Connection):
+    """Length-prefixed messages (RFC 7766), answered in order; one that deserves no answer closes the connection."""
+
+    def __init__(self, resolver: OutsideResolver, connections: Connections):
+        super().__init__(connections)
+        self._resolver = resolver
+        self._buffer = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while len(self._buffer) >= _LENGTH:
+            end = _LENGTH + int.from_bytes(self._buffer[:_LENGTH], "big")
+            if len(self._buffer) < end:
+                return
+            reply = self._resolver.reply(bytes(self._buffer[_LENGTH:end]), False)
+            del self._buffer[:end]
+            if reply is None:
+                self.transport.close()
+                return
+            self.transport.write(len(reply).to_bytes(_LENGTH, "big") + reply)
