@@ -9,6 +9,11 @@ reconcile left, re-read on every reconcile of the agent -- and answers an
 ALIAS with the current addresses of its ALB (public ones for an
 internet-facing ALB, private ones for an internal one, as AWS publishes
 them).  Private zones are the VPC's, never the internet's: left out here.
+
+A zonal shift (``dpctl zonal-shift``, ``<state>/zonal-shifts.json``, re-read
+on every reconcile) leaves its load balancer's node in that zone out of the
+answers from the moment it starts until it ends; its expiry is noticed at
+the next query, with no reconcile needed.
 """
 
 from __future__ import annotations
@@ -16,15 +21,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from pathlib import Path
 from typing import cast
 
 from dataplane.agent.responders import Connection, Connections
+from dataplane.edge import zonalshift
 from dataplane.kernel import netns
 from dataplane.lb.manager import serves_edge
 from dataplane.route53.answer import OUTSIDE_RESOLVER, View, answer
-from dataplane.route53.records import zones_from_json
-from dataplane.state.layout import route53_path
+from dataplane.route53.records import HostedZone, zones_from_json
+from dataplane.state.layout import route53_path, zonal_shifts_path
 from dataplane.topology.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,10 @@ class OutsideResolver:
         self._state_dir = state_dir
         self._node = node
         self._view = View(())
+        self._zones: tuple[HostedZone, ...] = ()
+        self._plan: Plan | None = None
+        self._shifts: tuple[zonalshift.ZonalShift, ...] = ()
+        self._changes_at: float | None = None
         self._netns: str | None = None
         self._closers: list[asyncio.BaseTransport | asyncio.AbstractServer] = []
         self._connections = Connections()
@@ -53,10 +64,9 @@ class OutsideResolver:
             zones = zones_from_json(route53_path(self._state_dir).read_text())
         except (OSError, ValueError, KeyError, TypeError) as exc:
             return [f"route 53: cannot read {route53_path(self._state_dir)}: {exc}"]
-        aliases = {
-            lb.dns_name: tuple(n.public_ip or n.ip for n in lb.nodes) for lb in plan.load_balancers
-        }
-        self._view = View(tuple(z for z in zones if not z.private), aliases)
+        self._zones, self._plan = tuple(z for z in zones if not z.private), plan
+        self._shifts = _read_shifts(self._state_dir)
+        self._view_at(time.time())
         if self._netns is None:
             try:
                 await self._open(wanted)
@@ -80,7 +90,20 @@ class OutsideResolver:
         self._closers.append(transport)
         self._closers.append(await loop.create_server(lambda: _Stream(self, self._connections), sock=tcp))
 
+    def _view_at(self, now: float) -> None:
+        """The answers as of ``now``: a load balancer's nodes in a zone shifted away are left out."""
+        shifted = {s.resource: s.zone for s in zonalshift.active(self._shifts, now).values()}
+        aliases = {
+            lb.dns_name: tuple(n.public_ip or n.ip for n in lb.nodes if shifted.get(lb.name) != n.zone)
+            for lb in self._plan.load_balancers
+        } if self._plan else {}
+        self._view = View(self._zones, aliases)
+        self._changes_at = zonalshift.next_change(self._shifts, now)
+
     def reply(self, message: bytes, over_udp: bool) -> bytes | None:
+        now = time.time()
+        if self._changes_at is not None and now >= self._changes_at:  # a shift expired: its zone is back
+            self._view_at(now)
         return answer(self._view, message, over_udp=over_udp)
 
     async def close(self) -> None:
@@ -124,3 +147,11 @@ class _Stream(Connection):
                 self.transport.close()
                 return
             self.transport.write(len(reply).to_bytes(_LENGTH, "big") + reply)
+
+
+def _read_shifts(state_dir: Path) -> tuple[zonalshift.ZonalShift, ...]:
+    """The zonal shifts file; none when it is absent or unreadable (it is only ever written whole)."""
+    try:
+        return zonalshift.from_json(zonal_shifts_path(state_dir).read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()

@@ -34,6 +34,7 @@ from dataplane.cli import (
     trace,
     up,
     verify,
+    zonal_shift,
 )
 from dataplane.cli.context import CONTEXT_SETTINGS
 from dataplane.errors import DpctlError
@@ -64,6 +65,7 @@ for command in (
     mesh.command,
     capture.command,
     verify.command,
+    zonal_shift.command,
 ):
     cli.add_command(command)
 

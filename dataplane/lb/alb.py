@@ -40,6 +40,7 @@ from pathlib import Path
 
 from dataplane.edge import albmatch, certificates, tlspolicy
 from dataplane.edge.albmodel import Alb, FixedResponse, Forward, Listener, Redirect, TargetGroup
+from dataplane.edge.zonalshift import ZonalShift
 from dataplane.kernel import netns, ztsockets
 from dataplane.l7.http import h1, h2
 from dataplane.l7.http.messages import ProtocolError, Request, Response, end_to_end, header
@@ -123,6 +124,8 @@ class AlbNode:
         self._groups: dict[TargetGroup, _Group] = {}
         self._checking = False  # health checks run once open (not in a bare refresh)
         self._turn = itertools.count()
+        self._zone_of: dict[str, str] = {}  # target address -> its zone
+        self._shift: ZonalShift | None = None
 
     def _dial(self, address: Address) -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
         return dial(self.sockets.marked, address)
@@ -159,6 +162,7 @@ class AlbNode:
         every target ``initial``, and the old one's checks stop.
         """
         self._alb = alb
+        self._zone_of = {p.ip: p.zone for p in plan.pods} | {n.ip: n.zone for n in plan.nodes}
         groups = {}
         for tg in alb.target_groups():
             group = self._groups.pop(tg, None) or _Group(TargetHealth(tg.health, tg.deregistration_delay))
@@ -170,6 +174,19 @@ class AlbNode:
             groups[tg] = group
         self._stop_checks()
         self._groups = groups
+
+    def shift(self, shift: ZonalShift | None) -> None:
+        """The zonal shift on this load balancer, if any: its zone's targets get no new requests."""
+        self._shift = shift
+
+    def _unshifted(self, routing: tuple[Address, ...]) -> tuple[Address, ...]:
+        """``routing`` without the targets of a zone shifted away, while the shift lasts -- unless
+        that leaves none (then the shift moves no traffic, a choice where AWS is unconfirmed)."""
+        shift = self._shift
+        if shift is None or not shift.started_at <= time.time() < shift.expires_at:
+            return routing
+        kept = tuple(t for t in routing if self._zone_of.get(t[0]) != shift.zone)
+        return kept or routing
 
     def _stop_checks(self) -> None:
         for group in self._groups.values():
@@ -246,7 +263,7 @@ class AlbNode:
 
     async def _forward(self, tg: TargetGroup, request: Request, port: int, scheme: str, client_ip: str) -> Response:
         group = self._groups.get(tg)
-        routing = group.health.routing() if group is not None else ()
+        routing = self._unshifted(group.health.routing()) if group is not None else ()
         if group is None or not routing:
             return _own(503, (("content-type", "text/html"),), b"")
         target = routing[next(self._turn) % len(routing)]

@@ -4,17 +4,23 @@ One agent serves them all, beside its own node's pods: an ALB node is no
 Kubernetes node, and one process is enough for the emulation's edge.  Each
 reconcile translates the plan's Ingresses again (``topology.albs``), so rule
 and target changes apply to the next requests without touching open
-connections; a node whose listeners changed is reopened.
+connections; a node whose listeners changed is reopened.  A zonal shift
+(``dpctl zonal-shift``) read on each reconcile keeps new requests off the
+shifted zone's targets until it ends.
 """
 
 from __future__ import annotations
 
 import logging
 import ssl
+import time
 from pathlib import Path
 
+from dataplane.edge import zonalshift
 from dataplane.edge.albmodel import Alb
+from dataplane.edge.zonalshift import ZonalShift
 from dataplane.lb.alb import AlbNode
+from dataplane.state.layout import zonal_shifts_path
 from dataplane.topology.albs import ingress_albs
 from dataplane.topology.plan import Plan
 
@@ -34,11 +40,13 @@ class LoadBalancers:
     async def reconcile(self, plan: Plan) -> list[str]:
         """Open, refresh or close the ALB nodes to match ``plan``; the errors."""
         wanted = self._wanted(plan) if serves_edge(plan, self._node) else {}
+        shifts = _shifts(self._state_dir)
         errors: list[str] = []
         for key, served in list(self._served.items()):
             alb = wanted.get(key)
             if alb is not None and served.ports == _ports(alb):
                 served.refresh(plan, alb)
+                served.shift(shifts.get(served.lb.name))
                 continue
             del self._served[key]
             await served.close()
@@ -55,6 +63,7 @@ class LoadBalancers:
                 log.error("alb %s zone %s: %s", lb.name, node.zone, exc)
                 errors.append(f"alb {lb.name} zone {node.zone}: {exc}")
                 continue
+            served.shift(shifts.get(lb.name))
             self._served[key] = served
             log.info("alb %s: zone %s listening on %s", lb.name, node.zone, ", ".join(f"{p}:{n}" for p, n in served.ports))
         return errors
@@ -74,6 +83,15 @@ class LoadBalancers:
         for served in self._served.values():
             await served.close()
         self._served.clear()
+
+
+def _shifts(state_dir: Path) -> dict[str, ZonalShift]:
+    """The zonal shifts not yet ended, by load balancer (each ALB node checks the time itself)."""
+    try:
+        shifts = zonalshift.from_json(zonal_shifts_path(state_dir).read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {s.resource: s for s in shifts if s.expires_at > time.time()}
 
 
 def _ports(alb: Alb) -> tuple[tuple[str, int], ...]:

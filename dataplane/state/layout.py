@@ -52,6 +52,11 @@ def acm_dir(state_dir: PathLike) -> Path:
     return certs_dir(state_dir) / "acm"
 
 
+def zonal_shifts_path(state_dir: PathLike) -> Path:
+    """The zonal shifts in force on the emulation's load balancers (``dpctl zonal-shift``)."""
+    return Path(state_dir) / "zonal-shifts.json"
+
+
 def evidence_dir(state_dir: PathLike) -> Path:
     """Where failed verify checks leave their packets unless told otherwise."""
     return Path(state_dir, EVIDENCE)

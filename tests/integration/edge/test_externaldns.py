@@ -9,6 +9,7 @@ both objects' old records must go, and the other owner's must stay.
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 from collections.abc import Iterator
@@ -97,6 +98,53 @@ def test_get_dns_lists_the_records(live: tuple[Emulation, Path]) -> None:
     assert ("example.com", "SOA") in public and ("example.com", "NS") in public
     table = dpctl("get", "dns", "-t", emu.name, check=True).stdout
     assert "ALIAS " + emu.plan.load_balancers[0].dns_name in table
+
+
+def _report(sock: socket.socket) -> dict[str, object]:
+    connection = http.client.HTTPConnection("shop.example.com")
+    connection.sock = sock
+    connection.request("GET", "/who", headers={"Host": "shop.example.com"})
+    body: dict[str, object] = json.loads(connection.getresponse().read())
+    return body
+
+
+def _get(sock: socket.socket) -> int:
+    connection = http.client.HTTPConnection("shop.example.com")
+    connection.sock = sock
+    connection.request("GET", "/flow", headers={"Host": "shop.example.com"})
+    response = connection.getresponse()
+    response.read()
+    return response.status
+
+
+def test_t27_a_zonal_shift_takes_the_zone_out_of_dns_and_keeps_open_flows(live: tuple[Emulation, Path]) -> None:
+    emu, _ = live
+    [lb] = emu.plan.load_balancers
+    by_zone = {n.zone: n.public_ip for n in lb.nodes}
+    too_long = dpctl("zonal-shift", "start", "-t", emu.name, "--zone", "a", "--expires", "73h")
+    assert too_long.returncode != 0 and "72 hours" in too_long.stderr
+    flow = netns.socket_in(emu.netns("external"), socket.AF_INET, socket.SOCK_STREAM)
+    with flow:
+        flow.settimeout(5)
+        flow.connect((by_zone["a"], 80))
+        assert _get(flow) == 200
+        dpctl("zonal-shift", "start", "-t", emu.name, "--zone", "a", "--expires", "2h", check=True)
+        try:
+            assert _answers(_query(emu, "shop.example.com", "A")) == {by_zone["b"]}  # at once
+            assert _get(flow) == 200  # the flow opened through zone a carries on
+            zones = {p.name: p.zone for p in emu.plan.pods}
+            answered = set()
+            for _ in range(6):  # new requests avoid the shifted zone's targets too
+                with netns.socket_in(emu.netns("external"), socket.AF_INET, socket.SOCK_STREAM) as fresh:
+                    fresh.settimeout(5)
+                    fresh.connect((by_zone["b"], 80))
+                    answered.add(zones[_report(fresh)["pod"]])
+            assert answered == {"b"}
+            listing = dpctl("zonal-shift", "list", "-t", emu.name, check=True).stdout
+            assert any(line.split()[:2] == [lb.name, "a"] for line in listing.splitlines())
+        finally:
+            dpctl("zonal-shift", "cancel", "-t", emu.name, check=True)
+    assert _answers(_query(emu, "shop.example.com", "A")) == _public_ips(emu)
 
 
 def test_sync_deletes_the_records_of_what_is_gone(live: tuple[Emulation, Path]) -> None:
