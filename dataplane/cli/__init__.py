@@ -35,6 +35,7 @@ from dataplane.cli import (
     up,
     verify,
     zonal_shift,
+    zone,
 )
 from dataplane.cli.context import CONTEXT_SETTINGS
 from dataplane.errors import DpctlError
@@ -66,6 +67,7 @@ for command in (
     capture.command,
     verify.command,
     zonal_shift.command,
+    zone.command,
 ):
     cli.add_command(command)
 

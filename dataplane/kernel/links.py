@@ -135,6 +135,9 @@ class NamespaceConfig:
     def up(self, ifname: str) -> None:
         self._do(lambda: self._ipr.link("set", index=self.index(ifname), state="up"))
 
+    def down(self, ifname: str) -> None:
+        self._do(lambda: self._ipr.link("set", index=self.index(ifname), state="down"))
+
     # -- addresses, routes, neighbours ---------------------------------------
     def address(self, ifname: str, cidr: str) -> None:
         iface = ipaddress.ip_interface(cidr)

@@ -57,6 +57,11 @@ def zonal_shifts_path(state_dir: PathLike) -> Path:
     return Path(state_dir) / "zonal-shifts.json"
 
 
+def failed_zones_path(state_dir: PathLike) -> Path:
+    """The zones ``dpctl zone fail`` has taken dark."""
+    return Path(state_dir) / "failed-zones.json"
+
+
 def evidence_dir(state_dir: PathLike) -> Path:
     """Where failed verify checks leave their packets unless told otherwise."""
     return Path(state_dir, EVIDENCE)

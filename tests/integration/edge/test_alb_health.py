@@ -29,7 +29,7 @@ from dataplane.kernel import netns
 from dataplane.testing.emulation import Emulation
 from dataplane.testing.plugin import Emulations
 from dataplane.topology.plan import LbNode
-from tests.integration.support import write_topology
+from tests.integration.support import dpctl, write_topology
 
 pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
 
@@ -114,3 +114,42 @@ def test_t21_when_every_pod_fails_the_alb_fails_open(live: Emulation) -> None:
     answers = _through_alb(live, 9)
     assert {pod for _, pod in answers} == {*failing, last} and {status for status, _ in answers} == {503}
     assert JUST_AFTER_A_ROUND <= opened <= LATEST, opened
+
+
+def _answered(emu: Emulation) -> tuple[int, str | None]:
+    """One request through the zone-a ALB node: its status and the answering pod, if any."""
+    public = _alb_node(emu).public_ip
+    assert public is not None
+    sock = netns.socket_in(emu.netns("external"), socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(10)
+    sock.connect((public, 80))
+    connection = http.client.HTTPConnection(public)
+    connection.sock = sock
+    connection.request("GET", "/zone")
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response.status, json.loads(body)["pod"] if response.status == 200 else None
+
+
+def test_a_dark_zone_is_found_by_the_health_checks_not_at_once(live: Emulation) -> None:
+    """``dpctl zone fail b``: the zone-a ALB node keeps sending to zone b's pod
+    until two checks fail (unlike a zonal shift), then only to zone a's."""
+    in_a = {p.name for p in live.plan.pods if p.name.startswith("web-") and p.zone == "a"}
+    assert in_a and len(in_a) < 3  # pods on both sides of the cut
+    dpctl("zone", "fail", "b", "-t", live.name, check=True)
+    try:
+        started = time.monotonic()
+        assert "dark" in dpctl("zone", "list", "-t", live.name, check=True).stdout
+        while True:
+            answers = [_answered(live) for _ in range(6)]
+            if all(status == 200 and pod in in_a for status, pod in answers):
+                break
+            assert time.monotonic() - started < LATEST + 2 * INTERVAL, answers
+        assert time.monotonic() - started >= EARLIEST - 1.0  # found by the checks, not at once
+    finally:
+        dpctl("zone", "restore", "b", "-t", live.name, check=True)
+    deadline = time.monotonic() + LATEST + INTERVAL
+    while {pod for _, pod in (_answered(live) for _ in range(6))} <= in_a:
+        assert time.monotonic() < deadline, "zone b's pod did not come back"
+        time.sleep(0.5)
