@@ -88,3 +88,8 @@ def test_case_22_outlier_detection_ejects_a_failing_endpoint(live: Emulation) ->
         assert after and all(json.loads(a.body)["pod"] == "v2" and a.status == 200 for a in after)
     finally:
         live.exec("default/curl", "curl", "-sS", "--max-time", "5", f"http://{v1.ip}:9080/dpctl/fail/0")
+
+
+def test_case_26_no_usable_backend_is_a_500(live: Emulation) -> None:
+    zero, missing = _calls(live, "nowhere", ["/zero", "/elsewhere"])
+    assert (zero.status, zero.body) == (500, b"") and (missing.status, missing.body) == (500, b"")
