@@ -93,3 +93,11 @@ def test_case_22_outlier_detection_ejects_a_failing_endpoint(live: Emulation) ->
 def test_case_26_no_usable_backend_is_a_500(live: Emulation) -> None:
     zero, missing = _calls(live, "nowhere", ["/zero", "/elsewhere"])
     assert (zero.status, zero.body) == (500, b"") and (missing.status, missing.body) == (500, b"")
+
+
+def test_case_11_path_prefixes_match_by_element_in_httproute_and_by_string_in_istio(live: Emulation) -> None:
+    def pods(service: str) -> list[str]:
+        return [json.loads(a.body)["pod"] for a in _calls(live, service, ["/abc", "/abc/x", "/abcd"])]
+
+    assert pods("prefixes") == ["v2", "v2", "v1"]  # Gateway API: /abc is a path element
+    assert pods("vs-prefixes") == ["v2", "v2", "v2"]  # VirtualService prefix: a string prefix
