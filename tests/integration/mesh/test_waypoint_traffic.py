@@ -1,5 +1,5 @@
-"""Traffic management at a waypoint, end to end (``waypoint-l7.md`` §7 cases 14, 15,
-16, 20, 21 and 22); the routing core's unit tests cover the same rules without
+"""Traffic management at a waypoint, end to end (``waypoint-l7.md`` §7 cases 11, 14,
+15, 16, 20, 21, 22 and 26); the routing core's unit tests cover the same rules without
 a kernel, these prove the waypoint applies them to real requests.  One CNI:
 the waypoint's behaviour does not depend on it.
 """
