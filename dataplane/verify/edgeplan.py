@@ -19,15 +19,23 @@ takes.  Expectations:
 
 Internal ALBs are reachable from inside the VPC only: reported as not
 checked from the outside client.
+
+Names: every A record of a public hosted zone (``dns_trials``) should
+resolve, from the outside client, to its values -- or, for an ALIAS to a
+load balancer, to that load balancer's public addresses, less the nodes of a
+zone shifted away.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from dataplane.edge import albmatch, certificates
+from dataplane.edge import albmatch, certificates, zonalshift
 from dataplane.edge.albmodel import Alb, FixedResponse, Forward, Listener, Redirect, Rule
+from dataplane.edge.zonalshift import ZonalShift
+from dataplane.route53.records import HostedZone
 from dataplane.topology.albs import ingress_albs
 from dataplane.topology.endpoints import PodIndex, service_port_endpoints
 from dataplane.topology.plan import LbNode, LoadBalancer, Plan
@@ -48,6 +56,13 @@ class EdgeTrial:
     peers: frozenset[str] = frozenset()  # addresses the pod may see as its TCP peer
     location: str | None = None
     certificate: str | None = None  # the ARN the handshake should present
+
+
+@dataclass(frozen=True)
+class DnsTrial:
+    subject: str
+    name: str
+    expected: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -138,6 +153,31 @@ def _pods(plan: Plan, namespace: str, service: str, port: int | str) -> frozense
         if entry.port.port == port or entry.port.name == port:
             return frozenset(f"{e.namespace}/{e.pod}" for e in entry.endpoints if e.ready)
     return frozenset()
+
+
+def dns_trials(
+    plan: Plan, zones: Iterable[HostedZone], shifts: Iterable[ZonalShift], now: float
+) -> list[DnsTrial]:
+    """One query per A record of the public zones, and the addresses it should return."""
+    away = {s.resource: s.zone for s in zonalshift.active(shifts, now).values()}
+    by_dns = {lb.dns_name: lb for lb in plan.load_balancers}
+    trials = []
+    for zone in zones:
+        if zone.private:
+            continue
+        for record in zone.records:
+            if record.type != "A":
+                continue
+            lb = by_dns.get(record.alias or "")
+            if lb is not None:
+                expected = frozenset(n.public_ip or n.ip for n in lb.nodes if away.get(lb.name) != n.zone)
+                what = f"ALIAS {lb.name}"
+            elif record.alias is None:
+                expected, what = frozenset(record.values), ", ".join(record.values)
+            else:
+                continue  # an alias to something the emulation does not run
+            trials.append(DnsTrial(f"dns {record.name} A ({what})", record.name, expected))
+    return trials
 
 
 def _host(pattern: str) -> str:

@@ -6,6 +6,8 @@ the SNI of its host on HTTPS, trusting the emulated ACM's root -- and judged:
 the certificate the handshake presented (by its ARN), the status and
 ``Location``, and for a forward the pod that answered and what it saw (its
 TCP peer, ``X-Forwarded-For``/``-Proto``/``-Port``, ``X-Amzn-Trace-Id``).
+Then every A name of the public hosted zones is asked of the outside
+client's resolver, as the client would ask it.
 """
 
 from __future__ import annotations
@@ -19,13 +21,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import dnslib
 from cryptography import x509
 
+from dataplane.edge import zonalshift
 from dataplane.kernel import netns
 from dataplane.lb import acm
+from dataplane.route53.answer import OUTSIDE_RESOLVER
+from dataplane.route53.records import zones_from_json
+from dataplane.state.layout import route53_path, zonal_shifts_path
 from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan
-from dataplane.verify.edgeplan import EdgeTrial, Unchecked, plan_edge
+from dataplane.verify.edgeplan import DnsTrial, EdgeTrial, Unchecked, dns_trials, plan_edge
 from dataplane.verify.evidence import NO_EVIDENCE, Evidence
 from dataplane.verify.result import CheckResult
 
@@ -87,16 +94,53 @@ def judge(plan: Plan, trial: EdgeTrial, arn: str | None, status: int, headers: d
     return off
 
 
+def _dns(plan: Plan) -> list[DnsTrial]:
+    state = Path(StateDir(plan.name).path)
+    try:
+        zones = zones_from_json(route53_path(state).read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    try:
+        shifts = zonalshift.from_json(zonal_shifts_path(state).read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        shifts = ()
+    return dns_trials(plan, zones, shifts, time.time())
+
+
+def _resolve(plan: Plan, trial: DnsTrial) -> CheckResult:
+    """Ask the outside client's resolver for ``trial.name``, as the client would."""
+    assert plan.external is not None
+    started = time.monotonic()
+    sock = netns.socket_in(plan.external.client_netns, socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.settimeout(TIMEOUT)
+        sock.sendto(bytes(dnslib.DNSRecord.question(trial.name, "A").pack()), (OUTSIDE_RESOLVER, 53))
+        reply = dnslib.DNSRecord.parse(sock.recv(4096))
+        got = frozenset(str(rr.rdata) for rr in reply.rr if rr.rtype == dnslib.QTYPE.A)
+        off = [] if got == trial.expected else [f"resolved to {', '.join(sorted(got)) or 'nothing'}, "
+                                                 f"expected {', '.join(sorted(trial.expected))}"]
+        seen = ", ".join(sorted(got)) or dnslib.RCODE.get(reply.header.rcode)
+    except (OSError, dnslib.DNSError) as exc:
+        off, seen = [f"query failed: {exc}"], "no answer"
+    finally:
+        sock.close()
+    return CheckResult(NAME, trial.subject, not off, "; ".join(off), seen, seconds=round(time.monotonic() - started, 3))
+
+
 def run(plan: Plan, progress: Callable[[int, int], None] | None = None, evidence: Evidence = NO_EVIDENCE) -> list[CheckResult]:
-    planned = plan_edge(plan)
+    planned: list[EdgeTrial | Unchecked | DnsTrial] = [*plan_edge(plan), *_dns(plan)]
     if not planned or plan.external is None:
-        return [CheckResult(NAME, NAME, ok=True, skipped=True, reason="skipped: no ALB (no Ingress of class alb)")]
+        return [CheckResult(NAME, NAME, ok=True, skipped=True,
+                            reason="skipped: no ALB (no Ingress of class alb) and no public hosted zone")]
     context = ssl.create_default_context(cafile=str(acm.root_path(Path(StateDir(plan.name).path))))
     context.check_hostname = False  # the certificate is judged by its ARN: the default one need not cover the host
     results = []
     for n, item in enumerate(planned, 1):
         if isinstance(item, Unchecked):
             results.append(CheckResult(NAME, item.subject, ok=True, reason=item.reason, skipped=True))
+            continue
+        if isinstance(item, DnsTrial):
+            results.append(_resolve(plan, item))
             continue
         started = time.monotonic()
         try:

@@ -147,6 +147,13 @@ def test_t27_a_zonal_shift_takes_the_zone_out_of_dns_and_keeps_open_flows(live: 
     assert _answers(_query(emu, "shop.example.com", "A")) == _public_ips(emu)
 
 
+def test_verify_edge_resolves_every_name_to_its_load_balancer(live: tuple[Emulation, Path]) -> None:
+    emu, _ = live
+    report = emu.assert_verified("edge")
+    [shop] = [r for r in report.results if r.subject.startswith("dns shop.example.com A (ALIAS")]
+    assert set(shop.evidence.split(", ")) == _public_ips(emu)
+
+
 def test_sync_deletes_the_records_of_what_is_gone(live: tuple[Emulation, Path]) -> None:
     """Runs last: the Ingress's host becomes store.example.com and Service shop/api goes."""
     emu, path = live

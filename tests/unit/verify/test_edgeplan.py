@@ -85,3 +85,24 @@ def test_judge_names_every_difference() -> None:
     good["client"] = f"{next(iter(trial.peers))}:1"
     good["headers"] = {**report["headers"], "x-forwarded-proto": "https", "x-amzn-trace-id": "Root=1-a-b"}
     assert judge(plan, trial, CERT_A, 200, {}, json.dumps(good).encode()) == []
+
+
+def test_names_resolve_to_the_alias_targets_public_addresses_less_a_shifted_zone() -> None:
+    from dataplane.edge.zonalshift import ZonalShift
+    from dataplane.route53.records import HostedZone, Record
+    from dataplane.verify.edgeplan import dns_trials
+
+    plan = _plan()
+    shop = next(lb for lb in plan.load_balancers if lb.group == "shop/shop")
+    zone = HostedZone("example.com", False, (
+        Record("shop.example.com", "A", None, (), shop.dns_name, True),
+        Record("static.example.com", "A", 60, ("198.51.100.9",)),
+        Record("a-shop.example.com", "TXT", 300, ('"heritage=external-dns"',)),
+    ))
+    private = HostedZone("corp.internal", True, (Record("db.corp.internal", "A", 60, ("10.0.0.9",)),))
+    trials = {t.name: t.expected for t in dns_trials(plan, (zone, private), (), 0.0)}
+    assert trials == {"shop.example.com": {n.public_ip for n in shop.nodes}, "static.example.com": {"198.51.100.9"}}
+    shifted = dns_trials(plan, (zone,), (ZonalShift(shop.name, "a", 0.0, 10.0),), 5.0)
+    assert next(t.expected for t in shifted if t.name == "shop.example.com") == {
+        n.public_ip for n in shop.nodes if n.zone == "b"
+    }
