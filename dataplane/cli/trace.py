@@ -5,6 +5,11 @@ tracing on in every namespace it may cross, so what is shown is what the
 kernel did -- the Service chain, the endpoint the random choice picked, the
 DNAT, the masquerade, the reject -- not a simulation of the rules.
 
+To a URL (``https://host/path``) from the outside client, the host is
+resolved as the client would resolve it (Route 53) and the probe goes to
+the ALB node it gives; the trace then shows the load balancer's decisions
+from the plan (``trace.edgetrace``): listener, certificate, rule, targets.
+
 From a meshed pod a TCP probe ends at its proxy's outbound listener (15001);
 the trace then follows the proxies' decisions from the plan
 (``trace.meshplan``), and with ``--live`` one real connection through them:
@@ -19,21 +24,25 @@ import os
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import click
 from scapy.layers.inet import IP, TCP
 from scapy.layers.vxlan import VXLAN
 
 from dataplane.cli.context import Seconds, print_json, print_table, require_root, running_plan, topology_option
+from dataplane.edge import zonalshift
 from dataplane.errors import DpctlError
 from dataplane.kernel import flowprobe, nft, nftrace
 from dataplane.kernel.probe import Probe, ProbeResult
 from dataplane.kernel.sniff import CapturedPacket
 from dataplane.mesh.constants import HBONE_PORT
+from dataplane.route53.records import zones_from_json
+from dataplane.state.layout import route53_path, zonal_shifts_path
 from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan, Pod
 from dataplane.topology.targets import resolve_place
-from dataplane.trace import accesslogs, links, livereport, meshplan, meshreport, report, ruleset, targets
+from dataplane.trace import accesslogs, edgetrace, links, livereport, meshplan, meshreport, report, ruleset, targets
 from dataplane.trace.meshmodel import Branch, HttpCall, MeshTrace, address
 from dataplane.verify.sniffers import Captures
 
@@ -236,12 +245,14 @@ def command(
     \b
     SRC: NS/POD, node/NAME or external.
     DST: NS/POD[:PORT], svc/NS/NAME[:PORT] (ClusterIP), lb/NS/NAME[:PORT]
-         (LoadBalancer VIP), node/NAME:PORT (NodePort) or IP:PORT.
+         (LoadBalancer VIP), node/NAME:PORT (NodePort), IP:PORT, or from
+         external a URL http(s)://host[:port]/path (resolved by Route 53).
     """
     require_root("dpctl trace")
     plan = running_plan(topology)
     src_netns = resolve_place(plan, src)
-    destination = targets.resolve_destination(plan, dst, proto)
+    edge = _edge(plan, src_netns, dst)
+    destination = targets.resolve_destination(plan, f"{edge.address}:{edge.url.port}" if edge else dst, proto)
     call = http_call(http_method, http_path, headers)
     pod = source_pod(plan, src_netns)
     mesh = None
@@ -267,9 +278,39 @@ def command(
         live=found,
     )
     if output == "json":
-        print_json(report.as_dict(done))
+        as_dict = report.as_dict(done)
+        if edge is not None:
+            as_dict["edge"] = {"dns": list(edge.answer), "answeredBy": edge.how, "address": edge.address,
+                               "steps": list(edge.steps)}
+        print_json(as_dict)
     else:
         print_report(done, plan)
+        if edge is not None:
+            click.echo("edge:")
+            for line in edgetrace.lines(edge):
+                click.echo(f"  {line}")
+
+
+def _edge(plan: Plan, src_netns: str, dst: str) -> edgetrace.EdgeTrace | None:
+    """For a URL destination: what the outside client's request meets at the edge."""
+    url = edgetrace.parse_url(dst)
+    if url is None:
+        return None
+    if plan.external is None or src_netns != plan.external.client_netns:
+        raise DpctlError("a URL is traced from the outside client: dpctl trace external https://host/path")
+    state = Path(StateDir(plan.name).path)
+    try:
+        zones = zones_from_json(route53_path(state).read_text())
+    except OSError:
+        zones = ()
+    try:
+        shifts = zonalshift.from_json(zonal_shifts_path(state).read_text())
+    except OSError:
+        shifts = ()
+    answer, how = edgetrace.resolve(plan, zones, shifts, time.time(), url.host)
+    if not answer:
+        raise DpctlError(f"{dst}: {how}")
+    return edgetrace.trace_edge(plan, url, answer, how)
 
 
 def print_report(done: report.Report, plan: Plan | None = None) -> None:

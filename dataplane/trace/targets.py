@@ -170,10 +170,12 @@ def resolve_destination(plan: Plan, text: str, proto: str | None) -> Destination
 
 def watchers(plan: Plan, src_netns: str, destination: Destination) -> list[str]:
     """The namespaces a probe may cross: the source, the fabric (every node,
-    the VPC router, the load balancer and the outside client) and the pods it
-    may end at.  Other pods cannot see the probe, so they are not watched."""
+    the VPC router, the load balancer, the ALB nodes and the outside client)
+    and the pods it may end at.  Other pods cannot see the probe, so they are
+    not watched."""
     outside = (plan.external.lb_netns, plan.external.client_netns) if plan.external else ()
-    fabric = [plan.router_netns, *outside, *(n.netns for n in plan.nodes)]
+    edge = (n.netns for lb in plan.load_balancers for n in lb.nodes)
+    fabric = [plan.router_netns, *outside, *edge, *(n.netns for n in plan.nodes)]
     return list(dict.fromkeys([src_netns, *fabric, *destination.pod_netns]))
 
 

@@ -154,6 +154,18 @@ def test_verify_edge_resolves_every_name_to_its_load_balancer(live: tuple[Emulat
     assert set(shop.evidence.split(", ")) == _public_ips(emu)
 
 
+def test_trace_a_url_from_the_outside_client(live: tuple[Emulation, Path]) -> None:
+    emu, _ = live
+    out = dpctl("trace", "-t", emu.name, "external", "https://shop.example.com/y", check=True).stdout
+    [lb] = emu.plan.load_balancers
+    assert f"verdict: delivered to alb {lb.name} zone a" in out
+    assert "DNS shop.example.com: " in out and f"ALIAS {lb.dns_name}" in out
+    assert "TLS: SNI shop.example.com -> certificate" in out and "rule: shop/shop rule[0]" in out
+    assert "targets, round robin over the healthy ones: shop/web-" in out
+    missing = dpctl("trace", "-t", emu.name, "external", "https://nothing.example.com/")
+    assert missing.returncode != 0 and "NXDOMAIN" in missing.stderr
+
+
 def test_sync_deletes_the_records_of_what_is_gone(live: tuple[Emulation, Path]) -> None:
     """Runs last: the Ingress's host becomes store.example.com and Service shop/api goes."""
     emu, path = live
