@@ -52,7 +52,7 @@ class Agent:
         self._node = node
         self._log_dir = layout.logs_dir(state_dir)
         self._pods: dict[str, PodService] = {}
-        self._zone = dns_responder.ZoneSource()  # one for all pods, kept or new, so a reload reaches them all
+        self._zone = dns_responder.ZoneSource(state_dir)  # one for all pods, kept or new, so a reload reaches them all
         self._generation = -1
         self._plan_digest = ""
         self._wake = asyncio.Event()

@@ -166,6 +166,27 @@ def test_trace_a_url_from_the_outside_client(live: tuple[Emulation, Path]) -> No
     assert missing.returncode != 0 and "NXDOMAIN" in missing.stderr
 
 
+def test_pods_resolve_the_private_zone_through_the_cluster_dns(live: tuple[Emulation, Path]) -> None:
+    """CoreDNS forwards what is not the cluster's to the VPC resolver, which answers
+    from the private zone: ExternalDNS's ALIAS there too, and split horizon -- in
+    the private zone ExternalDNS owns legacy.example.com (no other owner there),
+    while the outside client still gets the other owner's public record."""
+    emu, _ = live
+    pod = next(p for p in emu.plan.pods if p.namespace == "shop")
+    sock = netns.socket_in(pod.netns, socket.AF_INET, socket.SOCK_DGRAM)
+
+    def ask(name: str) -> dnslib.DNSRecord:
+        sock.sendto(bytes(dnslib.DNSRecord.question(name, "A").pack()), (emu.plan.dns_ip, 53))
+        return dnslib.DNSRecord.parse(sock.recv(4096))
+
+    with sock:
+        sock.settimeout(3)
+        assert _answers(ask("shop.example.com")) == _public_ips(emu)
+        assert _answers(ask("legacy.example.com")) == _public_ips(emu)
+        assert _answers(_query(emu, "legacy.example.com", "A")) == {"198.51.100.50"}
+        assert ask(f"web.shop.svc.{emu.plan.cluster_domain}").header.rcode == dnslib.RCODE.NOERROR
+
+
 def test_sync_deletes_the_records_of_what_is_gone(live: tuple[Emulation, Path]) -> None:
     """Runs last: the Ingress's host becomes store.example.com and Service shop/api goes."""
     emu, path = live
