@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import Protocol, cast
 
 import dnslib
 
@@ -74,12 +74,18 @@ class ZoneSource:
         return self._zone
 
 
+class Answerer(Protocol):
+    """What answers DNS messages: the cluster DNS (``ZoneSource``), or Route 53 for the outside client."""
+
+    def answer(self, message: bytes, over_udp: bool) -> bytes | None: ...
+
+
 class DnsDatagram(asyncio.DatagramProtocol):
     """DNS over UDP: each datagram a query, answered to its sender (truncated past 512 bytes or the EDNS size)."""
 
     transport: asyncio.DatagramTransport
 
-    def __init__(self, zone: ZoneSource):
+    def __init__(self, zone: Answerer):
         self._zone = zone
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -95,7 +101,7 @@ class DnsStream(Connection):
     """DNS over TCP: length-prefixed messages, possibly pipelined; a message
     that deserves no answer closes the connection, as it cannot be skipped."""
 
-    def __init__(self, zone: ZoneSource, connections: Connections):
+    def __init__(self, zone: Answerer, connections: Connections):
         super().__init__(connections)
         self._zone = zone
         self._buffer = bytearray()
@@ -139,9 +145,9 @@ def _question(message: bytes) -> str | None:
     return str(query.q.qname).rstrip(".").lower() if len(query.questions) == 1 else None
 
 
-def datagram_factory(zone: ZoneSource) -> Callable[[], DnsDatagram]:
+def datagram_factory(zone: Answerer) -> Callable[[], DnsDatagram]:
     return lambda: DnsDatagram(zone)
 
 
-def stream_factory(zone: ZoneSource, connections: Connections) -> Callable[[], DnsStream]:
+def stream_factory(zone: Answerer, connections: Connections) -> Callable[[], DnsStream]:
     return lambda: DnsStream(zone, connections)

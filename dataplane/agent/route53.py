@@ -10,6 +10,9 @@ ALIAS with the current addresses of its ALB (public ones for an
 internet-facing ALB, private ones for an internal one, as AWS publishes
 them).  Private zones are the VPC's, never the internet's: left out here.
 
+An NLB with cross-zone load balancing off answers only the zones that have
+a healthy target for every listener (``kubeproxy.nlb.dns_nodes``, §1.9).
+
 A zonal shift (``dpctl zonal-shift``, ``<state>/zonal-shifts.json``, re-read
 on every reconcile) leaves its load balancer's node in that zone out of the
 answers from the moment it starts until it ends; its expiry is noticed at
@@ -23,11 +26,12 @@ import logging
 import socket
 import time
 from pathlib import Path
-from typing import cast
 
-from dataplane.agent.responders import Connection, Connections
+from dataplane.agent import dns_responder
+from dataplane.agent.responders import Connections
 from dataplane.edge import zonalshift
 from dataplane.kernel import netns
+from dataplane.kubeproxy.nlb import nodes_in_dns
 from dataplane.lb.manager import serves_edge
 from dataplane.route53.answer import OUTSIDE_RESOLVER, View, answer
 from dataplane.route53.records import HostedZone, zones_from_json
@@ -36,7 +40,6 @@ from dataplane.topology.plan import Plan
 
 log = logging.getLogger(__name__)
 PORT = 53
-_LENGTH = 2  # bytes of a DNS-over-TCP message's length prefix
 
 
 class OutsideResolver:
@@ -86,21 +89,24 @@ class OutsideResolver:
             sock.bind((OUTSIDE_RESOLVER, PORT))
             sock.setblocking(False)
         tcp.listen(64)
-        transport, _ = await loop.create_datagram_endpoint(lambda: _Datagram(self), sock=udp)
+        transport, _ = await loop.create_datagram_endpoint(dns_responder.datagram_factory(self), sock=udp)
         self._closers.append(transport)
-        self._closers.append(await loop.create_server(lambda: _Stream(self, self._connections), sock=tcp))
+        self._closers.append(await loop.create_server(dns_responder.stream_factory(self, self._connections), sock=tcp))
 
     def _view_at(self, now: float) -> None:
         """The answers as of ``now``: a load balancer's nodes in a zone shifted away are left out."""
         shifted = {s.resource: s.zone for s in zonalshift.active(self._shifts, now).values()}
+        healthy = nodes_in_dns(self._plan) if self._plan else {}
         aliases = {
-            lb.dns_name: tuple(n.public_ip or n.ip for n in lb.nodes if shifted.get(lb.name) != n.zone)
+            lb.dns_name: tuple(
+                n.public_ip or n.ip for n in healthy.get(lb.name, lb.nodes) if shifted.get(lb.name) != n.zone
+            )
             for lb in self._plan.load_balancers
         } if self._plan else {}
         self._view = View(self._zones, aliases)
         self._changes_at = zonalshift.next_change(self._shifts, now)
 
-    def reply(self, message: bytes, over_udp: bool) -> bytes | None:
+    def answer(self, message: bytes, over_udp: bool) -> bytes | None:
         now = time.time()
         if self._changes_at is not None and now >= self._changes_at:  # a shift expired: its zone is back
             self._view_at(now)
@@ -112,41 +118,6 @@ class OutsideResolver:
         self._closers.clear()
         self._connections.close()
         self._netns = None
-
-
-class _Datagram(asyncio.DatagramProtocol):
-    def __init__(self, resolver: OutsideResolver):
-        self._resolver = resolver
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        reply = self._resolver.reply(data, True)
-        if reply is not None:
-            self.transport.sendto(reply, addr)
-
-
-class _Stream(Connection):
-    """Length-prefixed messages (RFC 7766), answered in order; one that deserves no answer closes the connection."""
-
-    def __init__(self, resolver: OutsideResolver, connections: Connections):
-        super().__init__(connections)
-        self._resolver = resolver
-        self._buffer = bytearray()
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        while len(self._buffer) >= _LENGTH:
-            end = _LENGTH + int.from_bytes(self._buffer[:_LENGTH], "big")
-            if len(self._buffer) < end:
-                return
-            reply = self._resolver.reply(bytes(self._buffer[_LENGTH:end]), False)
-            del self._buffer[:end]
-            if reply is None:
-                self.transport.close()
-                return
-            self.transport.write(len(reply).to_bytes(_LENGTH, "big") + reply)
 
 
 def _read_shifts(state_dir: Path) -> tuple[zonalshift.ZonalShift, ...]:
