@@ -26,16 +26,20 @@ def _checked(topology: str | None, zone: str) -> None:
         raise InputError(f"ZONE: no zone {zone!r}; the emulation's zones are {', '.join(known)}")
 
 
+def _set(topology: str | None, zone: str, dark: bool) -> None:
+    require_root(f"dpctl zone {'fail' if dark else 'restore'}")
+    _checked(topology, zone)
+    with changing(chosen_name(topology)) as state:
+        links = zones.set_dark(state, running_plan(topology), zone, dark)
+    click.echo(f"zone {zone} is dark: {len(links)} links down" if dark else f"zone {zone} is back: {len(links)} links up")
+
+
 @command.command("fail")
 @topology_option
 @click.argument("zone")
 def fail(topology: str | None, zone: str) -> None:
     """Cut ZONE's nodes and load balancer nodes off the VPC (their state is kept)."""
-    require_root("dpctl zone fail")
-    _checked(topology, zone)
-    with changing(chosen_name(topology)) as state:
-        links = zones.set_dark(state, running_plan(topology), zone, True)
-    click.echo(f"zone {zone} is dark: {len(links)} links down")
+    _set(topology, zone, True)
 
 
 @command.command("restore")
@@ -43,11 +47,7 @@ def fail(topology: str | None, zone: str) -> None:
 @click.argument("zone")
 def restore(topology: str | None, zone: str) -> None:
     """Bring ZONE back as it was."""
-    require_root("dpctl zone restore")
-    _checked(topology, zone)
-    with changing(chosen_name(topology)) as state:
-        links = zones.set_dark(state, running_plan(topology), zone, False)
-    click.echo(f"zone {zone} is back: {len(links)} links up")
+    _set(topology, zone, False)
 
 
 @command.command("list")
