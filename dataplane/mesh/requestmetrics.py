@@ -18,6 +18,8 @@ durations; Istio's byte histograms use the same default, so they do here too
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -55,16 +57,32 @@ class RequestLabels:
 
 @dataclass
 class _Histogram:
+    """Counts per bucket (not cumulative: one increment per observation, on
+    every request); ``cumulative`` adds them up for the exposition."""
+
     buckets: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
     total: float = 0.0
     count: int = 0
 
     def observe(self, value: float) -> None:
-        for i, bound in enumerate(BUCKETS):
-            if value <= bound:
-                self.buckets[i] += 1
+        i = bisect.bisect_left(BUCKETS, value)
+        if i < len(BUCKETS):
+            self.buckets[i] += 1
         self.total += value
         self.count += 1
+
+    def cumulative(self) -> list[int]:
+        return list(itertools.accumulate(self.buckets))
+
+
+@dataclass
+class _Series:
+    """Everything recorded under one label set: one lookup per request."""
+
+    requests: int = 0
+    histograms: tuple[_Histogram, _Histogram, _Histogram] = field(
+        default_factory=lambda: (_Histogram(), _Histogram(), _Histogram())
+    )
 
 
 def _sample(name: str, labels: tuple[tuple[str, str], ...], value: float) -> str:
@@ -77,27 +95,32 @@ class RequestMetrics:
     """One waypoint's request series; lives as long as the waypoint is served."""
 
     def __init__(self) -> None:
-        self._requests: dict[RequestLabels, int] = {}
-        self._histograms: dict[str, dict[RequestLabels, _Histogram]] = {
-            DURATION: {}, REQUEST_BYTES: {}, RESPONSE_BYTES: {}
-        }
+        self._series: dict[RequestLabels, _Series] = {}
 
     def record(self, labels: RequestLabels, duration_ms: float, request_bytes: int, response_bytes: int) -> None:
-        self._requests[labels] = self._requests.get(labels, 0) + 1
-        for name, value in ((DURATION, duration_ms), (REQUEST_BYTES, request_bytes), (RESPONSE_BYTES, response_bytes)):
-            self._histograms[name].setdefault(labels, _Histogram()).observe(value)
+        series = self._series.get(labels)
+        if series is None:
+            series = self._series[labels] = _Series()
+        series.requests += 1
+        duration, request, response = series.histograms
+        duration.observe(duration_ms)
+        request.observe(request_bytes)
+        response.observe(response_bytes)
 
     def requests(self, labels: RequestLabels) -> int:
-        return self._requests.get(labels, 0)
+        series = self._series.get(labels)
+        return 0 if series is None else series.requests
 
     def exposition(self) -> str:
         """Prometheus text format 0.0.4, series sorted so equal state gives equal text."""
+        ordered = sorted(((k.items(), v) for k, v in self._series.items()), key=lambda pair: pair[0])
         lines = [f"# HELP {REQUESTS} {_HELP[REQUESTS]}", f"# TYPE {REQUESTS} counter"]
-        lines += [_sample(REQUESTS, items, n) for items, n in sorted((k.items(), v) for k, v in self._requests.items())]
-        for name, series in self._histograms.items():
+        lines += [_sample(REQUESTS, items, series.requests) for items, series in ordered]
+        for index, name in enumerate((DURATION, REQUEST_BYTES, RESPONSE_BYTES)):
             lines += [f"# HELP {name} {_HELP[name]}", f"# TYPE {name} histogram"]
-            for items, histogram in sorted((k.items(), v) for k, v in series.items()):
-                for bound, count in zip(BUCKETS, histogram.buckets):
+            for items, series in ordered:
+                histogram = series.histograms[index]
+                for bound, count in zip(BUCKETS, histogram.cumulative()):
                     lines.append(_sample(f"{name}_bucket", (*items, ("le", _bound(bound))), count))
                 lines.append(_sample(f"{name}_bucket", (*items, ("le", "+Inf")), histogram.count))
                 lines.append(_sample(f"{name}_sum", items, histogram.total))

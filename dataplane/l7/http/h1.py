@@ -9,12 +9,12 @@ stream and turns its events into ``messages``.
 
 from __future__ import annotations
 
-import asyncio
 from http import HTTPStatus
 
 import h11
 
 from dataplane.l7.http.messages import MAX_BODY, Headers, ProtocolError, Request, Response, header, without
+from dataplane.l7.http.streams import Reader, Writer
 
 READ_SIZE = 64 * 1024
 
@@ -36,7 +36,7 @@ def _wire(headers: Headers) -> list[tuple[str, str]]:
 
 
 class _Connection:
-    def __init__(self, role: type[h11.CLIENT | h11.SERVER], reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(self, role: type[h11.CLIENT | h11.SERVER], reader: Reader, writer: Writer):
         self.conn = h11.Connection(role, max_incomplete_event_size=MAX_BODY)
         self.reader = reader
         self.writer = writer
@@ -81,7 +81,7 @@ class Downstream(_Connection):
     """The server side of one client connection: requests in, responses out."""
 
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, scheme: str = "http", initial: bytes = b""
+        self, reader: Reader, writer: Writer, scheme: str = "http", initial: bytes = b""
     ):
         super().__init__(h11.SERVER, reader, writer)
         self.scheme = scheme
@@ -132,7 +132,7 @@ class Downstream(_Connection):
 class Upstream(_Connection):
     """The client side of one connection to a backend, reused while it stays alive."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(self, reader: Reader, writer: Writer):
         super().__init__(h11.CLIENT, reader, writer)
 
     @property

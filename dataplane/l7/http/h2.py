@@ -31,6 +31,7 @@ from h2.events import (
 from h2.exceptions import ProtocolError as H2ProtocolError
 
 from dataplane.l7.http.messages import MAX_BODY, Headers, ProtocolError, Request, Response, without
+from dataplane.l7.http.streams import Reader, Writer
 
 READ_SIZE = 64 * 1024
 Handler = Callable[[Request], Awaitable[Response]]
@@ -54,7 +55,7 @@ class _Incoming:
 class _Peer:
     """What both sides share: the h2 state machine, flow-controlled sends, the read loop."""
 
-    def __init__(self, client: bool, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(self, client: bool, reader: Reader, writer: Writer):
         self.h2 = H2Connection(H2Configuration(client_side=client, header_encoding=None))
         self.reader = reader
         self.writer = writer
@@ -104,7 +105,7 @@ class _Peer:
 class Downstream(_Peer):
     """The server side of one HTTP/2 client connection."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, initial: bytes = b""):
+    def __init__(self, reader: Reader, writer: Writer, initial: bytes = b""):
         super().__init__(False, reader, writer)
         self._initial = initial
         self._streams: dict[int, _Incoming] = {}
@@ -176,7 +177,7 @@ class Downstream(_Peer):
 class Upstream(_Peer):
     """The client side of one h2c connection to a backend; requests may overlap."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(self, reader: Reader, writer: Writer):
         super().__init__(True, reader, writer)
         self._waiting: dict[int, tuple[_Incoming, asyncio.Future[Response]]] = {}
         self._reading: asyncio.Task[None] | None = None

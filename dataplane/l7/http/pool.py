@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 
 from dataplane.l7.http import h1, h2
 from dataplane.l7.http.messages import ProtocolError, Request, Response
+from dataplane.l7.http.streams import Reader, Writer
 
 Address = tuple[str, int]
-Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+Streams = tuple[Reader, Writer]
 Upstream = h1.Upstream | h2.Upstream
 UNLIMITED = 2**32 - 1
 

@@ -26,6 +26,9 @@ MAX_FRAME_SIZE = 1 * MIB  # HTTP2_FRAME_SIZE
 # time, and a larger frame is reassembled from several reads by h2's frame
 # buffer (copies); on loopback 256 KiB frames measured ~20 % faster than 1 MiB.
 SEND_FRAME_SIZE = 256 * 1024
+# DATA queued past this is written at once rather than at the end of the
+# event-loop step (``H2Session.flush_soon``): the transport's high-water mark.
+FLUSH_BYTES = 64 * 1024
 SERVER_MAX_CONCURRENT_STREAMS = 200
 MAX_STREAMS_PER_CONNECTION = 100  # POOL_MAX_STREAMS_PER_CONNECTION (client side)
 CLIENT_MAX_HEADER_LIST = 16 * 1024

@@ -40,6 +40,8 @@ Address = tuple[str, int]
 Authorize = Callable[[str | None, Address, Address], str | Rejection | None]
 # (target, source address to present) -> an open connection to the application
 Dial = Callable[[Address, Address], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+# Serves an accepted (already answered 200) CONNECT's stream itself, until it is done with it.
+Accept = Callable[["Tunnel", Stream], Awaitable[None]]
 
 
 @dataclass
@@ -85,24 +87,35 @@ class HboneServer:
     ``source`` passed to ``authorize`` and ``dial`` is the outer TCP peer's
     address: in in-pod mode the client ztunnel connects from the client pod's
     own namespace and IP, so that is the address to spoof.
+
+    An authorized CONNECT is either relayed to a connection ``dial`` opens
+    (the ztunnel) or, given ``accept`` instead, answered at once and handed
+    to it as a ``Stream`` (a waypoint, which terminates the tunnel itself:
+    no extra connection and relay between HBONE and its L7 chain).
+    ``accept`` starts in the same event-loop step as ``authorize`` (nothing
+    is awaited in between), so what ``authorize`` looked up still holds.
     """
 
     def __init__(
         self,
         ssl_context: ssl.SSLContext,
         authorize: Authorize,
-        dial: Dial,
+        dial: Dial | None,
         handshake_timeout: float = CONNECT_TIMEOUT,
         on_tunnel_closed: Callable[[Tunnel], None] | None = None,
         trust_domain: str | None = None,
         keepalive: Keepalive = KEEPALIVE,
+        accept: Accept | None = None,
     ):
+        if (dial is None) == (accept is None):
+            raise ValueError("give either dial or accept")
         h2patch.apply()
         self.keepalive = keepalive
         self.ssl_context = ssl_context
         self.trust_domain = trust_domain
         self.authorize = authorize
         self.dial = dial
+        self.accept = accept
         self.handshake_timeout = handshake_timeout
         self.on_tunnel_closed = on_tunnel_closed
         self.sessions: set[H2Session] = set()
@@ -190,19 +203,31 @@ class HboneServer:
                 deny = Rejection(HTTPStatus.UNAUTHORIZED, deny)
             self._refuse(session, stream, deny)
             return
-        try:
-            reader, writer = await asyncio.wait_for(self.dial(tunnel.target, tunnel.source), CONNECT_TIMEOUT)
-        except (TimeoutError, OSError) as exc:
-            self._refuse(session, stream, Rejection(HTTPStatus.SERVICE_UNAVAILABLE, f"dial {tunnel.target}: {exc!r}"))
-            return
+        if self.dial is not None:
+            try:
+                reader, writer = await asyncio.wait_for(self.dial(tunnel.target, tunnel.source), CONNECT_TIMEOUT)
+            except (TimeoutError, OSError) as exc:
+                self._refuse(session, stream, Rejection(HTTPStatus.SERVICE_UNAVAILABLE, f"dial {tunnel.target}: {exc!r}"))
+                return
         session.respond(stream, HTTPStatus.OK)
         self._live[id(tunnel)] = (tunnel, stream)
         try:
-            tunnel.result = await relay(stream, reader, writer)
+            if self.dial is not None:
+                tunnel.result = await relay(stream, reader, writer)
+            else:
+                await self._accepted(tunnel, stream)
         finally:
             del self._live[id(tunnel)]
             if self.on_tunnel_closed is not None:
                 self.on_tunnel_closed(tunnel)
+
+    async def _accepted(self, tunnel: Tunnel, stream: Stream) -> None:
+        assert self.accept is not None
+        try:
+            await self.accept(tunnel, stream)
+        except asyncio.CancelledError:
+            stream.reset(ErrorCodes.CANCEL)  # the server is closing, as ``relay`` does when cancelled
+            raise
 
     @staticmethod
     def _refuse(session: H2Session, stream: Stream, rejection: Rejection) -> None:

@@ -47,7 +47,14 @@ from h2.events import (
 from h2.exceptions import H2Error, ProtocolError, StreamClosedError
 from h2.settings import Settings
 
-from dataplane.mesh.hbone.protocol import CONNECTION_WINDOW, KEEPALIVE, SEND_FRAME_SIZE, Keepalive, local_settings
+from dataplane.mesh.hbone.protocol import (
+    CONNECTION_WINDOW,
+    FLUSH_BYTES,
+    KEEPALIVE,
+    SEND_FRAME_SIZE,
+    Keepalive,
+    local_settings,
+)
 
 _DEFAULT_WINDOW = 65535
 _PING_DATA = b"dpctl-ka"  # any 8 bytes: only one PING is ever outstanding
@@ -103,6 +110,11 @@ class Stream:
         self._error: StreamResetError | None = None
 
     @property
+    def remote_ended(self) -> bool:
+        """The peer sent END_STREAM (what it sent before may still be unread)."""
+        return self._remote_ended
+
+    @property
     def done(self) -> bool:
         return self._error is not None or (self._remote_ended and self._local_ended)
 
@@ -121,12 +133,17 @@ class Stream:
         data, self._unacked = self._chunks.popleft()
         return data
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
         while view:
             size = await self.session.send_allowance(self)
             self.session.send_data(self, view[:size])
             view = view[size:]
+
+    def write_nowait(self, data: bytes | memoryview) -> int:
+        """Send as much of ``data`` as flow control and the transport allow now;
+        returns how many bytes went (0 on a reset stream: ``write`` raises)."""
+        return self.session.send_now(self, data)
 
     def write_eof(self) -> None:
         """Half-close: END_STREAM, the HTTP/2 form of a FIN."""
@@ -206,6 +223,8 @@ class H2Session(asyncio.Protocol):
         self._keepalive_timer: asyncio.TimerHandle | None = None
         self._last_received = 0.0
         self._ping_sent: float | None = None  # when the unanswered PING left
+        self._flush_handle: asyncio.Handle | None = None
+        self._queued = 0  # DATA bytes queued in h2 since the last flush
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -238,7 +257,7 @@ class H2Session(asyncio.Protocol):
             return
         for event in events:
             self._dispatch(event)
-        self.flush()
+        self.flush_soon()
 
     def eof_received(self) -> bool:
         self._fail(ConnectionError("peer closed the connection"))
@@ -257,9 +276,29 @@ class H2Session(asyncio.Protocol):
 
     # Used by streams and by the client/server.
     def flush(self) -> None:
+        """Write what h2 has queued, now."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self._queued = 0
         data = self.conn.data_to_send()
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
+
+    def flush_soon(self) -> None:
+        """Write what h2 has queued once this event-loop step is over.
+
+        Every ``transport.write`` is a TLS record and a ``send``, the largest
+        cost of a proxy carrying small messages: deferred, the frames of
+        every stream that ran in this step (the responses to a burst of
+        requests, a DATA frame and the WINDOW_UPDATE after it) share one.
+        Bulk data does not wait: past ``FLUSH_BYTES`` queued, the flush is
+        immediate, so the transport's ``pause_writing`` still pushes back.
+        """
+        if self._queued >= FLUSH_BYTES:
+            self.flush()
+        elif self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self.flush)
 
     @property
     def usable(self) -> bool:
@@ -272,7 +311,7 @@ class H2Session(asyncio.Protocol):
         stream = Stream(self, self.conn.get_next_available_stream_id())
         self.streams[stream.id] = stream
         self.conn.send_headers(stream.id, headers)
-        self.flush()
+        self.flush_soon()
         return stream
 
     def respond(self, stream: Stream, status: int) -> None:
@@ -291,7 +330,7 @@ class H2Session(asyncio.Protocol):
         else:
             if refused:
                 stream.reset(ErrorCodes.NO_ERROR)
-        self.flush()
+        self.flush_soon()
 
     async def send_allowance(self, stream: Stream) -> int:
         """Wait until ``stream`` may send; returns how many bytes (one frame at most)."""
@@ -312,20 +351,37 @@ class H2Session(asyncio.Protocol):
             stream._window.clear()
             await stream._window.wait()
 
+    def send_now(self, stream: Stream, data: bytes | memoryview) -> int:
+        """``send_allowance`` without waiting: as many frames as may go at once."""
+        view = memoryview(data)
+        sent = 0
+        while sent < len(view) and stream._error is None and self._error is None and self._writable.is_set():
+            try:
+                window = self.conn.local_flow_control_window(stream.id)
+            except StreamClosedError:
+                break
+            size = min(len(view) - sent, window, self.conn.max_outbound_frame_size, SEND_FRAME_SIZE)
+            if size <= 0:
+                break
+            self.send_data(stream, view[sent:sent + size])
+            sent += size
+        return sent
+
     def send_data(self, stream: Stream, data: memoryview) -> None:
         try:
             self.conn.send_data(stream.id, data)
         except H2Error as exc:
             stream.on_reset(ErrorCodes.STREAM_CLOSED, str(exc))
             self._forget(stream)
-        self.flush()
+        self._queued += len(data)
+        self.flush_soon()
 
     def end_stream(self, stream: Stream) -> None:
         try:
             self.conn.end_stream(stream.id)
         except H2Error as exc:
             stream.on_reset(ErrorCodes.STREAM_CLOSED, str(exc))
-        self.flush()
+        self.flush_soon()
         if stream.done:
             self._forget(stream)
 
@@ -334,13 +390,13 @@ class H2Session(asyncio.Protocol):
             self.conn.reset_stream(stream.id, code)
         except H2Error:
             pass  # already closed: nothing left to reset
-        self.flush()
+        self.flush_soon()
         self._forget(stream)
 
     def acknowledge(self, stream: Stream, size: int) -> None:
         if self._error is None:
             self.conn.acknowledge_received_data(size, stream.id)
-            self.flush()
+            self.flush_soon()
 
     def close(self) -> None:
         """Graceful GOAWAY, then close the transport (pending writes are flushed)."""
@@ -457,4 +513,5 @@ class H2Session(asyncio.Protocol):
         self.streams.clear()
         self._writable.set()
         if self.transport is not None and not self.transport.is_closing():
+            self.flush()  # frames queued for the end of this step (``flush_soon``) still go out before the close
             self.transport.close()

@@ -40,6 +40,7 @@ from dataplane.l7 import accesslog
 from dataplane.l7.http import h1, h2
 from dataplane.l7.http.messages import Request, Response, end_to_end, header
 from dataplane.l7.http.pool import ConnectionPool, Limits, Overflow
+from dataplane.l7.http.streams import Reader, Writer
 from dataplane.l7.routing import decision as decisions
 from dataplane.l7.routing import lb, replies, requestauthn, retry
 from dataplane.l7.routing import model as routing
@@ -47,6 +48,7 @@ from dataplane.l7.routing.outlier import OutlierDetector
 from dataplane.l7.routing.replies import LocalReply
 from dataplane.l7.routing.table import default_route
 from dataplane.mesh import authz_l7, protocols
+from dataplane.mesh.metrics import ConnectionLabels
 from dataplane.mesh.requestmetrics import RequestLabels, RequestMetrics
 from dataplane.mesh.waypoint.authorizer import ExternalAuthorizer
 from dataplane.mesh.waypoint.routes import Endpoint, WaypointRoutes
@@ -60,6 +62,7 @@ log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
 SERVER = "istio-envoy"
+_LABEL_CACHE_SIZE = 4096  # label sets kept between reconciles (distinct clients, backends, flags)
 
 
 @dataclass
@@ -98,10 +101,12 @@ class WaypointHttp:
         self._rng = random.Random()
         self._mirrors: set[asyncio.Task[None]] = set()
         self.authorizer = ExternalAuthorizer(upstream, self._rng)
+        self._label_cache: dict[tuple[str | None, ...], ConnectionLabels] = {}
 
     def refresh(self, plan: Plan, waypoint: Waypoint) -> None:
         """New routes and endpoints for the next requests; pools whose policy changed start afresh."""
         self.routes = WaypointRoutes(plan, waypoint)
+        self._label_cache.clear()  # pods and Services may have changed
         for key, cluster in list(self._clusters.items()):
             if self.routes.policy(key[0], key[2]) != cluster.policy:
                 cluster.pool.close()
@@ -117,7 +122,7 @@ class WaypointHttp:
     # -- downstream ---------------------------------------------------------------------------------
 
     async def __call__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, initial: bytes, target: Target,
+        self, reader: Reader, writer: Writer, initial: bytes, target: Target,
         peer_identity: str | None, source: Address,
     ) -> None:
         async def handle(request: Request) -> Response:
@@ -341,13 +346,8 @@ class WaypointHttp:
         duration_ms = (time.monotonic() - started) * 1000
         flags = sent.reply.flags if sent.reply is not None else sent.flags
         destination = sent.endpoint.pod if sent.endpoint is not None and sent.response is not None else None
-        labels = self.context.labels(
-            "waypoint", self.context.resolver.pod_at(source[0]), destination, service=target.service, mtls=True,
-            source_principal=peer_identity,
-            destination_principal=self.context.identity(destination) if destination else None,
-        )
         protocol = "grpc" if target.protocol == protocols.GRPC else "http"
-        labels = dataclasses.replace(labels, request_protocol=protocol, response_flags=flags)
+        labels = self._labels(source[0], destination, target, peer_identity, protocol, flags)
         grpc = header(response.trailers or response.headers, "grpc-status")
         self.metrics.record(RequestLabels(labels, response.status, grpc), duration_ms, len(request.body), len(response.body))
         upstream_host = f"envoy://connect_originate/{sent.endpoint.address[0]}:{sent.endpoint.address[1]}" if (
@@ -362,6 +362,29 @@ class WaypointHttp:
             authority=request.authority, upstream_host=upstream_host, cluster=cluster,
             downstream_local=f"{target.address[0]}:{target.address[1]}", downstream_remote=f"{source[0]}:{source[1]}",
         ))
+
+
+    def _labels(
+        self, source_ip: str, destination: Pod | None, target: Target, peer_identity: str | None, protocol: str,
+        flags: str,
+    ) -> ConnectionLabels:
+        """A request's connection labels, kept until the next reconcile: building
+        them (two pod lookups, a dozen strings) on every request cost more than
+        the metrics update itself, and a client sends many requests alike."""
+        service = target.service
+        key = (source_ip, destination.key if destination else None, service.key if service else None, peer_identity,
+               protocol, flags)
+        labels = self._label_cache.get(key)
+        if labels is None:
+            if len(self._label_cache) >= _LABEL_CACHE_SIZE:
+                self._label_cache.clear()
+            labels = dataclasses.replace(self.context.labels(
+                "waypoint", self.context.resolver.pod_at(source_ip), destination, service=service, mtls=True,
+                source_principal=peer_identity,
+                destination_principal=self.context.identity(destination) if destination else None,
+            ), request_protocol=protocol, response_flags=flags)
+            self._label_cache[key] = labels
+        return labels
 
 
 class _Any:

@@ -3,9 +3,10 @@
 Its HBONE server (15008 inside the waypoint pod, the waypoint's own
 certificate, clients verified like any peer) accepts a CONNECT only for a
 target the waypoint serves (``targets``); anything else is refused with 400,
-before any byte flows.  An accepted tunnel's bytes go, through one end of a
-socket pair, to the chain the target's protocol picks: HTTP to the L7 core,
-TCP straight to an endpoint, an undeclared port sniffed first.  Sniffing
+before any byte flows.  An accepted tunnel's stream goes, read and written
+in place (``hbone.stream_io``), to the chain the target's protocol picks:
+HTTP to the L7 core, TCP straight to an endpoint, an undeclared port sniffed
+first.  Sniffing
 waits for the client to speak, without a timeout, as Istio's does: a server
 that speaks first on an undeclared port hangs (``waypoint-l7.md`` §6.1).
 """
@@ -16,14 +17,13 @@ import asyncio
 import logging
 import random
 import socket
-from collections import defaultdict, deque
 from http import HTTPStatus
 
 from dataplane.kernel import ztsockets
 from dataplane.mesh import protocols
 from dataplane.mesh.constants import HBONE_PORT, ZTUNNEL_MARK
-from dataplane.mesh.hbone import HbonePool, HboneServer, Rejection
-from dataplane.mesh.hbone.relay import abort_with_rst
+from dataplane.mesh.hbone import HbonePool, HboneServer, Rejection, Stream, Tunnel, stream_io
+from dataplane.mesh.hbone.streamio import StreamReader, StreamWriter
 from dataplane.mesh.identity import SpiffeId
 from dataplane.mesh.requestmetrics import RequestMetrics
 from dataplane.mesh.waypoint.http import WaypointHttp
@@ -36,7 +36,6 @@ from dataplane.topology.plan import Plan, Pod, Waypoint
 log = logging.getLogger(__name__)
 
 Address = tuple[str, int]
-Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 class WaypointProxy:
@@ -53,13 +52,12 @@ class WaypointProxy:
         self.hbone = HboneServer(
             context.server_context(pod),
             self._authorize,
-            self._dial,
+            None,
             trust_domain=SpiffeId.parse(self.identity).trust_domain,
+            accept=self._serve,
         )
         self._rng = random.Random()
         self._servers: list[asyncio.AbstractServer] = []
-        self._chains: set[asyncio.Task[None]] = set()
-        self._pending: dict[tuple[Address, Address], deque[tuple[str | None, Target]]] = defaultdict(deque)
 
     def refresh(self, plan: Plan, waypoint: Waypoint) -> None:
         """A reconcile: new targets (bindings, endpoints) for new tunnels; live ones carry on."""
@@ -80,12 +78,8 @@ class WaypointProxy:
         for server in self._servers:
             server.close()
         self._servers.clear()
-        for task in list(self._chains):
-            task.cancel()
-        await asyncio.gather(*self._chains, return_exceptions=True)
         await self.hbone.close()
         self.http.close()
-        await self.upstream.close()
         await self.pool.close()
         self.sockets.close()
 
@@ -95,38 +89,27 @@ class WaypointProxy:
     # -- HBONE #1: what the source ztunnel sends ----------------------------------------------------
 
     def _authorize(self, peer_identity: str | None, source: Address, target: Address) -> Rejection | None:
-        found = self.targets.resolve(target)
-        if found is None:
+        if self.targets.resolve(target) is None:
             reason = f"waypoint {self.waypoint.key} serves no {target[0]}:{target[1]}"
             return Rejection(HTTPStatus.BAD_REQUEST, reason)
-        self._pending[(source, target)].append((peer_identity, found))
         return None
 
-    async def _dial(self, target: Address, source: Address) -> Streams:
-        waiting = self._pending.get((source, target))
-        if not waiting:
-            raise ConnectionError(f"no authorized CONNECT for {target}")
-        peer_identity, found = waiting.popleft()
-        if not waiting:
-            del self._pending[(source, target)]
-        ours, theirs = socket.socketpair()
-        task = asyncio.ensure_future(self._serve(theirs, found, peer_identity, source))
-        self._chains.add(task)
-        task.add_done_callback(self._chains.discard)
-        return await asyncio.open_connection(sock=ours)
-
-    async def _serve(self, sock: socket.socket, target: Target, peer_identity: str | None, source: Address) -> None:
-        reader, writer = await asyncio.open_connection(sock=sock)
+    async def _serve(self, tunnel: Tunnel, stream: Stream) -> None:
+        # The server accepts in the step it authorized (nothing awaited in
+        # between), so the target found then is found again here.
+        target = self.targets.resolve(tunnel.target)
+        assert target is not None
+        reader, writer = stream_io(stream)
         try:
             initial = await first_bytes(reader) if target.inspected else b""
             protocol = target.protocol or protocols.sniffed(initial)
             if protocol != protocols.TCP:
-                await self.http(reader, writer, initial, target, peer_identity, source)
+                await self.http(reader, writer, initial, target, tunnel.peer_identity, tunnel.source)
             else:
                 await self._tcp(reader, writer, initial, target)
         except Exception:  # one connection's bug must not take the agent down
             log.exception("waypoint %s: %s failed", self.waypoint.key, target.label)
-            abort_with_rst(writer)
+            writer.abort()
         finally:
             writer.close()
 
@@ -143,19 +126,17 @@ class WaypointProxy:
         chosen = self._rng.choice(ready)
         return chosen.ip, chosen.port
 
-    async def _tcp(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, initial: bytes, target: Target
-    ) -> None:
+    async def _tcp(self, reader: StreamReader, writer: StreamWriter, initial: bytes, target: Target) -> None:
         address = self.endpoint(target)
         if address is None:
             log.warning("waypoint %s: %s has no ready endpoint", self.waypoint.key, target.label)
-            abort_with_rst(writer)
+            writer.abort()
             return
         try:
             up_r, up_w = await self.upstream.open(address)
         except NET_ERRORS as exc:
             log.warning("waypoint %s: %s -> %s:%d: %s", self.waypoint.key, target.label, *address, exc)
-            abort_with_rst(writer)
+            writer.abort()
             return
         if initial:
             up_w.write(initial)

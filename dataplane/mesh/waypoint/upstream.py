@@ -3,9 +3,9 @@
 An endpoint in the mesh is reached over HBONE (its ztunnel's 15008, the
 waypoint's own certificate, the endpoint's identity verified, ``:authority``
 ``<podIP>:<targetPort>``, ``waypoint-l7.md`` §2.2 ``connect_originate``); an
-endpoint outside the mesh gets plain TCP.  Either way the caller receives an
-ordinary pair of asyncio streams: an HBONE stream is bridged to one end of a
-socket pair by the same relay the ztunnel uses, so the L7 core and the TCP
+endpoint outside the mesh gets plain TCP.  Either way the caller receives a
+reader and a writer with asyncio's stream interface (an HBONE stream read
+and written in place, ``hbone.stream_io``), so the L7 core and the TCP
 chain need not know which it was.
 """
 
@@ -16,13 +16,14 @@ import socket
 from collections.abc import Awaitable, Callable
 
 from dataplane.mesh.constants import HBONE_PORT
-from dataplane.mesh.hbone import HbonePool, Stream, relay
+from dataplane.mesh.hbone import HbonePool, stream_io
+from dataplane.mesh.hbone.streamio import StreamReader, StreamWriter
 from dataplane.mesh.ztunnel.context import ProxyContext
 from dataplane.mesh.ztunnel.streams import dial
 from dataplane.topology.plan import Pod
 
 Address = tuple[str, int]
-Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+Streams = tuple[asyncio.StreamReader | StreamReader, asyncio.StreamWriter | StreamWriter]
 
 
 class Upstream:
@@ -38,7 +39,6 @@ class Upstream:
         self._identity = context.identity(waypoint_pod)
         self._pool = pool
         self._marked = marked
-        self._relays: set[asyncio.Task[None]] = set()
 
     async def open(self, address: Address) -> Streams:
         """A connection to ``address`` (an endpoint's IP and target port)."""
@@ -53,21 +53,4 @@ class Upstream:
             source_identity=self._identity,
             socket_factory=self._marked,
         )
-        ours, theirs = socket.socketpair()
-        reader, writer = await asyncio.open_connection(sock=theirs)
-        task = asyncio.ensure_future(self._bridge(stream, reader, writer))
-        self._relays.add(task)
-        task.add_done_callback(self._relays.discard)
-        return await asyncio.open_connection(sock=ours)
-
-    @staticmethod
-    async def _bridge(stream: Stream, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await relay(stream, reader, writer)
-        finally:
-            writer.close()
-
-    async def close(self) -> None:
-        for task in list(self._relays):
-            task.cancel()
-        await asyncio.gather(*self._relays, return_exceptions=True)
+        return stream_io(stream)

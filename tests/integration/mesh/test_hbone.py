@@ -33,9 +33,12 @@ from dataplane.mesh.hbone import (
     Rejection,
     Stream,
     StreamResetError,
+    Tunnel,
     relay,
+    stream_io,
 )
 from dataplane.mesh.hbone.protocol import KEEPALIVE
+from dataplane.mesh.hbone.server import Accept
 from dataplane.mesh.hbone.session import H2Session
 
 CLIENT_ID = "spiffe://cluster.local/ns/a/sa/x"
@@ -363,3 +366,106 @@ def test_keepalive_drops_a_connection_whose_peer_went_silent(tls: Contexts) -> N
             server.close()
 
     asyncio.run(main())
+
+
+async def _accepting_echo(tunnel: Tunnel, stream: Stream) -> None:
+    """``_echo`` through the asyncio-style adapters, on the accepted stream itself."""
+    reader, writer = stream_io(stream)
+    while data := await reader.read(65536):
+        if b"RESET" in data:
+            writer.abort()
+            return
+        writer.write(data)
+        await writer.drain()
+    writer.close()
+
+
+def run_accepting(tls: Contexts, body: Callable[[Mesh], Awaitable[None]], handler: Accept = _accepting_echo) -> None:
+    """``run`` with a server that hands each CONNECT to ``handler`` instead of dialling."""
+
+    async def main() -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        server = HboneServer(tls.server, authorize=lambda identity, src, dst: None, dial=None, accept=handler)
+        await server.serve(listener)
+        pool = HbonePool()
+        try:
+            await asyncio.wait_for(body(Mesh(pool, server, listener.getsockname(), 8080, tls)), 60)
+        finally:
+            await pool.close()
+            await server.close()
+
+    asyncio.run(main())
+
+
+def test_adapters_carry_8mib_both_ways_within_flow_control(tls: Contexts) -> None:
+    payload = os.urandom(8 * 1024 * 1024)  # twice the stream window: the writer must wait for credit
+
+    async def body(m: Mesh) -> None:
+        reader, writer = stream_io(await m.connect())
+
+        async def send() -> None:
+            writer.write(payload)  # one write: what the window does not take now waits in the writer
+            await writer.drain()
+            writer.write_eof()
+
+        async def receive() -> bytes:
+            chunks = []
+            while data := await reader.read(100_000):
+                chunks.append(data)
+            return b"".join(chunks)
+
+        received, _ = await asyncio.gather(receive(), send())
+        assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
+
+    run_accepting(tls, body)
+
+
+def test_adapter_half_close_then_close_ends_the_stream_cleanly(tls: Contexts) -> None:
+    async def body(m: Mesh) -> None:
+        stream = await m.connect()
+        reader, writer = stream_io(stream)
+        writer.write(b"hello, ")
+        writer.write(b"world")
+        writer.write_eof()
+        assert await reader.read(5) == b"hello"  # a read smaller than the chunk keeps the rest
+        rest = b""
+        while data := await reader.read():
+            rest += data
+        assert rest == b", world"
+        assert await reader.read() == b""
+        writer.close()
+        assert stream.done
+
+    run_accepting(tls, body)
+
+
+def test_adapter_abort_is_a_reset_for_the_peer(tls: Contexts) -> None:
+    async def body(m: Mesh) -> None:
+        reader, writer = stream_io(await m.connect())
+        writer.write(b"RESET")
+        await writer.drain()
+        with pytest.raises(StreamResetError):
+            await reader.read()
+
+    run_accepting(tls, body)
+
+
+def test_adapter_close_resets_when_the_peer_sends_after_it(tls: Contexts) -> None:
+    async def close_at_once(tunnel: Tunnel, stream: Stream) -> None:
+        _, writer = stream_io(stream)
+        writer.close()  # END_STREAM now; data arriving later is answered with a reset, as a closed socket does
+
+    async def body(m: Mesh) -> None:
+        stream = await m.connect()
+        assert await stream.read() == b""  # the server's END_STREAM
+        await stream.write(b"late")
+        for _ in range(500):
+            if stream.done:
+                break
+            await asyncio.sleep(0.01)
+        with pytest.raises(StreamResetError):
+            stream.check()
+
+    run_accepting(tls, body, close_at_once)
