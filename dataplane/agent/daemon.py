@@ -25,6 +25,7 @@ from pathlib import Path
 from dataplane.agent import dns_responder, ready, reconcile, responders, route53, serving, workloads
 from dataplane.agent.pods import PodService
 from dataplane.errors import DpctlError
+from dataplane.gateway.manager import Gateways
 from dataplane.kernel import process
 from dataplane.lb.manager import LoadBalancers
 from dataplane.mesh.constants import METRICS_PORT
@@ -62,6 +63,7 @@ class Agent:
         self._ztunnel = Ztunnel(state_dir, node)
         # The waypoint pods on this node (ambient L7): served beside the ztunnel, with its context.
         self._waypoints = Waypoints(node)
+        self._gateways = Gateways(state_dir, node)  # the ingress gateway pods on this node (Gateway API)
         # The emulation's load balancer nodes (ALBs), if this is the node that serves them.
         self._load_balancers = LoadBalancers(state_dir, node)
         self._resolver = route53.OutsideResolver(state_dir, node)  # Route 53 for the outside client, beside them
@@ -155,6 +157,7 @@ class Agent:
         errors.extend(await self._ztunnel.reconcile(plan))
         if self._ztunnel.context is not None:
             errors.extend(await self._waypoints.reconcile(plan, self._ztunnel.context))
+        errors.extend(await self._gateways.reconcile(plan))
         errors.extend(await self._load_balancers.reconcile(plan))
         errors.extend(await self._resolver.reconcile(plan))
         self._plan_digest = digest
@@ -211,6 +214,7 @@ class Agent:
         await self._load_balancers.close()
         await self._resolver.close()
         await self._waypoints.close()
+        await self._gateways.close()
         await self._ztunnel.close()
         for task in self._completions:
             task.cancel()

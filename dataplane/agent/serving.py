@@ -10,16 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from dataplane.topology.naming import fit_file_name
+from dataplane.topology.parse_gateways import GATEWAY_RESPONDER
 from dataplane.topology.plan import WAYPOINT_RESPONDER, Container, ContainerPort, Pod
 
 
 def responder_ports(pod: Pod) -> list[ContainerPort]:
     """Ports the agent answers with built-in responders: those of containers
     without a command.  A container with a command is its own server: its
-    ports are its own; a waypoint's HBONE port is the waypoint proxy's."""
+    ports are its own; a waypoint's HBONE port is the waypoint proxy's, an
+    ingress gateway's listener ports the gateway proxy's."""
     return [
         port for container in pod.containers if not container.command for port in container.ports
-        if port.responder != WAYPOINT_RESPONDER
+        if port.responder not in (WAYPOINT_RESPONDER, GATEWAY_RESPONDER)
     ]
 
 

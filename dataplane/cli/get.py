@@ -1,4 +1,4 @@
-"""``dpctl get nodes|pods|services|cronjobs|ingress|certificates|dns``: what the emulation is made of."""
+"""``dpctl get nodes|pods|services|cronjobs|ingress|certificates|dns|gateways|httproutes|tlsroutes``: what the emulation is made of."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from dataplane.agent import ready
-from dataplane.cli import dns_records, edge_records
+from dataplane.cli import dns_records, edge_records, gateway_records
 from dataplane.cli.context import output_option, print_json, print_table, running_plan, topology_option
 from dataplane.lb import acm
 from dataplane.mesh.enrollment import has_sidecar
@@ -60,7 +60,19 @@ def service_ports(service: Service) -> str:
     return ",".join(parts) or "<none>"
 
 
-def service_record(service: Service) -> dict[str, Any]:
+def nlb_hostnames(plan: Plan) -> dict[str, str]:
+    """The DNS name of each Service's NLB (its status hostname), by ``ns/name``."""
+    return {lb.group: lb.dns_name for lb in plan.load_balancers if lb.kind == "nlb"}
+
+
+def external_address(service: Service, hostname: str | None) -> str:
+    """kubectl's EXTERNAL-IP: an AWS load balancer shows its hostname; a LoadBalancer with
+    neither address nor hostname (the controller refused it) is ``<pending>``."""
+    shown = service.external_name or ",".join((*service.load_balancer_ips, *filter(None, [hostname]), *service.external_ips))
+    return shown or ("<pending>" if service.type == "LoadBalancer" else "<none>")
+
+
+def service_record(service: Service, hostname: str | None = None) -> dict[str, Any]:
     return {
         "name": service.name,
         "namespace": service.namespace,
@@ -68,6 +80,7 @@ def service_record(service: Service) -> dict[str, Any]:
         "clusterIP": service.cluster_ip if not service.headless else "None",
         "externalIPs": list(service.external_ips),
         "loadBalancerIPs": list(service.load_balancer_ips),
+        "loadBalancerHostname": hostname,
         "externalName": service.external_name,
         "selector": service.selector,
         "ports": [
@@ -110,7 +123,7 @@ def _exited(plan: Plan) -> dict[str, int]:
     "resource",
     type=click.Choice([
         "nodes", "pods", "services", "node", "pod", "svc", "service", "cronjobs", "cronjob", "cj",
-        "ingress", "ingresses", "ing", "certificates", "certificate", "cert", "dns",
+        "ingress", "ingresses", "ing", "certificates", "certificate", "cert", "dns", *gateway_records.RESOURCES,
     ]),
 )
 @click.option("-n", "--namespace", help="Only this Kubernetes namespace.")
@@ -118,7 +131,9 @@ def _exited(plan: Plan) -> dict[str, int]:
 def command(topology: str | None, resource: str, namespace: str | None, output: str) -> None:
     """List nodes, pods, services, cronjobs, ingresses, the emulated ACM's certificates or Route 53's records."""
     plan = running_plan(topology)
-    if resource == "dns":
+    if resource in gateway_records.RESOURCES:
+        gateway_records.show(plan, resource, namespace, output)
+    elif resource == "dns":
         records = dns_records.records(plan)
         if output == "json":
             print_json(records)
@@ -190,8 +205,9 @@ def command(topology: str | None, resource: str, namespace: str | None, output: 
         print_table(columns, rows)
     else:
         services = [s for s in plan.services if namespace in (None, s.namespace)]
+        hostnames = nlb_hostnames(plan)
         if output == "json":
-            print_json([service_record(s) for s in services])
+            print_json([service_record(s, hostnames.get(s.key)) for s in services])
             return
         columns = ["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)"]
         rows = [
@@ -200,7 +216,7 @@ def command(topology: str | None, resource: str, namespace: str | None, output: 
                 s.name,
                 s.type,
                 "None" if s.headless else (s.cluster_ip or "<none>"),
-                s.external_name or ",".join((*s.load_balancer_ips, *s.external_ips)) or "<none>",
+                external_address(s, hostnames.get(s.key)),
                 service_ports(s),
             ]
             for s in services

@@ -14,6 +14,8 @@ through the LB, whose conntrack un-DNATs them).
 * An internet-facing ALB node's public address is mapped 1:1 to its private
   one, as an internet gateway maps an Elastic IP: the node sees the client's
   own address, and conntrack maps the replies back.
+* The AWS Load Balancer Controller's NLBs (``edge.nlb``) have no VIP here:
+  their per-zone addresses and rules are ``nlb.render_nlbs``'s.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataplane.topology.plan import Node, Plan, Service, ServicePort
 
 from .names import port_label
 from .nftext import Table, comment
+from .nlb import render_nlbs
 
 TABLE = "dpctl-lb"
 
@@ -43,6 +46,8 @@ def render_lb(plan: Plan) -> str:
     guard = table.chain("filter-prerouting", "type filter hook prerouting priority -110")
     forward = table.chain("nat-prerouting", "type nat hook prerouting priority -100")
     for lb in plan.load_balancers:
+        if lb.kind != "alb":
+            continue
         for node in lb.nodes:
             if node.public_ip:
                 forward.add(f'ip daddr {node.public_ip} dnat ip to {node.ip} {comment(f"{lb.name} zone {node.zone}")}')
@@ -65,4 +70,6 @@ def render_lb(plan: Plan) -> str:
                 forward.add(
                     f'{listener} dnat ip to numgen random mod {len(nodes)} map {{ {targets} }} {comment(label)}'
                 )
+    if any(lb.kind == "nlb" for lb in plan.load_balancers):
+        render_nlbs(plan, slices, guard, forward, table.chain("nat-postrouting", "type nat hook postrouting priority 100"))
     return table.text()

@@ -16,7 +16,11 @@ What the ALB does to a request (``aws-edge.md`` §1.3-§1.7), in order:
   ``X-Forwarded-Port`` and ``X-Amzn-Trace-Id`` (a ``Root`` made when absent);
   the target's answer goes back as it came.  No target: 503; a target that
   cannot be reached or breaks: 502 -- the ALB's own answers carry
-  ``server: awselb/2.0``.
+  ``server: awselb/2.0``.  A target group with ``backend-protocol: HTTPS``
+  gets a new TLS session per target connection that sends **no SNI** and
+  does not verify the target's certificate (§1.7), so a target that
+  insists on a server name refuses the handshake and the client gets 502
+  (T17); its health checks go the same way.
 
 Targets are the plan's (``lb.targets``), each target group health-checked
 by this node (``lb.checker``) into the states of ``lb.health``: requests go
@@ -60,6 +64,17 @@ _TLS_VERSIONS = {
     "TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1,
     "TLSv1.2": ssl.TLSVersion.TLSv1_2, "TLSv1.3": ssl.TLSVersion.TLSv1_3,
 }
+
+
+def _target_tls() -> ssl.SSLContext:
+    """The ALB's client side towards HTTPS targets: any certificate is taken (§1.7)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+_TARGET_TLS = _target_tls()
 
 
 def _own(status: int, headers: tuple[tuple[str, str], ...] = (), body: bytes = b"") -> Response:
@@ -119,6 +134,7 @@ class AlbNode:
         self.node = node
         self.sockets = ztsockets.PodSockets(node.netns, 0)
         self.pool = ConnectionPool(self._dial)
+        self.tls_pool = ConnectionPool(self._dial_tls)  # HTTPS target groups
         self._servers: list[asyncio.AbstractServer] = []
         self._alb: Alb | None = None
         self._groups: dict[TargetGroup, _Group] = {}
@@ -129,6 +145,16 @@ class AlbNode:
 
     def _dial(self, address: Address) -> Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
         return dial(self.sockets.marked, address)
+
+    async def _dial_tls(self, address: Address) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A target connection re-encrypted: no SNI, the target's certificate not verified."""
+        reader, writer = await self._dial(address)
+        try:
+            await writer.start_tls(_TARGET_TLS, server_hostname="")
+        except BaseException:
+            writer.transport.abort()
+            raise
+        return reader, writer
 
     @property
     def ports(self) -> tuple[tuple[str, int], ...]:
@@ -170,7 +196,8 @@ class AlbNode:
             if group.health.register(group.checks):
                 asyncio.get_running_loop().call_later(tg.deregistration_delay, group.cut)
             if self._checking and group.checking is None:
-                group.checking = asyncio.create_task(checker.run(group.health, group.where, self._dial))
+                connect = self._dial_tls if tg.health.protocol == "HTTPS" else self._dial
+                group.checking = asyncio.create_task(checker.run(group.health, group.where, connect))
             groups[tg] = group
         self._stop_checks()
         self._groups = groups
@@ -200,6 +227,7 @@ class AlbNode:
             server.close()
         self._servers.clear()
         self.pool.close()
+        self.tls_pool.close()
         self.sockets.close()
 
     def _tls(self, plan: Plan, alb: Alb, listener: Listener, root: Issued) -> ssl.SSLContext:
@@ -277,7 +305,8 @@ class AlbNode:
             ("x-amzn-trace-id", trace_id(header(request.headers, "x-amzn-trace-id"))),
         )
         upstream = Request(request.method, request.target, request.authority, headers, request.body, "http")
-        flight = asyncio.ensure_future(self.pool.exchange(target, upstream))
+        pool = self.tls_pool if tg.protocol == "HTTPS" else self.pool
+        flight = asyncio.ensure_future(pool.exchange(target, upstream))
         group.begin(target, flight)
         try:
             await asyncio.wait((flight,))

@@ -9,8 +9,8 @@ is served; the ``TargetHealth`` state machine turns results into states.
 
 Every ALB node checks on its own, as AWS's do: a target sees one check per
 interval from each zone's node, which is what a two-zone ALB costs a pod.
-HTTPS checks are sent as plain HTTP, like the forwarding path's requests
-(re-encryption to targets is not emulated yet).
+HTTPS checks go over TLS like the forwarding path's requests (``connect``
+re-encrypts: no SNI, the certificate not verified).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ALB nodes of an emulation, reconciled by the agent of its first node.
+"""The ALB nodes and the NLBs' proxied listeners (``lb.nlb``) of an emulation, reconciled by the agent of its first node.
 
 One agent serves them all, beside its own node's pods: an ALB node is no
 Kubernetes node, and one process is enough for the emulation's edge.  Each
@@ -20,6 +20,7 @@ from dataplane.edge import zonalshift
 from dataplane.edge.albmodel import Alb
 from dataplane.edge.zonalshift import ZonalShift
 from dataplane.lb.alb import AlbNode
+from dataplane.lb.nlb import NlbProxies
 from dataplane.state.layout import zonal_shifts_path
 from dataplane.topology.albs import ingress_albs
 from dataplane.topology.plan import Plan
@@ -36,12 +37,17 @@ class LoadBalancers:
         self._state_dir = state_dir
         self._node = node
         self._served: dict[tuple[str, str], AlbNode] = {}  # (ALB name, zone)
+        self._nlbs = NlbProxies(state_dir)
 
     async def reconcile(self, plan: Plan) -> list[str]:
-        """Open, refresh or close the ALB nodes to match ``plan``; the errors."""
+        """Open, refresh or close the ALB nodes and NLB proxies to match ``plan``; the errors."""
         wanted = self._wanted(plan) if serves_edge(plan, self._node) else {}
         shifts = _shifts(self._state_dir)
         errors: list[str] = []
+        if serves_edge(plan, self._node):
+            errors += await self._nlbs.reconcile(plan)
+        else:
+            await self._nlbs.close()
         for key, served in list(self._served.items()):
             alb = wanted.get(key)
             if alb is not None and served.ports == _ports(alb):
@@ -80,6 +86,7 @@ class LoadBalancers:
         }
 
     async def close(self) -> None:
+        await self._nlbs.close()
         for served in self._served.values():
             await served.close()
         self._served.clear()

@@ -128,6 +128,8 @@ def steps(plan: Plan) -> Iterator[Step]:
     if plan.external is not None:
         yield ("external client and load balancer", lambda: build_external(plan))
     for lb in plan.load_balancers:
+        if lb.kind != "alb":
+            continue  # an NLB node is addresses of the load balancer namespace (``external``)
         for lb_node in lb.nodes:
             yield (
                 f"{lb.kind} {lb.name} in zone {lb_node.zone}",

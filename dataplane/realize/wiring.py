@@ -334,6 +334,8 @@ def external(plan: Plan) -> list[Request]:
     # one that is a node's own address is reached on its subnet like the node.
     first_node = plan.nodes[0]
     to_nodes = sorted(external_ips - {n.ip for n in plan.nodes})
+    nlb_nodes = [n for lb in plan.load_balancers if lb.kind == "nlb" for n in lb.nodes]
+    nlb_bridges = sorted({plan.subnet(n.subnet).bridge for n in nlb_nodes})
     return [
         CreateNamespace(ext.lb_netns),
         CreateNamespace(ext.client_netns),
@@ -345,6 +347,11 @@ def external(plan: Plan) -> list[Request]:
                 Up(ROUTER_LB_IFACE),
                 Route(ext.public_cidr, via=ext.lb_transit_ip),
                 *(Route(f"{address}/32", via=first_node.ip) for address in to_nodes),
+                # An NLB's private addresses are the LB namespace's; a node on the same subnet ARPs
+                # for them, and the router answers for what it routes elsewhere (proxy ARP).
+                *(Route(f"{n.ip}/32", via=ext.lb_transit_ip) for n in nlb_nodes),
+                *(s for bridge in nlb_bridges for s in (
+                    Sysctl(f"net.ipv4.conf.{bridge}.proxy_arp", 1), Sysctl(f"net.ipv4.neigh.{bridge}.proxy_delay", 0))),
             ),
         ),
         Configure(
@@ -358,6 +365,8 @@ def external(plan: Plan) -> list[Request]:
                 Up(LB_TRANSIT_IFACE),
                 Route(plan.vpc_cidr, via=ext.router_transit_ip),
                 *(Route(f"{address}/32", via=ext.router_transit_ip) for address in sorted(external_ips)),
+                # NLB nodes: their addresses are local here, where their rules and proxy are.
+                *(Address("lo", f"{a}/32") for n in nlb_nodes for a in (n.ip, n.public_ip) if a),
             ),
         ),
         Configure(

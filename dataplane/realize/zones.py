@@ -24,7 +24,7 @@ from dataplane.topology.plan import Plan
 def router_links(plan: Plan, zone: str) -> list[str]:
     """The router-side interfaces of ``zone``'s nodes and load balancer nodes."""
     nodes = [n.router_iface for n in plan.nodes if n.zone == zone]
-    balancers = [n.router_iface for lb in plan.load_balancers for n in lb.nodes if n.zone == zone]
+    balancers = [n.router_iface for lb in plan.load_balancers for n in lb.nodes if n.zone == zone and n.router_iface]
     return nodes + balancers
 
 

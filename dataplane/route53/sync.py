@@ -1,8 +1,8 @@
 """One ExternalDNS reconcile: its sources' endpoints -> record sets in the hosted zones.
 
 The AWS provider turns an endpoint into record sets (``provider/aws``): a
-hostname target that is an ELB (``*.elb.amazonaws.com``, whose hosted zone
-the provider knows) becomes an ALIAS A and an ALIAS AAAA to it, evaluating
+hostname target that is an ELB (``*.<region>.elb.amazonaws.com`` for an ALB,
+``*.elb.<region>.amazonaws.com`` for an NLB: hosted zones the provider knows) becomes an ALIAS A and an ALIAS AAAA to it, evaluating
 the target's health unless ``--aws-evaluate-target-health=false``; with
 ``--aws-prefer-cname``, or for any other hostname, a CNAME; an address, an
 A.  Each gets its registry TXT (``registry``).  An endpoint goes to the
@@ -21,19 +21,24 @@ without a ``%{record_type}`` prefix ending in '.').  ``--dry-run`` changes nothi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from . import registry
 from .records import DEFAULT_TTL, MANAGED_TYPES, Endpoint, HostedZone, Record
 from .settings import Settings
 
-ELB_SUFFIX = ".elb.amazonaws.com"
+_ELB = re.compile(r".*\.(elb\.amazonaws\.com|elb\.[a-z0-9-]+\.amazonaws\.com)")
+
+
+def is_elb(name: str) -> bool:
+    return _ELB.fullmatch(name) is not None
 
 
 def record_sets(settings: Settings, endpoint: Endpoint) -> tuple[Record, ...]:
     """The record sets the AWS provider writes for ``endpoint`` (without their TXT)."""
     [first, *_] = endpoint.targets
-    if endpoint.type == "CNAME" and not settings.prefer_cname and first.endswith(ELB_SUFFIX):
+    if endpoint.type == "CNAME" and not settings.prefer_cname and is_elb(first):
         return tuple(
             Record(endpoint.name, kind, None, (), first, settings.evaluate_target_health) for kind in ("A", "AAAA")
         )

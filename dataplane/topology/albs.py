@@ -65,13 +65,13 @@ def plan_albs(
                     f"Ingress group {alb.name}: target-type ip sends to pod addresses, which only the VPC CNI"
                     " (cni: vpc) makes routable: its targets cannot be reached (502)"
                 )
-    zones = _zone_subnets(layout)
+    zones = zone_subnets(layout)
     if albs and len(zones) < 2:
         warnings.append(f"Ingress groups {', '.join(a.name for a in albs)}: an ALB needs subnets in two zones")
         return ()
     taken = {*addresses.nodes.values(), *addresses.pods.values()}
-    private = {zone: _downwards(site.network, taken) for zone, site in zones.items()}
-    public = _downwards(IPv4Network(external.lb_pool), set(services.load_balancer_ips.values())) if external else None
+    private = {zone: downwards(site.network, taken) for zone, site in zones.items()}
+    public = downwards(IPv4Network(external.lb_pool), set(services.load_balancer_ips.values())) if external else None
     placed = []
     for alb in albs:
         try:
@@ -97,7 +97,7 @@ def ingress_albs(traffic: Sequence[_Traffic], report: Report, warn: Report) -> t
     return edge.translate(ingresses, classes, report, warn)
 
 
-def _zone_subnets(layout: Layout) -> dict[str, SubnetSite]:
+def zone_subnets(layout: Layout) -> dict[str, SubnetSite]:
     """Each zone's first subnet, in file order."""
     zones: dict[str, SubnetSite] = {}
     for site in layout.subnets:
@@ -105,7 +105,7 @@ def _zone_subnets(layout: Layout) -> dict[str, SubnetSite]:
     return zones
 
 
-def _downwards(network: IPv4Network, taken: set[IPv4Address]) -> Iterator[IPv4Address]:
+def downwards(network: IPv4Network, taken: set[IPv4Address]) -> Iterator[IPv4Address]:
     """Free hosts of ``network`` from the top (the broadcast address excluded)."""
     address = network.broadcast_address - 1
     while address > network.network_address + 3:  # .1 router, .2 DNS, .3 reserved, as in a VPC

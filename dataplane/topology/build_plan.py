@@ -18,6 +18,7 @@ from .cluster_dns import dns_address
 from .externaldns import with_external_dns
 from .ipam import Addresses, gateway
 from .model import Layout, Manifest, NodeSite, PodSpec, ServiceSpec, TopologySpec
+from .nlbs import plan_nlbs
 from .plan import CronJob, External, Namespace, Node, Plan, Pod, Service, ServicePort, Subnet, TrafficObject, Waypoint
 from .validate import IMPLICIT_NAMESPACES, MESH_ROOT_NAMESPACE
 from .vips import ServiceAddresses
@@ -39,7 +40,10 @@ def build_plan(
     assert name is not None and topology.vpc_cidr is not None and topology.service_cidr is not None
     assert external is not None  # every range it needs passed its checks
     edge_warnings: list[str] = []
-    load_balancers = plan_albs(manifest, name, topology.cni, layout, addresses, services, external, edge_warnings)
+    albs = plan_albs(manifest, name, topology.cni, layout, addresses, services, external, edge_warnings)
+    nlbs = plan_nlbs(manifest.services, name, topology.cni, layout, addresses, services, external, albs,
+                     topology.certificates, edge_warnings)
+    load_balancers = (*albs, *nlbs)
     plan = Plan(
         name=name,
         source=manifest.file,
@@ -159,6 +163,7 @@ def _service(service: ServiceSpec, addresses: ServiceAddresses) -> Service:
         ),
         selector=service.selector,
         labels=service.labels,
+        annotations=service.annotations,
         headless=service.headless,
         external_name=service.external_name,
         external_ips=tuple(str(address) for _, address in service.external_ips),

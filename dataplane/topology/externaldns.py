@@ -11,7 +11,8 @@ ExternalDNS was given (``<p>``):
   DNS name of the ALB that serves it -- unless ``<p>target`` lists others;
   an Ingress no ALB serves has no status and so no record.
 * ``service``: a LoadBalancer Service's ``<p>hostname`` names point at its
-  VIP (its status), and any Service's ``<p>internal-hostname`` at its
+  status: the VIP of the in-tree load balancer, or the DNS name of its NLB
+  (``topology.nlbs``, which the AWS provider makes an ALIAS), and any Service's ``<p>internal-hostname`` at its
   ClusterIP; a Service with neither makes no record (there is no
   ``--fqdn-template`` here).
 
@@ -83,6 +84,7 @@ def _found(
     prefix = settings.annotation_prefix
     other = ALPHA_PREFIX if prefix == GA_PREFIX else GA_PREFIX
     served = {key: lb.dns_name for lb in plan.load_balancers for key in lb.ingresses}
+    nlbs = {lb.group: (lb.dns_name,) for lb in plan.load_balancers if lb.kind == "nlb"}
     objects: list[tuple[str, str, dict[str, str], list[tuple[str, str]], tuple[str, ...]]] = []
     if "ingress" in settings.sources:
         for obj in plan.traffic:
@@ -96,7 +98,7 @@ def _found(
                 continue
             annotations = manifest.service_annotations.get(service.key, {})
             hostnames = [(h, f"metadata.annotations[{prefix}hostname]") for h in _listed(annotations, f"{prefix}hostname")]
-            status = service.load_balancer_ips if service.type == "LoadBalancer" else ()
+            status = (service.load_balancer_ips or nlbs.get(service.key, ())) if service.type == "LoadBalancer" else ()
             # its internal-hostname names point at another target: listed again, with the ClusterIP
             objects.append(("Service", service.key, annotations, hostnames, status))
             internal = _listed(annotations, f"{prefix}internal-hostname")

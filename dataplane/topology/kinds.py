@@ -227,12 +227,12 @@ _SERVICE_SPEC = Obj(
         "sessionAffinityConfig": Obj({"clientIP": Obj({"timeoutSeconds": Int()})}),
         "publishNotReadyAddresses": Bool(),
         "loadBalancerIP": Str(),
+        "loadBalancerClass": Str(),
         **ignored(
             "clusterIPs",
             "ipFamilies",
             "ipFamilyPolicy",
             "allocateLoadBalancerNodePorts",
-            "loadBalancerClass",
             "healthCheckNodePort",
             "trafficDistribution",
         ),
@@ -490,7 +490,7 @@ NOT_YET_ENFORCED_KINDS = frozenset(
     {
         "NetworkPolicy",
         # Gateway API
-        "GatewayClass", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute", "ReferenceGrant",
+        "GatewayClass", "GRPCRoute", "TCPRoute", "UDPRoute", "ReferenceGrant",
         "BackendTLSPolicy", "BackendTrafficPolicy",
         # Istio networking and security beyond AuthorizationPolicy and RequestAuthentication
         "ServiceEntry", "Sidecar", "WorkloadEntry", "WorkloadGroup",

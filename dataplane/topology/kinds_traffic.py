@@ -1,4 +1,4 @@
-"""The traffic-management kinds: Gateway API (Gateway, HTTPRoute) and Istio's
+"""The traffic-management kinds: Gateway API (Gateway, HTTPRoute, TLSRoute) and Istio's
 VirtualService and DestinationRule, field by field.
 
 These shapes are checked here like every other kind (unknown fields are
@@ -109,7 +109,15 @@ _LISTENER = Obj(
                 **ignored("kinds"),
             }
         ),
-        **ignored("tls"),
+        "tls": Obj(
+            {
+                "mode": Enum(("Terminate", "Passthrough")),
+                "certificateRefs": ListOf(
+                    Obj({"group": Str(), "kind": Str(), "name": Str(), "namespace": Str()}, required=("name",))
+                ),
+                **ignored("options", "frontendValidation"),
+            }
+        ),
     },
     required=("name", "port", "protocol"),
 )
@@ -133,6 +141,23 @@ GATEWAY = Kind(
         ("metadata", "spec"),
     ),
     also=GATEWAY_API_BETA,
+)
+
+_TLS_ROUTE_SPEC = Obj(
+    {
+        "parentRefs": ListOf(_PARENT_REF),
+        "hostnames": ListOf(Str()),
+        "rules": ListOf(
+            Obj({"name": Str(), "backendRefs": ListOf(Obj({**_BACKEND_OBJECT, "weight": Int()}, required=("name",)))})
+        ),
+    }
+)
+TLS_ROUTE = Kind(
+    "TLSRoute",
+    GATEWAY_API,
+    True,
+    document(metadata(True), {"spec": _TLS_ROUTE_SPEC, **ignored("status")}),
+    also=("gateway.networking.k8s.io/v1alpha2", "gateway.networking.k8s.io/v1alpha3"),
 )
 
 # -- Istio networking ---------------------------------------------------------------------------
@@ -284,4 +309,4 @@ DESTINATION_RULE = Kind(
     also=ISTIO_NETWORKING_OLDER,
 )
 
-TRAFFIC_KINDS = (GATEWAY, HTTP_ROUTE, VIRTUAL_SERVICE, DESTINATION_RULE)
+TRAFFIC_KINDS = (GATEWAY, HTTP_ROUTE, TLS_ROUTE, VIRTUAL_SERVICE, DESTINATION_RULE)

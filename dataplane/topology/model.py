@@ -241,6 +241,8 @@ class ServiceSpec:
     session_affinity_timeout: int
     publish_not_ready_addresses: bool
     labels: dict[str, str] = field(default_factory=dict)  # istio.io/use-waypoint and friends
+    annotations: dict[str, str] = field(default_factory=dict)  # the AWS Load Balancer Controller's among them
+    load_balancer_class: str | None = None  # spec.loadBalancerClass: service.k8s.aws/nlb is the LBC's
 
     @property
     def key(self) -> str:

@@ -325,6 +325,7 @@ _CONVERTERS: dict[str, Callable[[dict[str, Any], Origin, Manifest], None]] = {
     "RequestAuthentication": parse_requestauthn.parse_request_authentication,
     "Gateway": parse_traffic.parse_gateway,
     "HTTPRoute": parse_traffic.parse_traffic,
+    "TLSRoute": parse_traffic.parse_traffic,
     "VirtualService": parse_traffic.parse_traffic,
     "DestinationRule": parse_traffic.parse_traffic,
     "Ingress": parse_edge.parse_ingress,

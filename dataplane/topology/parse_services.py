@@ -74,7 +74,7 @@ def parse_service(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> 
             report(path, f"{address} {special}")  # the API server's own words
         elif address is not None:
             external_ips.append((path, address))
-    for field in ("loadBalancerIP", "loadBalancerSourceRanges"):
+    for field in ("loadBalancerIP", "loadBalancerSourceRanges", "loadBalancerClass"):
         if field in spec and kind != "LoadBalancer":
             report(f"spec.{field}", "may only be used when type is LoadBalancer")
     load_balancer_ip = apply(ipv4_address, spec.get("loadBalancerIP"), "spec.loadBalancerIP", report)
@@ -107,6 +107,8 @@ def parse_service(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> 
             session_affinity_timeout=timeout,
             publish_not_ready_addresses=spec.get("publishNotReadyAddresses", False),
             labels=metadata.get("labels", {}),
+            annotations=dict(metadata.get("annotations", {})),
+            load_balancer_class=spec.get("loadBalancerClass") if kind == "LoadBalancer" else None,
         )
     )
 

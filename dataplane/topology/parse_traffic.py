@@ -4,9 +4,9 @@ A ``Gateway`` of class ``istio-waypoint`` is a waypoint: istiod would make a
 Deployment, a ServiceAccount and a ClusterIP Service, all named like the
 Gateway, and so does this module (one replica ``<name>-0``, with the labels
 istiod puts on its pods, ``istio.io/dataplane-mode: none`` among them, so the
-ztunnel never captures it).  Gateways of other classes are north-south
-gateways, which the edge emulation will serve; until then they are recorded
-as not yet enforced.
+ztunnel never captures it).  A Gateway of class ``istio`` is a north-south
+ingress gateway (``parse_gateways``); other classes are recorded as not yet
+enforced.
 
 Routes and DestinationRules are kept as their checked specs, in document
 order (Gateway API's "oldest route first" tie-break uses it); what they
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..l7.routing import destinationrule, gateway, istio
+from ..l7.routing import destinationrule, gateway, istio, tlsroute
 from .model import (
     ControllerSpec,
     Manifest,
@@ -29,6 +29,7 @@ from .model import (
     TrafficSpec,
     WaypointSpec,
 )
+from .parse_gateways import ISTIO_CLASS, parse_istio_gateway
 from .plan import WAYPOINT_RESPONDER, Accepted, Container, ContainerPort
 from .rules import check_name, dns_1035_label
 from .schema import valid_items
@@ -45,6 +46,9 @@ def parse_gateway(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> 
     metadata = clean.get("metadata", {})
     namespace = metadata.get("namespace", "default")
     spec = clean.get("spec", {})
+    if spec.get("gatewayClassName") == ISTIO_CLASS:
+        parse_istio_gateway(clean, origin, manifest)
+        return
     if spec.get("gatewayClassName") != WAYPOINT_CLASS:
         manifest.accepted_only.append(Accepted("Gateway", f"{namespace}/{metadata.get('name', '')}", "not yet enforced"))
         return
@@ -115,13 +119,14 @@ def _deploy(origin: Origin, namespace: str, name: str, manifest: Manifest) -> No
 
 _TRANSLATORS = {
     "HTTPRoute": gateway.translate,
+    "TLSRoute": tlsroute.translate,
     "VirtualService": istio.translate,
     "DestinationRule": destinationrule.translate,
 }
 
 
 def parse_traffic(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
-    """An HTTPRoute, VirtualService or DestinationRule (``origin.kind``): its
+    """An HTTPRoute, TLSRoute, VirtualService or DestinationRule (``origin.kind``): its
     meaning checked by the L7 routing core (a problem is an error, a field a
     waypoint does not honour a warning), then kept as checked."""
     metadata = clean.get("metadata", {})

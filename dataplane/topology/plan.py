@@ -134,6 +134,7 @@ class Service:
     publish_not_ready_addresses: bool = False
     load_balancer_ips: tuple[str, ...] = ()  # type LoadBalancer: allocated from External.lb_pool
     labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)  # an NLB's settings (``edge.nlb``) among them
 
     @property
     def key(self) -> str:
@@ -269,12 +270,13 @@ class RequestAuthentication:
 
 @dataclass(frozen=True)
 class LbNode:
-    """One zone's node of a load balancer: a namespace on that zone's subnet bridge."""
+    """One zone's node of a load balancer: an ALB's is a namespace on that zone's subnet bridge; an
+    NLB's is only addresses, local to the LB namespace (``netns``) and routed there by the VPC router."""
 
     zone: str
     subnet: str
     netns: str
-    router_iface: str  # the router-side end of its eth0 veth
+    router_iface: str  # the router-side end of its eth0 veth ("" for an NLB node)
     ip: str  # its private address in the subnet (what targets see)
     prefixlen: int
     gateway: str
@@ -283,11 +285,12 @@ class LbNode:
 
 @dataclass(frozen=True)
 class LoadBalancer:
-    """An ALB the AWS Load Balancer Controller made for an Ingress group (``dataplane.edge``)."""
+    """An ALB the AWS Load Balancer Controller made for an Ingress group (``dataplane.edge``), or an
+    NLB for a LoadBalancer Service (``edge.nlb``): its nodes' addresses live in the LB namespace."""
 
-    kind: str  # "alb"
-    name: str  # the ALB's name (k8s-<group>-<hash>)
-    group: str  # the Ingress group it serves (edge.albmodel.Alb.name)
+    kind: str  # "alb" | "nlb"
+    name: str  # the load balancer's name (k8s-<group>-<hash>)
+    group: str  # the Ingress group it serves (edge.albmodel.Alb.name), or the NLB's Service ("ns/name")
     dns_name: str  # <name>-<digits>.<region>.elb.amazonaws.com (internal- first when internal)
     scheme: str  # internal | internet-facing
     nodes: tuple[LbNode, ...] = ()
@@ -425,7 +428,7 @@ class Plan:
     def all_netns(self) -> tuple[str, ...]:
         """Every namespace the plan creates, infrastructure first."""
         outside = (self.external.lb_netns, self.external.client_netns) if self.external else ()
-        edge = tuple(n.netns for lb in self.load_balancers for n in lb.nodes)
+        edge = tuple(n.netns for lb in self.load_balancers if lb.kind == "alb" for n in lb.nodes)
         return (self.router_netns, *outside, *edge, *(n.netns for n in self.nodes), *(p.netns for p in self.pods))
 
     def to_json(self) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 
+from ..edge.nlb import is_aws_nlb
 from .cluster_dns import SERVICE_KEY, dns_address
 from .model import ServiceSpec, TopologySpec
 from .parse_services import NODE_PORT_RANGE
@@ -131,12 +132,15 @@ def _node_ports(services: list[ServiceSpec], old: dict[str, Service], result: Se
 def _load_balancer_ips(
     services: list[ServiceSpec], external: External, old: dict[str, Service], result: ServiceAddresses
 ) -> None:
-    """One VIP per LoadBalancer Service from the pool; the public segment's own network and
-    broadcast addresses are never handed out, even when the pool includes them."""
+    """One VIP per LoadBalancer Service of the in-tree provider from the pool (an NLB of the AWS Load
+    Balancer Controller has addresses per zone instead: ``topology.nlbs``); the public segment's own
+    network and broadcast addresses are never handed out, even when the pool includes them."""
     pool_network, public = IPv4Network(external.lb_pool), IPv4Network(external.public_cidr)
     segment = {int(public.network_address): "the network", int(public.broadcast_address): "the broadcast"}
     pool = Pool(int(pool_network.network_address), int(pool_network.broadcast_address), segment)
-    wanting = [s for s in services if s.type == "LoadBalancer"]
+    wanting = [
+        s for s in services if s.type == "LoadBalancer" and not is_aws_nlb(s.annotations, s.load_balancer_class)
+    ]
     for service in wanting:
         address = service.load_balancer_ip
         if address is None:

@@ -25,7 +25,7 @@ def netns_labels(plan: Plan) -> dict[str, str]:
     if plan.external:
         labels[plan.external.lb_netns] = "load balancer"
         labels[plan.external.client_netns] = "external client"
-    labels.update({n.netns: f"alb {lb.name} zone {n.zone}" for lb in plan.load_balancers for n in lb.nodes})
+    labels.update({n.netns: f"alb {lb.name} zone {n.zone}" for lb in plan.load_balancers if lb.kind == "alb" for n in lb.nodes})
     labels.update({n.netns: f"node {n.name}" for n in plan.nodes})
     labels.update({p.netns: p.key for p in plan.pods})
     return labels

@@ -1,4 +1,5 @@
-"""HTTPRoute (Gateway API v1) attached to Services (GAMMA) -> Attachments.
+"""HTTPRoute (Gateway API v1) attached to Services (GAMMA) -> Attachments,
+and attached to Gateways (north-south) -> a RouteSet.
 
 Istio's translation (``pilot/pkg/config/kube/gateway/conversion.go``) is
 followed where the API leaves room: one route per match, zero-weight
@@ -10,7 +11,8 @@ cancelled`` plus its codes (attempts default 2, 0 = none), and
 the route timeout.  The values the API server would default are defaulted
 here (rules, matches, path, statusCode, weight), since specs arrive as
 written.  Precedence across routes is decided when a table is built
-(``table.py``), which needs every route attached to a Service port.
+(``table.py``), which needs every route attached to a Service port (or, for
+Gateway parents, to a listener: ``attach.py`` decides which).
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from .model import (
     Attachment,
     Backend,
     DirectResponse,
+    GatewayRef,
     Match,
     PathMatch,
     Report,
     RetryPolicy,
     Route,
+    RouteSet,
     ValueMatch,
 )
 from .retry import route_default
@@ -52,27 +56,61 @@ def translate(
     tally = Tally(report)
     ctx = Context(namespace, domain, tally, warn)
     parents = _parents(spec.get("parentRefs", []), ctx)
-    if "hostnames" in spec:
+    if "hostnames" in spec and parents:
         warn("spec.hostnames", "ignored: a route attached to a Service serves that Service whatever the host")
-    key = f"{namespace}/{name}"
-    routes = tuple(
-        route for r, rule in enumerate(spec.get("rules", DEFAULT_RULES)) for route in _rule(key, r, rule, ctx)
-    )
+    routes = _routes(namespace, name, spec, ctx)
     if tally.count:
         return ()
     return tuple(Attachment("HTTPRoute", namespace, name, order, host, port, routes) for host, port in parents)
 
 
+def north_south(
+    namespace: str, name: str, order: int, spec: Mapping[str, Any], report: Report, warn: Report,
+    domain: str = DEFAULT_DOMAIN,
+) -> RouteSet | None:
+    """The routes an HTTPRoute gives the Gateways it names; None when it names
+    none or a problem was reported (``translate`` reported it already)."""
+    tally = Tally(report)
+    ctx = Context(namespace, domain, tally, warn)
+    refs = gateway_refs(namespace, spec)
+    routes = _routes(namespace, name, spec, ctx) if refs else ()
+    if tally.count or not refs:
+        return None
+    return RouteSet("HTTPRoute", namespace, name, order, tuple(spec.get("hostnames", ())), refs, routes)
+
+
+def gateway_refs(namespace: str, spec: Mapping[str, Any]) -> tuple[GatewayRef, ...]:
+    """The route's parentRefs that name Gateways (the default kind), deduplicated."""
+    out: list[GatewayRef] = []
+    for ref in spec.get("parentRefs", []):
+        if (ref.get("group", GATEWAY_GROUP), ref.get("kind", "Gateway")) != (GATEWAY_GROUP, "Gateway"):
+            continue
+        parent = GatewayRef(ref.get("namespace", namespace), ref["name"], ref.get("sectionName"), ref.get("port"))
+        if parent not in out:
+            out.append(parent)
+    return tuple(out)
+
+
+def _routes(namespace: str, name: str, spec: Mapping[str, Any], ctx: Context) -> tuple[Route, ...]:
+    key = f"{namespace}/{name}"
+    return tuple(
+        route for r, rule in enumerate(spec.get("rules", DEFAULT_RULES)) for route in _rule(key, r, rule, ctx)
+    )
+
+
 def _parents(refs: Sequence[Mapping[str, Any]], ctx: Context) -> list[tuple[str, int | None]]:
+    """The Service parents (GAMMA); Gateway parents are ``north_south``'s."""
     if not refs:
         ctx.warn("spec.parentRefs", "no parentRefs: the route is attached to nothing")
     out: list[tuple[str, int | None]] = []
     for i, ref in enumerate(refs):
         at = f"spec.parentRefs[{i}]"
         group, kind = ref.get("group", GATEWAY_GROUP), ref.get("kind", "Gateway")
+        if (group, kind) == (GATEWAY_GROUP, "Gateway"):
+            continue
         if kind != "Service":
-            ctx.warn(at, f"{kind} {ref['name']!r} is not a parent dpctl serves yet (waypoints take routes "
-                     "attached to Services): this parentRef is not in force")
+            ctx.warn(at, f"{kind} {ref['name']!r} is not a parent dpctl serves (it takes Services and Gateways): "
+                     "this parentRef is not in force")
             continue
         if group != "":
             ctx.warn(f"{at}.group", f"a Service parent needs group \"\" (unset means {GATEWAY_GROUP}): "

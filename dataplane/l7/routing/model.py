@@ -225,6 +225,33 @@ class Attachment:
     routes: tuple[Route, ...]
 
 
+@dataclass(frozen=True)
+class GatewayRef:
+    """A route's parentRef to a Gateway: ``section`` (a listener name) and
+    ``port`` narrow it to some of the Gateway's listeners."""
+
+    namespace: str
+    name: str
+    section: str | None = None
+    port: int | None = None
+
+
+@dataclass(frozen=True)
+class RouteSet:
+    """The routes an HTTPRoute or TLSRoute gives the Gateways it names.  Which
+    listeners take them, and for which hosts, is decided against each
+    Gateway (``attach``); a TLSRoute's routes match everything and only choose
+    backends."""
+
+    kind: str  # "HTTPRoute" | "TLSRoute"
+    namespace: str
+    name: str
+    order: int
+    hostnames: tuple[str, ...]
+    parents: tuple[GatewayRef, ...]
+    routes: tuple[Route, ...]
+
+
 # -- DestinationRule ---------------------------------------------------------------------------
 
 

@@ -14,6 +14,12 @@ With no route attached, the table holds the waypoint's inbound default
 (forward to the Service itself; 2 retries on reset-before-request, none for
 gRPC; no timeout), so ``select`` answers None only when routes are attached
 and none matched: GAMMA's 404 ``NR``.
+
+A north-south Gateway listener's table (``HostTable``) is grouped by
+hostname first, as Envoy's virtual hosts are: the request's host picks the
+most specific hostname the attached routes serve (exact, then the longest
+wildcard, then ``*``), and that hostname's routes, in the same Gateway API
+precedence, pick the route; no hostname or no route is a 404.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from . import listeners
 from .matching import matches
-from .model import Attachment, Backend, Request, Route
+from .model import Attachment, Backend, Request, Route, RouteSet
 from .retry import inbound_default
 from .values import host_matches, namespace_of
 
@@ -93,3 +100,27 @@ def build(
     if not routes:
         return RouteTable(service, port, (default_route(service, port, grpc),), False, tuple(ignored))
     return RouteTable(service, port, tuple(routes), True, tuple(ignored))
+
+
+@dataclass(frozen=True)
+class HostTable:
+    """One Gateway listener's routes, by the hostnames they serve there."""
+
+    hosts: tuple[tuple[str, tuple[Route, ...]], ...]
+
+    def select(self, request: Request) -> Route | None:
+        """The route for ``request``'s host and match, None for a 404."""
+        host = listeners.host_of(request.authority)
+        chosen = listeners.best((name for name, _ in self.hosts), host)
+        routes = next((routes for name, routes in self.hosts if name == chosen), ())
+        return next((route for route in routes if matches(route.match, request)), None)
+
+
+def build_hosts(attached: Iterable[tuple[RouteSet, tuple[str, ...]]]) -> HostTable:
+    """A listener's table from the routes attached to it, each with the
+    hostnames it serves there (``attach.bindings``)."""
+    by_host: dict[str, list[Route]] = {}
+    for route, hostnames in sorted(attached, key=lambda a: (a[0].order, a[0].namespace, a[0].name)):
+        for host in hostnames:
+            by_host.setdefault(host, []).extend(route.routes)
+    return HostTable(tuple((host, tuple(sorted(routes, key=precedence))) for host, routes in by_host.items()))

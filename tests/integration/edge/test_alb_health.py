@@ -117,18 +117,24 @@ def test_t21_when_every_pod_fails_the_alb_fails_open(live: Emulation) -> None:
 
 
 def _answered(emu: Emulation) -> tuple[int, str | None]:
-    """One request through the zone-a ALB node: its status and the answering pod, if any."""
+    """One request through the zone-a ALB node: its status and the answering pod, if any;
+    (0, None) when no answer comes within 2 s (the ALB still waiting on a dark target,
+    which it gives 10 s to connect)."""
     public = _alb_node(emu).public_ip
     assert public is not None
     sock = netns.socket_in(emu.netns("external"), socket.AF_INET, socket.SOCK_STREAM)
-    sock.settimeout(10)
-    sock.connect((public, 80))
-    connection = http.client.HTTPConnection(public)
-    connection.sock = sock
-    connection.request("GET", "/zone")
-    response = connection.getresponse()
-    body = response.read()
-    connection.close()
+    sock.settimeout(2)
+    try:
+        sock.connect((public, 80))
+        connection = http.client.HTTPConnection(public)
+        connection.sock = sock
+        connection.request("GET", "/zone")
+        response = connection.getresponse()
+        body = response.read()
+    except TimeoutError:
+        return 0, None
+    finally:
+        sock.close()
     return response.status, json.loads(body)["pod"] if response.status == 200 else None
 
 
@@ -137,6 +143,12 @@ def test_a_dark_zone_is_found_by_the_health_checks_not_at_once(live: Emulation) 
     until two checks fail (unlike a zonal shift), then only to zone a's."""
     in_a = {p.name for p in live.plan.pods if p.name.startswith("web-") and p.zone == "a"}
     assert in_a and len(in_a) < 3  # pods on both sides of the cut
+    for pod in _web(live):  # every pod healthy first, whatever the tests before left switched
+        _switch(live, pod, 0)
+    deadline = time.monotonic() + LATEST + INTERVAL
+    while {pod for status, pod in (_answered(live) for _ in range(6)) if status == 200} != set(_web(live)):
+        assert time.monotonic() < deadline, "the pods did not all come back before the cut"
+        time.sleep(0.5)
     dpctl("zone", "fail", "b", "-t", live.name, check=True)
     try:
         started = time.monotonic()

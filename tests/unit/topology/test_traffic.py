@@ -66,7 +66,7 @@ def test_bad_waypoints_say_what_to_fix(topology: Callable[..., str], change: tup
 
 
 def test_a_gateway_of_another_class_is_an_edge_gateway_not_yet_enforced(topology: Callable[..., str]) -> None:
-    plan = plan_from_text(topology() + _waypoint().replace("istio-waypoint", "istio"), "t.yaml")
+    plan = plan_from_text(topology() + _waypoint().replace("istio-waypoint", "nginx"), "t.yaml")
     assert plan.waypoints == ()
     assert Accepted("Gateway", "default/waypoint", "not yet enforced") in plan.accepted_only
 

@@ -80,7 +80,7 @@ def test_kinds_without_data_plane_effect_and_custom_resources_are_accepted(topol
         "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {anything: [1, 2]}\n",
         "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i, namespace: default}\nspec: {}\n",
         "apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata: {name: h}\nspec: {}\n",
-        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec: {gatewayClassName: istio}\n",
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec: {gatewayClassName: nginx}\n",
     ]
     plan = plan_from_text(topology() + "".join(f"---\n{d}" for d in docs), "t.yaml")
     assert plan.accepted_only == (

@@ -207,7 +207,7 @@ def test_the_extension_ref_message_says_the_route_is_rejected() -> None:
 
 WARNED = [
     ("parentRefs: [{kind: Service, name: reviews}]", "spec.parentRefs[0].group"),
-    ("parentRefs: [{name: my-gateway}]", "spec.parentRefs[0]"),
+    ("parentRefs: [{group: multicluster.x-k8s.io, kind: ServiceImport, name: reviews}]", "spec.parentRefs[0]"),
     ('parentRefs: [{group: "", kind: Service, name: reviews, sectionName: http}]', "spec.parentRefs[0].sectionName"),
     (PARENT + "hostnames: [reviews.example.com]", "spec.hostnames"),
     (PARENT + "rules: [{filters: [{type: CORS, cors: {allowOrigins: ['*']}}], backendRefs: [{name: reviews-v1, "
