@@ -11,8 +11,11 @@ the load balancers; a new ARN or new domains on ``apply`` issue a new one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,21 +48,36 @@ def _files(state_dir: Path, arn: str, domains: tuple[str, ...]) -> Files:
     return Files(base.with_suffix(".pem"), base.with_suffix(".key"))
 
 
+@contextlib.contextmanager
+def _issuing(state_dir: Path) -> Iterator[None]:
+    """One issuer at a time: the agents serving ALBs, NLBs and gateways on
+    different nodes may all ask for the root (or one ARN) at once, and two
+    issuing it would leave one of them serving a certificate of a root that
+    is no longer on disk, or a key that does not match its certificate."""
+    directory = acm_dir(state_dir)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(directory / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def ensure_root(state_dir: Path, emulation: str) -> Issued:
     """The public root, made on first use."""
     cert_path, key_path = root_path(state_dir), acm_dir(state_dir) / "root.key"
-    if cert_path.exists() and key_path.exists():
-        return _load(Files(cert_path, key_path))
-    root = make_root(f"{emulation} public")
-    _save(root, Files(cert_path, key_path))
-    return root
+    with _issuing(state_dir):
+        if cert_path.exists() and key_path.exists():
+            return _load(Files(cert_path, key_path))
+        root = make_root(f"{emulation} public")
+        _save(root, Files(cert_path, key_path))
+        return root
 
 
 def ensure_certificate(state_dir: Path, root: Issued, arn: str, domains: tuple[str, ...]) -> Files:
     """The key and certificate files of ``arn`` for ``domains``, issued if missing."""
     files = _files(state_dir, arn, domains)
-    if not (files.cert.exists() and files.key.exists()):
-        _save(issue(root, arn, domains), files)
+    with _issuing(state_dir):
+        if not (files.cert.exists() and files.key.exists()):
+            _save(issue(root, arn, domains), files)
     return files
 
 

@@ -106,12 +106,22 @@ def _parse_document(document: Document, file: str, manifest: Manifest, problems:
     api_version = data.get("apiVersion")
     if isinstance(api_version, str) and not kind.accepts(api_version):
         origin.report("apiVersion", f"{kind.name} is apiVersion {kind.api_version}, not '{api_version}'")
+    before = len(origin.problems)
     clean = check(kind.schema, data, origin.report)
     metadata = clean.get("metadata", {})
     if kind.name != "Topology":
         check_labels(metadata.get("labels", {}), "metadata.labels", origin.report)
         check_labels(metadata.get("annotations", {}), "metadata.annotations", origin.report, values=False)
+    if kind.name in _READ_WHOLE and len(origin.problems) > before:
+        return  # its shape is wrong (said above): the translators read a spec whole, so they stop here
     _CONVERTERS[kind.name](clean, origin, manifest)
+
+
+# Kinds whose spec the L7 routing and edge translators read as a whole, trusting
+# the schema's required fields: a document that failed its shape goes no further.
+_READ_WHOLE = frozenset(
+    {"HTTPRoute", "TLSRoute", "VirtualService", "DestinationRule", "Gateway", "Ingress"}
+)
 
 
 # The API server's generated-name suffix: 5 characters of this alphabet (no vowels, no
@@ -192,7 +202,7 @@ def _certificates(spec: dict[str, Any], report: Report) -> dict[str, tuple[str, 
     """``spec.certificates``: the emulated ACM's certificates, by ARN (each ARN once)."""
     found: dict[str, tuple[str, ...]] = {}
     for i, raw in valid_items(spec.get("certificates", [])):
-        arn, domains = raw.get("arn"), tuple(d.lower() for d in raw.get("domains", ()))
+        arn, domains = raw.get("arn"), tuple(d.lower() for d in raw.get("domains", ()) if isinstance(d, str))
         if not isinstance(arn, str):
             continue
         if not arn.startswith("arn:aws:acm:"):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .model import Manifest, ObjectRef, Origin, TrafficSpec
+from .schema import compact
 
 
 def parse_ingress(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
@@ -23,7 +24,7 @@ def parse_ingress(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> 
     namespace = metadata.get("namespace", "default")
     manifest.objects.append(ObjectRef(origin, "Ingress", namespace, name))
     manifest.traffic.append(
-        TrafficSpec(origin, "Ingress", namespace, name, len(manifest.traffic), clean.get("spec", {}),
+        TrafficSpec(origin, "Ingress", namespace, name, len(manifest.traffic), compact(clean.get("spec", {})),
                     dict(metadata.get("annotations", {})))
     )
 
@@ -32,5 +33,5 @@ def parse_ingress_class(clean: dict[str, Any], origin: Origin, manifest: Manifes
     name = clean.get("metadata", {}).get("name")
     if isinstance(name, str):
         manifest.traffic.append(
-            TrafficSpec(origin, "IngressClass", "", name, len(manifest.traffic), clean.get("spec", {}))
+            TrafficSpec(origin, "IngressClass", "", name, len(manifest.traffic), compact(clean.get("spec", {})))
         )

@@ -28,6 +28,7 @@ from ..l7.routing import listeners
 from .model import ControllerSpec, Manifest, ObjectRef, Origin, PodTemplate, ServicePortSpec, ServiceSpec, TrafficSpec
 from .plan import Container, ContainerPort
 from .rules import check_name, dns_1035_label
+from .schema import compact
 
 ISTIO_CLASS = "istio"
 GATEWAY_RESPONDER = "gateway"
@@ -44,7 +45,7 @@ SUFFIX = "-istio"
 def parse_istio_gateway(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
     metadata = clean.get("metadata", {})
     namespace = metadata.get("namespace", "default")
-    spec = clean.get("spec", {})
+    spec = compact(clean.get("spec", {}))
     name = check_name(dns_1035_label, metadata.get("name"), "metadata.name", origin.report)
     key = f"Gateway {namespace}/{metadata.get('name', '')}"
 

@@ -19,13 +19,14 @@ from .model import Manifest, ObjectRef, Origin
 from .parse_policies import policy_targets
 from .plan import RequestAuthentication
 from .rules import check_name, dns_subdomain
+from .schema import compact
 
 
 def parse_request_authentication(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
     metadata = clean.get("metadata", {})
     name = check_name(dns_subdomain, metadata.get("name"), "metadata.name", origin.report)
     namespace = metadata.get("namespace", "default")
-    spec = clean.get("spec", {})
+    spec = compact(clean.get("spec", {}))
     key = f"RequestAuthentication {namespace}/{name}"
 
     def warn(path: str, message: str) -> None:

@@ -32,7 +32,7 @@ from .model import (
 from .parse_gateways import ISTIO_CLASS, parse_istio_gateway
 from .plan import WAYPOINT_RESPONDER, Accepted, Container, ContainerPort
 from .rules import check_name, dns_1035_label
-from .schema import valid_items
+from .schema import compact, valid_items
 
 WAYPOINT_CLASS = "istio-waypoint"
 HBONE_LISTENER_PORT = 15008
@@ -45,7 +45,7 @@ RESERVED_WAYPOINT_NAME = "none"
 def parse_gateway(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
     metadata = clean.get("metadata", {})
     namespace = metadata.get("namespace", "default")
-    spec = clean.get("spec", {})
+    spec = compact(clean.get("spec", {}))
     if spec.get("gatewayClassName") == ISTIO_CLASS:
         parse_istio_gateway(clean, origin, manifest)
         return
@@ -134,7 +134,7 @@ def parse_traffic(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> 
     if not isinstance(name, str) or origin.kind is None:
         return
     namespace = metadata.get("namespace", "default")
-    spec = clean.get("spec", {})
+    spec = compact(clean.get("spec", {}))
     key = f"{origin.kind} {namespace}/{name}"
 
     def warn(path: str, message: str) -> None:

@@ -243,6 +243,19 @@ def _unknown(key: Any, known: tuple[str, ...]) -> str:
     return f"{message}; did you mean '{close[0]}'?" if close else message
 
 
+def compact(value: Any) -> Any:
+    """``value`` (checked) without the list items that failed their check, at any depth.
+
+    For code that reads a whole checked spec, like the L7 routing and edge
+    translators: the failed items were reported already, and what passed is
+    theirs to read without looking for holes."""
+    if isinstance(value, dict):
+        return {k: compact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [compact(v) for v in value if v is not None]
+    return value
+
+
 def valid_items(values: list[Any]) -> list[tuple[int, Any]]:
     """The items of a checked list that passed, each with its index in the file."""
     return [(i, v) for i, v in enumerate(values) if v is not None]

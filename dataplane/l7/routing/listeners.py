@@ -52,7 +52,9 @@ def parse(namespace: str, spec: Mapping[str, Any], report: Report, warn: Report)
     seen: set[str] = set()
     for i, raw in enumerate(spec.get("listeners", [])):
         at = f"spec.listeners[{i}]"
-        name, protocol = raw["name"], raw["protocol"]
+        name, protocol = raw.get("name"), raw.get("protocol")
+        if name is None or protocol is None:  # the schema reported the missing field
+            continue
         if name in seen:
             report(f"{at}.name", f"{name!r} is used by another listener: listener names must be unique")
             continue
