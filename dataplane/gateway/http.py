@@ -25,9 +25,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from dataplane.l7.http import h1, h2
 from dataplane.l7.http.messages import ProtocolError, Request, Response, end_to_end, header
 from dataplane.l7.http.pool import ConnectionPool, Overflow, Streams
+from dataplane.l7.http.serve import serve
 from dataplane.l7.http.streams import Reader, Writer
 from dataplane.l7.routing import decision as decisions
 from dataplane.l7.routing import model as routing
@@ -81,12 +81,7 @@ class GatewayHttp:
             return await self.handle(request, scheme, peer, choose(request))
 
         try:
-            if http2:
-                await h2.Downstream(reader, writer).serve(handle)
-                return
-            downstream = h1.Downstream(reader, writer, scheme=scheme)
-            while (request := await downstream.next_request()) is not None:
-                await downstream.respond(await handle(request), head_only=request.method == "HEAD")
+            await serve(reader, writer, handle, http2=http2, scheme=scheme)
         except (ProtocolError, *NET_ERRORS) as exc:
             log.info("gateway: client %s:%d: %s", *peer, exc)
 

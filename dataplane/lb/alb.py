@@ -46,9 +46,9 @@ from dataplane.edge import albmatch, certificates, tlspolicy
 from dataplane.edge.albmodel import Alb, FixedResponse, Forward, Listener, Redirect, TargetGroup
 from dataplane.edge.zonalshift import ZonalShift
 from dataplane.kernel import netns, ztsockets
-from dataplane.l7.http import h1, h2
 from dataplane.l7.http.messages import ProtocolError, Request, Response, end_to_end, header
 from dataplane.l7.http.pool import ConnectionPool, Overflow
+from dataplane.l7.http.serve import serve as serve_http
 from dataplane.lb import acm, checker
 from dataplane.lb.health import TargetHealth
 from dataplane.lb.targets import registered
@@ -261,12 +261,8 @@ class AlbNode:
                 return await self.handle(request, port, scheme, client[0])
 
             try:
-                if tls is not None and tls.selected_alpn_protocol() == "h2":
-                    await h2.Downstream(reader, writer).serve(handle)
-                    return
-                downstream = h1.Downstream(reader, writer, scheme=scheme)
-                while (request := await downstream.next_request()) is not None:
-                    await downstream.respond(await handle(request), head_only=request.method == "HEAD")
+                http2 = tls is not None and tls.selected_alpn_protocol() == "h2"
+                await serve_http(reader, writer, handle, http2=http2, scheme=scheme)
             except (ProtocolError, *NET_ERRORS) as exc:
                 log.info("alb %s: %s:%d: %s", self.lb.name, *client[:2], exc)
             finally:

@@ -37,9 +37,9 @@ import uuid
 from dataclasses import dataclass, field
 
 from dataplane.l7 import accesslog
-from dataplane.l7.http import h1, h2
 from dataplane.l7.http.messages import Request, Response, end_to_end, header
 from dataplane.l7.http.pool import ConnectionPool, Limits, Overflow
+from dataplane.l7.http.serve import serve
 from dataplane.l7.http.streams import Reader, Writer
 from dataplane.l7.routing import decision as decisions
 from dataplane.l7.routing import lb, replies, requestauthn, retry
@@ -131,12 +131,7 @@ class WaypointHttp:
         # Envoy's AUTO codec: the client's first bytes choose HTTP/2 or HTTP/1.1
         # whatever the port declares (HTTP is client-first: waiting cannot hang).
         initial = initial or await first_bytes(reader)
-        if initial.startswith(protocols.H2_PREFACE[:3]):
-            await h2.Downstream(reader, writer, initial).serve(handle)
-            return
-        downstream = h1.Downstream(reader, writer, initial=initial)
-        while (request := await downstream.next_request()) is not None:
-            await downstream.respond(await handle(request), head_only=request.method == "HEAD")
+        await serve(reader, writer, handle, http2=initial.startswith(protocols.H2_PREFACE[:3]), initial=initial)
 
     async def handle(self, request: Request, target: Target, peer_identity: str | None, source: Address) -> Response:
         started_wall, started = dt.datetime.now(dt.UTC), time.monotonic()
