@@ -29,6 +29,26 @@ def write(netns: str, files: dict[str, str]) -> None:
         os.replace(tmp, os.path.join(target, name))
 
 
+def write_file(netns: str, relative: str, content: bytes) -> None:
+    """Write ``/etc/netns/<netns>/<relative>`` (a path under it, e.g. ``ssl/certs/x``), atomically."""
+    path = os.path.join(directory(netns), relative)
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as handle:
+        handle.write(content)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def remove_entry(netns: str, name: str) -> None:
+    """Remove one entry (file or directory) of ``/etc/netns/<netns>/``, if there."""
+    path = os.path.join(directory(netns), name)
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.unlink(path)
+
+
 def remove(netns: str) -> None:
     shutil.rmtree(directory(netns), ignore_errors=True)
 

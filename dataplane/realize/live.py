@@ -36,7 +36,7 @@ from typing import NoReturn
 from dataplane.agent import ready
 from dataplane.errors import DpctlError
 from dataplane.kernel import etcnetns, netns
-from dataplane.realize import fabric, identities, podfiles, route53, services
+from dataplane.realize import fabric, identities, outsidetrust, podfiles, route53, services
 from dataplane.state.store import StateDir
 from dataplane.topology import plan_from_sources
 from dataplane.topology.limits import DEFAULT_LIMITS, Limits
@@ -134,6 +134,7 @@ def roll_out(state: StateDir, old: Plan, new: Plan, overrides: Overrides, source
         services.apply_all(new)
         flushed = services.flush_stale_udp(old, new)
         route53.sync(new, state.path)  # ExternalDNS reconciles; the final reload serves its records
+        outsidetrust.trust(new, state.path)
         reload_agents(state, new)
     except BaseException as exc:
         _roll_back(state, old, new, added, exc)

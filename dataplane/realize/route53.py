@@ -40,7 +40,7 @@ def sync(plan: Plan, state_dir: str | Path) -> None:
     if any(not z.private for z in plan.hosted_zones):
         etcnetns.write(plan.external.client_netns, {"resolv.conf": f"nameserver {OUTSIDE_RESOLVER}\noptions edns0\n"})
     else:
-        etcnetns.remove(plan.external.client_netns)
+        etcnetns.remove_entry(plan.external.client_netns, "resolv.conf")
 
 
 def _running(plan: Plan, controller: ExternalDns) -> bool:

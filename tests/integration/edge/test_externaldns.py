@@ -79,10 +79,18 @@ def test_curl_by_name_with_no_resolve(live: tuple[Emulation, Path]) -> None:
     plain = dpctl("exec", "-t", emu.name, "external", "--", "curl", "-sS", "-m", "5", "http://shop.example.com/x",
                   check=True)
     assert json.loads(plain.stdout)["host"] == "shop.example.com"
-    root = acm.root_path(Path(StateDir(emu.name).path))
-    secure = dpctl("exec", "-t", emu.name, "external", "--", "curl", "-sS", "-m", "5", "--cacert", str(root),
+    # The outside client trusts the emulation's public root as a browser trusts
+    # Amazon's: no --cacert, and its bundle still holds the host's roots.
+    secure = dpctl("exec", "-t", emu.name, "external", "--", "curl", "-sS", "-m", "5",
                    "https://shop.example.com/y", check=True)
     assert json.loads(secure.stdout)["path"] == "/y"
+    root = acm.root_path(Path(StateDir(emu.name).path)).read_text()
+    bundle = Path(f"/etc/netns/{emu.plan.external.client_netns}/ssl/certs/ca-certificates.crt").read_text()
+    assert root.strip() in bundle
+    host = Path("/etc/ssl/certs/ca-certificates.crt")
+    if host.exists():  # the host's roots are kept in the client's bundle, and the host's file is untouched
+        assert bundle.count("BEGIN CERTIFICATE") == host.read_text().count("BEGIN CERTIFICATE") + 1
+        assert root.strip() not in host.read_text()
     vip = dpctl("exec", "-t", emu.name, "external", "--", "curl", "-sS", "-m", "5", "http://api.example.com/",
                 check=True)
     assert json.loads(vip.stdout)["namespace"] == "shop"
