@@ -24,6 +24,7 @@ from pathlib import Path
 
 from dataplane.agent import dns_responder, ready, reconcile, responders, route53, serving, workloads
 from dataplane.agent.pods import PodService
+from dataplane.agent.shiftexpiry import ShiftExpiry
 from dataplane.errors import DpctlError
 from dataplane.gateway.manager import Gateways
 from dataplane.kernel import process
@@ -67,6 +68,7 @@ class Agent:
         # The emulation's load balancer nodes (ALBs), if this is the node that serves them.
         self._load_balancers = LoadBalancers(state_dir, node)
         self._resolver = route53.OutsideResolver(state_dir, node)  # Route 53 for the outside client, beside them
+        self._shift_expiry = ShiftExpiry(state_dir, node)  # ends an EKS zonal shift at its expiry (first node)
         self._metrics_server: asyncio.Server | None = None
         self._metrics_connections = responders.Connections()
         self._errors: list[str] = []  # of the last reconcile, published again when a Job's pod completes
@@ -160,6 +162,7 @@ class Agent:
         errors.extend(await self._gateways.reconcile(plan))
         errors.extend(await self._load_balancers.reconcile(plan))
         errors.extend(await self._resolver.reconcile(plan))
+        errors.extend(await self._shift_expiry.reconcile(plan))
         self._plan_digest = digest
         self._publish(errors)
 
@@ -213,6 +216,7 @@ class Agent:
         self._metrics_connections.close()
         await self._load_balancers.close()
         await self._resolver.close()
+        await self._shift_expiry.close()
         await self._waypoints.close()
         await self._gateways.close()
         await self._ztunnel.close()

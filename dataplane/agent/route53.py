@@ -68,7 +68,7 @@ class OutsideResolver:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             return [f"route 53: cannot read {route53_path(self._state_dir)}: {exc}"]
         self._zones, self._plan = tuple(z for z in zones if not z.private), plan
-        self._shifts = _read_shifts(self._state_dir)
+        self._shifts = zonalshift.load(zonal_shifts_path(self._state_dir))
         self._view_at(time.time())
         if self._netns is None:
             try:
@@ -119,10 +119,3 @@ class OutsideResolver:
         self._connections.close()
         self._netns = None
 
-
-def _read_shifts(state_dir: Path) -> tuple[zonalshift.ZonalShift, ...]:
-    """The zonal shifts file; none when it is absent or unreadable (it is only ever written whole)."""
-    try:
-        return zonalshift.from_json(zonal_shifts_path(state_dir).read_text())
-    except (OSError, ValueError, KeyError, TypeError):
-        return ()

@@ -21,6 +21,7 @@ import click
 from dataplane.cli import (
     apply,
     capture,
+    cordon,
     create,
     delete,
     doctor,
@@ -68,6 +69,8 @@ for command in (
     verify.command,
     zonal_shift.command,
     zone.command,
+    cordon.cordon,
+    cordon.uncordon,
 ):
     cli.add_command(command)
 

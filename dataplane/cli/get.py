@@ -47,6 +47,8 @@ def node_record(plan: Plan, name: str) -> dict[str, Any]:
         "podCIDR": node.pod_cidr,
         "pods": len(plan.pods_on(node.name)),
         "labels": node.labels,
+        "status": "Ready,SchedulingDisabled" if node.unschedulable else "Ready",
+        "unschedulable": node.unschedulable,
     }
 
 
@@ -169,8 +171,8 @@ def command(topology: str | None, resource: str, namespace: str | None, output: 
         if output == "json":
             print_json(records)
             return
-        columns = ["NAME", "ZONE", "SUBNET", "IP", "PODS"]
-        rows = [[r["name"], r["zone"], r["subnet"], r["ip"], r["pods"]] for r in records]
+        columns = ["NAME", "STATUS", "ZONE", "SUBNET", "IP", "PODS"]
+        rows = [[r["name"], r["status"], r["zone"], r["subnet"], r["ip"], r["pods"]] for r in records]
         if output == "wide":
             columns += ["POD-CIDR", "NETNS"]
             for row, record in zip(rows, records):

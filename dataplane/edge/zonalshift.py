@@ -5,8 +5,8 @@ cancelled (``aws-edge.md`` §5): its nodes in that zone leave the DNS answers
 at once -- new connections go to the other zones -- while established
 connections are not cut.  Every shift needs an expiry of at most 72 hours
 when it starts (ARC's ``expiresIn``: minutes or hours, e.g. ``120m``,
-``20h``); one shift per resource, a new one replacing the old.  Pure: times
-are passed in, shifts are stored as JSON by the caller.
+``20h``); one shift per resource, a new one replacing the old.  Times are
+passed in; shifts are stored as one JSON file, written whole by the caller.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 MAX_EXPIRY = 72 * 3600.0
 _EXPIRES = re.compile(r"([1-9][0-9]*)([mh])")
@@ -56,3 +57,11 @@ def to_json(shifts: Iterable[ZonalShift]) -> str:
 
 def from_json(text: str) -> tuple[ZonalShift, ...]:
     return tuple(ZonalShift(**item) for item in json.loads(text))
+
+
+def load(path: Path) -> tuple[ZonalShift, ...]:
+    """The shifts file; none when it is absent or unreadable (it is only ever written whole)."""
+    try:
+        return from_json(path.read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()

@@ -64,8 +64,15 @@ class RolledBack(DpctlError):
     """A live change failed part-way and the emulation was put back as it was."""
 
 
+def _fixed(plan: Plan, name: str) -> object:
+    """A fixed field's value; a node's schedulability (cordon, zonal shift) is not fixed."""
+    if name == "nodes":
+        return tuple(dataclasses.replace(n, unschedulable=False) for n in plan.nodes)
+    return getattr(plan, name)
+
+
 def _check_fixed(old: Plan, new: Plan) -> None:
-    changed = [f for f in _FIXED_FIELDS if getattr(old, f) != getattr(new, f)]
+    changed = [f for f in _FIXED_FIELDS if _fixed(old, f) != _fixed(new, f)]
     if changed:
         raise DpctlError(
             f"this change alters {', '.join(changed)} of {old.name!r}, which only a rebuild can do: "

@@ -115,14 +115,14 @@ def plan_from_sources(
         problems.append(Problem(filename, f"live change 'mesh enroll|unenroll {namespace}': no namespace {namespace}"))
     external = plan_external(topology)
     declared = {n.name for n in topology.nodes if n.name}
-    placed = place(manifest.pods, layout.nodes, declared, previous)
+    changes = overrides or Overrides()
+    unschedulable = changes.cordoned | {n.name for n in layout.nodes if n.zone in changes.shifted_zones}
+    placed = place(manifest.pods, layout.nodes, declared, previous, frozenset(unschedulable))
     addresses = allocate(topology, layout, manifest.pods, placed, previous)
     services = allocate_services(manifest.services, topology, external, previous, set(addresses.nodes.values()))
     if problems:
         raise TopologyError(_in_file_order(problems, order))
-    return build_plan(
-        manifest, topology, layout, placed, addresses, services, external, (overrides or Overrides()).labels
-    )
+    return build_plan(manifest, topology, layout, placed, addresses, services, external, changes)
 
 
 def _in_file_order(problems: list[Problem], order: dict[str, int]) -> list[Problem]:

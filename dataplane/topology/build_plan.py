@@ -19,6 +19,7 @@ from .externaldns import with_external_dns
 from .ipam import Addresses, gateway
 from .model import Layout, Manifest, NodeSite, PodSpec, ServiceSpec, TopologySpec
 from .nlbs import plan_nlbs
+from .overrides import Overrides
 from .plan import CronJob, External, Namespace, Node, Plan, Pod, Service, ServicePort, Subnet, TrafficObject, Waypoint
 from .validate import IMPLICIT_NAMESPACES, MESH_ROOT_NAMESPACE
 from .vips import ServiceAddresses
@@ -34,9 +35,10 @@ def build_plan(
     addresses: Addresses,
     services: ServiceAddresses,
     external: External | None,
-    namespace_labels: dict[str, dict[str, str | None]] | None = None,
+    overrides: Overrides | None = None,
 ) -> Plan:
     name = topology.name
+    changes = overrides or Overrides()
     assert name is not None and topology.vpc_cidr is not None and topology.service_cidr is not None
     assert external is not None  # every range it needs passed its checks
     edge_warnings: list[str] = []
@@ -64,8 +66,8 @@ def build_plan(
             )
             for s in layout.subnets
         ),
-        nodes=tuple(_node(name, n, addresses) for n in layout.nodes),
-        namespaces=_namespaces(manifest, namespace_labels or {}),
+        nodes=tuple(_node(name, n, addresses, changes) for n in layout.nodes),
+        namespaces=_namespaces(manifest, changes.labels),
         pods=tuple(_pod(name, p, placed[p.key], addresses) for p in manifest.pods),
         services=tuple(_service(s, services) for s in manifest.services),
         pod_cidr=str(topology.pod_cidr) if topology.pod_cidr else None,
@@ -85,11 +87,12 @@ def build_plan(
         mesh_config=topology.mesh_config,
         load_balancers=load_balancers,
         certificates=topology.certificates,
+        shifted_zones=tuple(sorted(changes.shifted_zones)),
     )
     return with_external_dns(plan, manifest, topology)
 
 
-def _node(topology: str, node: NodeSite, addresses: Addresses) -> Node:
+def _node(topology: str, node: NodeSite, addresses: Addresses, changes: Overrides) -> Node:
     network = node.subnet.network
     block = addresses.blocks.get(node.name)
     return Node(
@@ -104,6 +107,7 @@ def _node(topology: str, node: NodeSite, addresses: Addresses) -> Node:
         labels=node.labels,
         pod_cidr=str(block) if block else None,
         vtep_ip=str(block.network_address) if block else None,
+        unschedulable=node.name in changes.cordoned or node.zone in changes.shifted_zones,
     )
 
 

@@ -17,6 +17,11 @@ With ``publishNotReadyAddresses`` every selected pod is ready and serving
 whatever its state, as Kubernetes publishes them (``terminating`` is still
 reported).  Services without a selector and ExternalName Services have no
 endpoints: dpctl has no manual EndpointSlices.
+
+While an EKS zonal shift moves the cluster away from a zone, the controller
+leaves that zone's pods out of every EndpointSlice (``aws-edge.md`` §5): no
+ClusterIP, NodePort, headless name, mesh or ``ip``-target load balancer
+reaches them, though they keep running.
 """
 
 from __future__ import annotations
@@ -89,7 +94,10 @@ def selected_pods(plan: Plan, service: Service, index: PodIndex | None = None) -
     """The pods ``service`` selects, by address (headless DNS needs them even without ports)."""
     if not has_endpoints(service):
         return ()
-    return (index or PodIndex(plan.pods)).select(service.namespace, service.selector)
+    chosen = (index or PodIndex(plan.pods)).select(service.namespace, service.selector)
+    if plan.shifted_zones:
+        return tuple(p for p in chosen if p.zone not in plan.shifted_zones)
+    return chosen
 
 
 def target_port(port: ServicePort, pod: Pod) -> int | None:

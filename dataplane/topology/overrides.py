@@ -1,6 +1,7 @@
 """Live changes to a running emulation, kept apart from its topology file.
 
-``dpctl scale``, ``delete pod`` and ``set ready|terminating`` change what
+``dpctl scale``, ``delete pod``, ``set ready|terminating``, ``cordon`` and an
+EKS zonal shift change what
 the cluster's controllers and kubelets would change, not the manifests, so
 they are stored next to the file instead of being written into it.  The
 plan of a running emulation is then a pure function of (file, overrides,
@@ -27,6 +28,10 @@ class Overrides:
     jobs: dict[str, str] = field(default_factory=dict)  # "ns/job" → "ns/cronjob" it was created from
     # namespace → label → value, or None for "label removed" (``mesh enroll|unenroll``)
     labels: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    cordoned: frozenset[str] = frozenset()  # node names (``dpctl cordon``): no new pods, none evicted
+    # zones an EKS zonal shift moved the cluster away from: their nodes are
+    # cordoned and their pods leave every EndpointSlice until it ends
+    shifted_zones: frozenset[str] = frozenset()
 
     def pruned(self, plan: Plan) -> Overrides:
         """These overrides without the readiness and termination of pods ``plan`` no longer has.
@@ -51,6 +56,8 @@ class Overrides:
                 "terminating": sorted(self.terminating),
                 "jobs": self.jobs,
                 "labels": self.labels,
+                "cordoned": sorted(self.cordoned),
+                "shifted_zones": sorted(self.shifted_zones),
             },
             indent=1,
             sort_keys=True,
@@ -69,6 +76,8 @@ class Overrides:
             terminating=frozenset(_names(raw, "terminating")),
             jobs=_mapping(raw, "jobs", str),
             labels=_labels(raw),
+            cordoned=frozenset(_names(raw, "cordoned")),
+            shifted_zones=frozenset(_names(raw, "shifted_zones")),
         )
 
 

@@ -9,6 +9,9 @@ and ``dpctl get pods -o wide`` can be predicted by reading the file.
 Pods that cannot move are placed first, so the spread of the others counts
 them: pods pinned by ``nodeName``, and with a ``previous`` plan, pods that
 still fit the node they ran on (a live change must not reshuffle them).
+An unschedulable node (cordoned, or in a zone an EKS zonal shift moved away
+from) keeps its pods but gets no new ones, as the scheduler skips it; a pod
+pinned with ``nodeName`` bypasses the scheduler and lands there anyway.
 """
 
 from __future__ import annotations
@@ -44,7 +47,10 @@ def _owner(pod: PodSpec) -> str:
     return f"{pod.namespace}/{pod.owner}"
 
 
-def place(pods: list[PodSpec], nodes: list[NodeSite], declared: set[str], previous: Plan | None) -> dict[str, NodeSite]:
+def place(
+    pods: list[PodSpec], nodes: list[NodeSite], declared: set[str], previous: Plan | None,
+    unschedulable: frozenset[str] = frozenset(),
+) -> dict[str, NodeSite]:
     """The node of each pod that can be placed, by pod key.
 
     ``declared`` holds every node name in the Topology, usable or not, so that
@@ -65,7 +71,15 @@ def place(pods: list[PodSpec], nodes: list[NodeSite], declared: set[str], previo
         placed[pod.key] = (kept or candidates)[0]
         load.add(pod, placed[pod.key])
     for pod, candidates in waiting:
-        placed[pod.key] = load.spread(pod, candidates)
+        schedulable = [n for n in candidates if n.name not in unschedulable]
+        if not schedulable:
+            pod.origin.report(
+                pod.spec_path,
+                f"pod {pod.key} cannot be scheduled: 0/{len(nodes)} nodes are available: "
+                f"{len(candidates)} node(s) were unschedulable (cordoned or zonally shifted)",
+            )
+            continue
+        placed[pod.key] = load.spread(pod, schedulable)
         load.add(pod, placed[pod.key])
     return placed
 

@@ -50,6 +50,7 @@ class Node:
     labels: dict[str, str] = field(default_factory=dict)
     pod_cidr: str | None = None  # overlay mode only: this node's pod range
     vtep_ip: str | None = None  # overlay mode only: address of vxlan0 (pod_cidr network address)
+    unschedulable: bool = False  # cordoned, or in a zone an EKS zonal shift moved away from
 
 
 WAYPOINT_RESPONDER = "waypoint"
@@ -402,6 +403,7 @@ class Plan:
     certificates: dict[str, tuple[str, ...]] = field(default_factory=dict)  # the emulated ACM: ARN -> domains
     hosted_zones: tuple[HostedZone, ...] = ()  # Route 53 as declared (spec.route53); their records live in route53.json
     external_dns: tuple[ExternalDns, ...] = ()  # ExternalDNS Deployments, in file order
+    shifted_zones: tuple[str, ...] = ()  # an EKS zonal shift's zones: their pods are in no EndpointSlice
     version: int = PLAN_VERSION
 
     def node(self, name: str) -> Node:
@@ -470,6 +472,7 @@ def _plan_from_dict(raw: dict[str, Any]) -> Plan:
             "pods": pods,
             "services": services,
             "warnings": tuple(raw["warnings"]),
+            "shifted_zones": tuple(raw.get("shifted_zones", ())),
             "accepted_only": tuple(Accepted(**a) for a in raw.get("accepted_only", ())),
             "cron_jobs": tuple(CronJob(**c) for c in raw.get("cron_jobs", ())),
             "waypoints": tuple(Waypoint(**w) for w in raw.get("waypoints", ())),

@@ -40,6 +40,8 @@ def test_json_round_trip() -> None:
         deleted=frozenset({"default/web-1", "default/client"}),
         ready={"default/web-0": False},
         terminating=frozenset({"default/web-2"}),
+        cordoned=frozenset({"n1"}),
+        shifted_zones=frozenset({"a"}),
     )
     assert Overrides.from_json(overrides.to_json()) == overrides
     assert Overrides.from_json(Overrides().to_json()) == Overrides()

@@ -7,6 +7,8 @@ import pytest
 
 from dataplane.errors import TopologyError
 from dataplane.topology import plan_from_text
+from dataplane.topology.endpoints import service_port_endpoints
+from dataplane.topology.overrides import Overrides
 
 from .conftest import user_pods
 
@@ -73,3 +75,34 @@ def test_a_pod_that_fits_nowhere_is_reported_once_per_deployment(
     with pytest.raises(TopologyError) as raised:
         plan_from_text(text, "t.yaml")
     assert [p.message for p in raised.value.problems] == ["nodeSelector disk=ssd matches no node"]
+
+
+def test_a_cordoned_node_keeps_its_pods_and_gets_no_new_ones(topology: Callable[..., str], make: SimpleNamespace) -> None:
+    before = plan_from_text(topology(zones="ab") + make.deployment("web", 2), "t.yaml")
+    cordoned = Overrides(cordoned=frozenset({"node-a"}), replicas={"default/web": 4})
+    after = plan_from_text(topology(zones="ab") + make.deployment("web", 2), "t.yaml", before, cordoned)
+    assert {p.name: p.node for p in user_pods(after)} == {
+        "web-0": "node-a", "web-1": "node-b", "web-2": "node-b", "web-3": "node-b"  # nothing evicted
+    }
+    assert [n.unschedulable for n in after.nodes] == [True, False]
+
+
+def test_an_eks_zonal_shift_cordons_the_zone_and_empties_its_endpoints(
+    topology: Callable[..., str], make: SimpleNamespace
+) -> None:
+    web = make.service("web", "  selector: {app: web}\n  ports: [{port: 80}]\n")
+    text = topology(zones="ab") + make.deployment("web", 2) + web
+    before = plan_from_text(text, "t.yaml")
+    shifted = plan_from_text(text, "t.yaml", before, Overrides(shifted_zones=frozenset({"a"})))
+    assert shifted.shifted_zones == ("a",) and [n.unschedulable for n in shifted.nodes] == [True, False]
+    assert {p.name: p.node for p in user_pods(shifted)} == {"web-0": "node-a", "web-1": "node-b"}
+    (port,) = service_port_endpoints(shifted, next(s for s in shifted.services if s.name == "web"))
+    assert [e.pod for e in port.endpoints] == ["web-1"]  # the zone-a pod runs, but no Service reaches it
+    (port,) = service_port_endpoints(before, next(s for s in before.services if s.name == "web"))
+    assert sorted(e.pod for e in port.endpoints) == ["web-0", "web-1"]
+
+
+def test_a_pod_with_every_node_cordoned_is_reported(topology: Callable[..., str], make: SimpleNamespace) -> None:
+    text = topology(zones="ab") + make.deployment("web", 1)
+    with pytest.raises(TopologyError, match="0/2 nodes are available: 2 node"):
+        plan_from_text(text, "t.yaml", None, Overrides(cordoned=frozenset({"node-a", "node-b"})))
