@@ -10,7 +10,9 @@ does not hold up the others.
 gRPC (``content-type: application/grpc...``) gets gRPC answers, so a gRPC
 client or health probe sees a healthy server: ``grpc.health.v1.Health/Check``
 answers ``HealthCheckResponse{status: SERVING}``, hand-encoded (two bytes do
-not justify a protobuf dependency); any other method is UNIMPLEMENTED.  A
+not justify a protobuf dependency); any other method is UNIMPLEMENTED.  Every
+gRPC answer names the pod in its ``x-dpctl-pod`` metadata, so a test can tell
+which backend a route sent a call to.  A
 request that ``x-dpctl-fail-after`` makes fail gets UNAVAILABLE, the status a
 gRPC client maps an HTTP 503 to, so retry policies see the same failure.
 
@@ -36,6 +38,7 @@ from dataplane.agent.httpbin import NO_BODY_STATUSES, SERVER_NAME, Answer, PodAn
 Headers = list[tuple[bytes, bytes]]
 
 GRPC_HEALTH_CHECK = "/grpc.health.v1.Health/Check"
+POD_METADATA = b"x-dpctl-pod"  # response metadata naming the pod that answered a gRPC call, as the JSON body does for HTTP
 SERVING = b"\x08\x01"  # HealthCheckResponse: field 1 (status), varint, 1 = SERVING
 GRPC_OK, GRPC_INVALID_ARGUMENT, GRPC_UNIMPLEMENTED, GRPC_UNAVAILABLE = 0, 3, 12, 14
 _GRPC_FAILURE = {503: GRPC_UNAVAILABLE, 400: GRPC_INVALID_ARGUMENT}
@@ -164,8 +167,11 @@ class H2Session:
         if forced is not None:
             return _grpc_status_only(_GRPC_FAILURE[forced], f"{httpbin.FAIL_AFTER_HEADER}: answered {forced}")
         if request.method != "POST" or request.path != GRPC_HEALTH_CHECK:
-            return _grpc_status_only(GRPC_UNIMPLEMENTED, f"unknown method {request.path}")
-        headers = [(b":status", b"200"), (b"content-type", b"application/grpc"), (b"server", SERVER_NAME)]
+            reply = _grpc_status_only(GRPC_UNIMPLEMENTED, f"unknown method {request.path}")
+            reply.headers.append((POD_METADATA, self._answers.pod_key.encode()))
+            return reply
+        headers = [(b":status", b"200"), (b"content-type", b"application/grpc"), (b"server", SERVER_NAME),
+                   (POD_METADATA, self._answers.pod_key.encode())]
         return _Reply(headers, grpc_frame(SERVING), [(b"grpc-status", str(GRPC_OK).encode())])
 
     def _send_bodies(self) -> None:

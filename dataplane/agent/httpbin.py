@@ -93,6 +93,11 @@ class PodAnswers:
     def __init__(self, pod: Pod):
         self._pod = pod
 
+    @property
+    def pod_key(self) -> str:
+        """``<namespace>/<pod>``: what a gRPC answer names as its server (``x-dpctl-pod`` metadata)."""
+        return self._pod.key
+
     def answer(self, request: Request) -> Answer:
         report = self._report(request)
         status = self.forced_status(request) or self._status(request)

@@ -1,4 +1,4 @@
-"""What ``dpctl get gateways`` and ``dpctl get httproutes|tlsroutes`` show, from the plan.
+"""What ``dpctl get gateways`` and ``dpctl get httproutes|grpcroutes|tlsroutes`` show, from the plan.
 
 A Gateway of class ``istio`` lists its listeners and, as istiod writes in
 ``status.addresses``, its Service's LoadBalancer address; a route lists,
@@ -16,7 +16,10 @@ from dataplane.topology.parse_gateways import SUFFIX
 from dataplane.topology.plan import Plan
 
 GATEWAYS = ("gateways", "gateway", "gtw")
-ROUTES = {"httproutes": "HTTPRoute", "httproute": "HTTPRoute", "tlsroutes": "TLSRoute", "tlsroute": "TLSRoute"}
+ROUTES = {
+    "httproutes": "HTTPRoute", "httproute": "HTTPRoute", "grpcroutes": "GRPCRoute", "grpcroute": "GRPCRoute",
+    "tlsroutes": "TLSRoute", "tlsroute": "TLSRoute",
+}
 RESOURCES = (*GATEWAYS, *ROUTES)
 
 

@@ -1,4 +1,4 @@
-"""``dpctl get nodes|pods|services|cronjobs|ingress|certificates|dns|gateways|httproutes|tlsroutes``: what the emulation is made of."""
+"""``dpctl get nodes|pods|services|cronjobs|ingress|certificates|dns|gateways|httproutes|grpcroutes|tlsroutes``: what the emulation is made of."""
 
 from __future__ import annotations
 

@@ -73,9 +73,9 @@ class GatewayHttp:
             pool.close()
 
     async def serve(
-        self, reader: Reader, writer: Writer, scheme: str, peer: Address, choose: Choose, http2: bool
+        self, reader: Reader, writer: Writer, scheme: str, peer: Address, choose: Choose, http2: bool | None
     ) -> None:
-        """Every request on one client connection (HTTP/2 when ALPN chose it)."""
+        """Every request on one client connection (HTTP/2 when ALPN chose it; None: h2c if the client opens with it)."""
 
         async def handle(request: Request) -> Response:
             return await self.handle(request, scheme, peer, choose(request))

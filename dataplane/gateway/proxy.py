@@ -118,7 +118,7 @@ class GatewayProxy:
             if all(li.protocol == "HTTP" for li in served):
                 reader, writer = await asyncio.open_connection(sock=conn)
                 try:
-                    await self.http.serve(reader, writer, "http", peer, self._by_host(port), http2=False)
+                    await self.http.serve(reader, writer, "http", peer, self._by_host(port), http2=None)
                 finally:
                     writer.close()
                 return

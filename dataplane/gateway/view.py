@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from dataplane.l7.routing import attach, gateway, listeners, tlsroute
+from dataplane.l7.routing import attach, gateway, grpcroute, listeners, tlsroute
 from dataplane.l7.routing.attach import ParentStatus, ServedGateway
 from dataplane.l7.routing.model import RouteSet
 from dataplane.l7.routing.table import HostTable, build_hosts
@@ -46,12 +46,14 @@ def served_gateways(plan: Plan) -> dict[str, ServedGateway]:
 
 
 def route_sets(plan: Plan) -> tuple[RouteSet, ...]:
-    """Every HTTPRoute and TLSRoute that names a Gateway, in document order."""
+    """Every HTTPRoute, GRPCRoute and TLSRoute that names a Gateway, in document order."""
     found: list[RouteSet | None] = []
     for o in plan.traffic:
         args = (o.namespace, o.name, o.order, o.spec, _logged, _quiet, plan.cluster_domain)
         if o.kind == "HTTPRoute":
             found.append(gateway.north_south(*args))
+        elif o.kind == "GRPCRoute":
+            found.append(grpcroute.north_south(*args))
         elif o.kind == "TLSRoute":
             found.append(tlsroute.translate(*args))
     return tuple(r for r in found if r is not None)

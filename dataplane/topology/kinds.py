@@ -490,7 +490,7 @@ NOT_YET_ENFORCED_KINDS = frozenset(
     {
         "NetworkPolicy",
         # Gateway API
-        "GatewayClass", "GRPCRoute", "TCPRoute", "UDPRoute", "ReferenceGrant",
+        "GatewayClass", "TCPRoute", "UDPRoute", "ReferenceGrant",
         "BackendTLSPolicy", "BackendTrafficPolicy",
         # Istio networking and security beyond AuthorizationPolicy and RequestAuthentication
         "ServiceEntry", "Sidecar", "WorkloadEntry", "WorkloadGroup",

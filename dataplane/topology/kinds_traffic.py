@@ -1,4 +1,4 @@
-"""The traffic-management kinds: Gateway API (Gateway, HTTPRoute, TLSRoute) and Istio's
+"""The traffic-management kinds: Gateway API (Gateway, HTTPRoute, GRPCRoute, TLSRoute) and Istio's
 VirtualService and DestinationRule, field by field.
 
 These shapes are checked here like every other kind (unknown fields are
@@ -160,6 +160,59 @@ TLS_ROUTE = Kind(
     also=("gateway.networking.k8s.io/v1alpha2", "gateway.networking.k8s.io/v1alpha3"),
 )
 
+_GRPC_FILTER = Obj(
+    {
+        "type": Enum(("RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror", "ExtensionRef")),
+        "requestHeaderModifier": _HEADER_MODIFIER,
+        "responseHeaderModifier": _HEADER_MODIFIER,
+        "requestMirror": Obj(
+            {
+                "backendRef": Obj(_BACKEND_OBJECT, required=("name",)),
+                "percent": Int(),
+                "fraction": Obj({"numerator": Int(), "denominator": Int()}, required=("numerator",)),
+            },
+            required=("backendRef",),
+        ),
+        "extensionRef": Obj({}, open=True),
+    },
+    required=("type",),
+)
+_GRPC_ROUTE_RULE = Obj(
+    {
+        "name": Str(),
+        "matches": ListOf(
+            Obj(
+                {
+                    "method": Obj(
+                        {"type": Enum(("Exact", "RegularExpression")), "service": Str(), "method": Str()}
+                    ),
+                    "headers": ListOf(_VALUE_MATCH),
+                }
+            )
+        ),
+        "filters": ListOf(_GRPC_FILTER),
+        "backendRefs": ListOf(
+            Obj({**_BACKEND_OBJECT, "weight": Int(), "filters": ListOf(_GRPC_FILTER)}, required=("name",))
+        ),
+        **ignored("sessionPersistence"),
+    }
+)
+GRPC_ROUTE = Kind(
+    "GRPCRoute",
+    GATEWAY_API,
+    True,
+    document(
+        metadata(True),
+        {
+            "spec": Obj(
+                {"parentRefs": ListOf(_PARENT_REF), "hostnames": ListOf(Str()), "rules": ListOf(_GRPC_ROUTE_RULE)}
+            ),
+            **ignored("status"),
+        },
+    ),
+    also=("gateway.networking.k8s.io/v1alpha2",),
+)
+
 # -- Istio networking ---------------------------------------------------------------------------
 
 _STRING_MATCH = Obj({"exact": Str(), "prefix": Str(), "regex": Str()})
@@ -309,4 +362,4 @@ DESTINATION_RULE = Kind(
     also=ISTIO_NETWORKING_OLDER,
 )
 
-TRAFFIC_KINDS = (GATEWAY, HTTP_ROUTE, TLS_ROUTE, VIRTUAL_SERVICE, DESTINATION_RULE)
+TRAFFIC_KINDS = (GATEWAY, HTTP_ROUTE, GRPC_ROUTE, TLS_ROUTE, VIRTUAL_SERVICE, DESTINATION_RULE)

@@ -120,7 +120,7 @@ def _parse_document(document: Document, file: str, manifest: Manifest, problems:
 # Kinds whose spec the L7 routing and edge translators read as a whole, trusting
 # the schema's required fields: a document that failed its shape goes no further.
 _READ_WHOLE = frozenset(
-    {"HTTPRoute", "TLSRoute", "VirtualService", "DestinationRule", "Gateway", "Ingress"}
+    {"HTTPRoute", "GRPCRoute", "TLSRoute", "VirtualService", "DestinationRule", "Gateway", "Ingress"}
 )
 
 
@@ -335,6 +335,7 @@ _CONVERTERS: dict[str, Callable[[dict[str, Any], Origin, Manifest], None]] = {
     "RequestAuthentication": parse_requestauthn.parse_request_authentication,
     "Gateway": parse_traffic.parse_gateway,
     "HTTPRoute": parse_traffic.parse_traffic,
+    "GRPCRoute": parse_traffic.parse_traffic,
     "TLSRoute": parse_traffic.parse_traffic,
     "VirtualService": parse_traffic.parse_traffic,
     "DestinationRule": parse_traffic.parse_traffic,

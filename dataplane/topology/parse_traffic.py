@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..l7.routing import destinationrule, gateway, istio, tlsroute
+from ..l7.routing import destinationrule, gateway, grpcroute, istio, tlsroute
 from .model import (
     ControllerSpec,
     Manifest,
@@ -119,6 +119,7 @@ def _deploy(origin: Origin, namespace: str, name: str, manifest: Manifest) -> No
 
 _TRANSLATORS = {
     "HTTPRoute": gateway.translate,
+    "GRPCRoute": grpcroute.translate,
     "TLSRoute": tlsroute.translate,
     "VirtualService": istio.translate,
     "DestinationRule": destinationrule.translate,
@@ -126,7 +127,7 @@ _TRANSLATORS = {
 
 
 def parse_traffic(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
-    """An HTTPRoute, TLSRoute, VirtualService or DestinationRule (``origin.kind``): its
+    """An HTTPRoute, GRPCRoute, TLSRoute, VirtualService or DestinationRule (``origin.kind``): its
     meaning checked by the L7 routing core (a problem is an error, a field a
     waypoint does not honour a warning), then kept as checked."""
     metadata = clean.get("metadata", {})

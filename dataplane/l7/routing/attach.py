@@ -97,7 +97,7 @@ def attach(
     if not named:
         return refused("NoMatchingParent", "no listener has that sectionName and port")
     labels = namespace_labels.get(route.namespace, {})
-    allowed = [li for li in named if li.route_kind == route.kind and _admits(li, gateway, route.namespace, labels)]
+    allowed = [li for li in named if route.kind in li.route_kinds and _admits(li, gateway, route.namespace, labels)]
     if not allowed:
         return refused("NotAllowedByListeners", f"no listener admits a {route.kind} from namespace {route.namespace}")
     bindings = tuple(

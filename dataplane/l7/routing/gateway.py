@@ -49,34 +49,35 @@ DEFAULT_RULES: list[dict[str, Any]] = [{}]  # the API server's default: one rule
 
 def translate(
     namespace: str, name: str, order: int, spec: Mapping[str, Any], report: Report, warn: Report,
-    domain: str = DEFAULT_DOMAIN,
+    domain: str = DEFAULT_DOMAIN, kind: str = "HTTPRoute",
 ) -> tuple[Attachment, ...]:
-    """The routes an HTTPRoute gives each Service (and port) it is attached
-    to; nothing when a problem was reported (the route would be rejected)."""
+    """The routes an HTTPRoute (or a GRPCRoute in its shape: ``grpcroute``)
+    gives each Service (and port) it is attached to; nothing when a problem
+    was reported (the route would be rejected)."""
     tally = Tally(report)
     ctx = Context(namespace, domain, tally, warn)
     parents = _parents(spec.get("parentRefs", []), ctx)
     if "hostnames" in spec and parents:
         warn("spec.hostnames", "ignored: a route attached to a Service serves that Service whatever the host")
-    routes = _routes(namespace, name, spec, ctx)
+    routes = _routes(kind, namespace, name, spec, ctx)
     if tally.count:
         return ()
-    return tuple(Attachment("HTTPRoute", namespace, name, order, host, port, routes) for host, port in parents)
+    return tuple(Attachment(kind, namespace, name, order, host, port, routes) for host, port in parents)
 
 
 def north_south(
     namespace: str, name: str, order: int, spec: Mapping[str, Any], report: Report, warn: Report,
-    domain: str = DEFAULT_DOMAIN,
+    domain: str = DEFAULT_DOMAIN, kind: str = "HTTPRoute",
 ) -> RouteSet | None:
     """The routes an HTTPRoute gives the Gateways it names; None when it names
     none or a problem was reported (``translate`` reported it already)."""
     tally = Tally(report)
     ctx = Context(namespace, domain, tally, warn)
     refs = gateway_refs(namespace, spec)
-    routes = _routes(namespace, name, spec, ctx) if refs else ()
+    routes = _routes(kind, namespace, name, spec, ctx) if refs else ()
     if tally.count or not refs:
         return None
-    return RouteSet("HTTPRoute", namespace, name, order, tuple(spec.get("hostnames", ())), refs, routes)
+    return RouteSet(kind, namespace, name, order, tuple(spec.get("hostnames", ())), refs, routes)
 
 
 def gateway_refs(namespace: str, spec: Mapping[str, Any]) -> tuple[GatewayRef, ...]:
@@ -91,8 +92,8 @@ def gateway_refs(namespace: str, spec: Mapping[str, Any]) -> tuple[GatewayRef, .
     return tuple(out)
 
 
-def _routes(namespace: str, name: str, spec: Mapping[str, Any], ctx: Context) -> tuple[Route, ...]:
-    key = f"{namespace}/{name}"
+def _routes(kind: str, namespace: str, name: str, spec: Mapping[str, Any], ctx: Context) -> tuple[Route, ...]:
+    key = f"{kind} {namespace}/{name}"
     return tuple(
         route for r, rule in enumerate(spec.get("rules", DEFAULT_RULES)) for route in _rule(key, r, rule, ctx)
     )
@@ -137,7 +138,7 @@ def _rule(key: str, r: int, rule: Mapping[str, Any], ctx: Context) -> list[Route
     direct = None if backends or found.redirect else DirectResponse(500)
     return [
         Route(
-            origin=f"HTTPRoute {key} rule {r} match {m}", match=match, backends=backends, redirect=found.redirect,
+            origin=f"{key} rule {r} match {m}", match=match, backends=backends, redirect=found.redirect,
             direct_response=direct, request_headers=found.request_headers, response_headers=found.response_headers,
             rewrite=found.rewrite, mirrors=found.mirrors, timeout=timeout, retry=retry,
         )

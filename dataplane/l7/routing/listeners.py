@@ -23,7 +23,7 @@ from typing import Any
 from .model import Report
 
 PROTOCOLS = ("HTTP", "HTTPS", "TLS")
-ROUTE_KINDS = {"HTTP": "HTTPRoute", "HTTPS": "HTTPRoute", "TLS": "TLSRoute"}
+ROUTE_KINDS = {"HTTP": ("HTTPRoute", "GRPCRoute"), "HTTPS": ("HTTPRoute", "GRPCRoute"), "TLS": ("TLSRoute",)}
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,8 @@ class Listener:
     allowed_selector: tuple[tuple[str, str], ...] = ()  # its matchLabels
 
     @property
-    def route_kind(self) -> str:
+    def route_kinds(self) -> tuple[str, ...]:
+        """The route kinds the listener admits (Gateway API's default ``allowedRoutes.kinds``)."""
         return ROUTE_KINDS[self.protocol]
 
     @property

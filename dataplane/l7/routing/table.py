@@ -85,7 +85,7 @@ def build(
                            "nor the waypoint's (consumer routes are ignored by waypoints)")
             continue
         usable.setdefault((attachment.kind, attachment.namespace, attachment.name), attachment)
-    http = [a for a in usable.values() if a.kind == "HTTPRoute"]
+    http = [a for a in usable.values() if a.kind in ("HTTPRoute", "GRPCRoute")]  # one table, as Istio merges them
     virtual = [a for a in usable.values() if a.kind == "VirtualService"]
     if http:
         ignored += [f"{_describe(a)}: HTTPRoutes are attached too (mixing them is undefined in Istio; dpctl uses "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from dataplane.l7.routing import destinationrule, extauthz, gateway, istio, table
+from dataplane.l7.routing import destinationrule, extauthz, gateway, grpcroute, istio, table
 from dataplane.l7.routing.model import Attachment, HostPolicy, TrafficPolicy
 from dataplane.l7.routing.table import RouteTable
 from dataplane.l7.routing.values import service_fqdn
@@ -47,6 +47,8 @@ def translate(plan: Plan) -> tuple[tuple[Attachment, ...], tuple[HostPolicy, ...
         args = (obj.namespace, obj.name, obj.order, obj.spec, report, ignore, plan.cluster_domain)
         if obj.kind == "HTTPRoute":
             attachments.extend(gateway.translate(*args))
+        elif obj.kind == "GRPCRoute":
+            attachments.extend(grpcroute.translate(*args))
         elif obj.kind == "VirtualService":
             attachments.extend(istio.translate(*args))
         elif obj.kind == "DestinationRule" and (policy := destinationrule.translate(*args)) is not None:

@@ -1,8 +1,9 @@
 """An ingress gateway (Gateway API, class istio) from the outside client, through
 its own LoadBalancer Service (TCP passthrough, externalTrafficPolicy Local):
 HTTP listeners routing by Host and path, an HTTPS listener terminating with a
-certificate the emulation issues, TLS passthrough chosen by SNI, and
-allowedRoutes keeping another namespace's route off the gateway."""
+certificate the emulation issues, TLS passthrough chosen by SNI, gRPC calls
+routed by GRPCRoute, and allowedRoutes keeping another namespace's route off
+the gateway."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import h2.connection
+import h2.events
 import pytest
 
 from dataplane.kernel import netns
@@ -119,3 +122,34 @@ def test_get_shows_gateways_and_route_conditions(live: Emulation) -> None:
     [sneaky] = [r for r in routes if r.split()[:2] == ["other", "sneaky"]]
     assert "True (Accepted)" in a and "http,https" in a
     assert "False (NotAllowedByListeners)" in sneaky
+
+
+def _grpc_call(sock: socket.socket, host: str, path: str) -> dict[str, str]:
+    """One unary gRPC call over h2c (an empty request message); its headers and trailers together."""
+    connection = h2.connection.H2Connection()
+    connection.initiate_connection()
+    connection.send_headers(1, [(":method", "POST"), (":scheme", "http"), (":authority", host), (":path", path),
+                                ("content-type", "application/grpc"), ("te", "trailers")])
+    connection.send_data(1, b"\x00\x00\x00\x00\x00", end_stream=True)
+    sock.sendall(connection.data_to_send())
+    seen: dict[str, str] = {}
+    with sock:
+        while True:
+            data = sock.recv(65536)
+            assert data, "the gateway closed the connection before the call ended"
+            for event in connection.receive_data(data):
+                if isinstance(event, h2.events.ResponseReceived | h2.events.TrailersReceived):
+                    seen.update((k.decode(), v.decode()) for k, v in event.headers)
+                if isinstance(event, h2.events.StreamEnded | h2.events.StreamReset):
+                    return seen
+            sock.sendall(connection.data_to_send())
+
+
+def test_grpc_calls_are_routed_by_method(live: Emulation) -> None:
+    check = _grpc_call(_connect(live, 80), "grpc.example.com", "/grpc.health.v1.Health/Check")
+    assert check["grpc-status"] == "0" and check["x-dpctl-pod"].startswith("shop/api-")
+    other = _grpc_call(_connect(live, 80), "grpc.example.com", "/shop.Cart/Add")
+    assert other["grpc-status"] == "12" and other["x-dpctl-pod"].startswith("shop/web-")  # UNIMPLEMENTED, by web
+    routes = dpctl("get", "grpcroutes", "-t", live.name, check=True).stdout.splitlines()
+    [calls] = [r for r in routes if r.split()[:2] == ["shop", "calls"]]
+    assert "True (Accepted)" in calls and "http" in calls

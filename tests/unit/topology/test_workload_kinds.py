@@ -79,7 +79,7 @@ def test_kinds_without_data_plane_effect_and_custom_resources_are_accepted(topol
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: r}\nrules: []\n",
         "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {anything: [1, 2]}\n",
         "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i, namespace: default}\nspec: {}\n",
-        "apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata: {name: h}\nspec: {}\n",
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: TCPRoute\nmetadata: {name: h}\nspec: {}\n",
         "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec: {gatewayClassName: nginx}\n",
     ]
     plan = plan_from_text(topology() + "".join(f"---\n{d}" for d in docs), "t.yaml")
@@ -87,7 +87,7 @@ def test_kinds_without_data_plane_effect_and_custom_resources_are_accepted(topol
         Accepted("ConfigMap", "default/c", "ignored"),
         Accepted("ClusterRole", "r", "ignored"),
         Accepted("Widget", "w", "ignored"),
-        Accepted("GRPCRoute", "h", "not yet enforced"),
+        Accepted("TCPRoute", "h", "not yet enforced"),
         Accepted("Gateway", "default/g", "not yet enforced"),  # a north-south gateway, for the edge
         Accepted("Ingress", "default/i", "not yet enforced"),  # no class: no ALB serves it
     )
