@@ -20,6 +20,15 @@ takes.  Expectations:
 Internal ALBs are reachable from inside the VPC only: reported as not
 checked from the outside client.
 
+NLBs (``nlb_trials``): one request per internet-facing NLB node and TCP
+listener whose targets run the HTTP responder -- over TLS where the NLB
+terminates it -- answered by a target of that node's zone (all zones with
+cross-zone on), whose TCP peer follows the reference's table (§1.4, T23,
+T24): the client with client IP preservation and externalTrafficPolicy
+Local, a node under Cluster, else the NLB node's private address.  No
+forwarded headers: an NLB is layer 4.  PROXY v2 listeners are not checkable
+by a plain HTTP request.
+
 Names: every A record of a public hosted zone (``dns_trials``) should
 resolve, from the outside client, to its values -- or, for an ALIAS to a
 load balancer, to that load balancer's public addresses, less the nodes of a
@@ -35,10 +44,11 @@ from dataclasses import dataclass
 from dataplane.edge import albmatch, certificates, zonalshift
 from dataplane.edge.albmodel import Alb, FixedResponse, Forward, Listener, Redirect, Rule
 from dataplane.edge.zonalshift import ZonalShift
+from dataplane.kubeproxy.nlb import ServedNlb, served_nlbs, targets
 from dataplane.route53.records import HostedZone
 from dataplane.topology.albs import ingress_albs
-from dataplane.topology.endpoints import PodIndex, service_port_endpoints
-from dataplane.topology.plan import LbNode, LoadBalancer, Plan
+from dataplane.topology.endpoints import Endpoint, PodIndex, service_port_endpoints
+from dataplane.topology.plan import LbNode, LoadBalancer, Plan, Pod, ServicePort
 
 DEFAULT_HOST = "edge.dpctl.test"  # a host no rule names, for the listeners' defaults
 
@@ -56,6 +66,7 @@ class EdgeTrial:
     peers: frozenset[str] = frozenset()  # addresses the pod may see as its TCP peer
     location: str | None = None
     certificate: str | None = None  # the ARN the handshake should present
+    layer7: bool = True  # an ALB adds X-Forwarded-* and X-Amzn-Trace-Id; an NLB adds nothing
 
 
 @dataclass(frozen=True)
@@ -153,6 +164,65 @@ def _pods(plan: Plan, namespace: str, service: str, port: int | str) -> frozense
         if entry.port.port == port or entry.port.name == port:
             return frozenset(f"{e.namespace}/{e.pod}" for e in entry.endpoints if e.ready)
     return frozenset()
+
+
+def nlb_trials(plan: Plan) -> list[EdgeTrial | Unchecked]:
+    """One request per internet-facing NLB node and TCP listener (see the module's docstring)."""
+    found: list[EdgeTrial | Unchecked] = []
+    slices = {s.key: service_port_endpoints(plan, s, PodIndex(plan.pods)) for s in plan.services}
+    for served in served_nlbs(plan):
+        if served.lb.scheme != "internet-facing":
+            found.append(Unchecked(f"nlb {served.lb.name}", "not checked: an internal NLB is reachable from the VPC only"))
+            continue
+        for port, endpoints in slices.get(served.service.key, ()):
+            if port.protocol != "TCP":
+                continue
+            for node in served.lb.nodes:
+                found.append(_nlb_trial(plan, served, node, port, endpoints))
+    return found
+
+
+def _nlb_trial(
+    plan: Plan, served: ServedNlb, node: LbNode, port: ServicePort, endpoints: tuple[Endpoint, ...]
+) -> EdgeTrial | Unchecked:
+    assert node.public_ip is not None and plan.external is not None
+    settings = served.settings
+    tls = settings.terminates(port.port)
+    subject = f"nlb {served.lb.name} zone {node.zone} {'TLS' if tls else 'TCP'}:{port.port}"
+    if settings.proxy_protocol:
+        return Unchecked(subject, "not checkable: the targets get PROXY v2 first, which a plain request cannot read")
+    reachable = targets(plan, served, node.zone, port, endpoints)
+    if not reachable:
+        return Unchecked(subject, "not checked: no healthy target for this zone's node (it refuses)")
+    pods = {p.key: p for p in plan.pods}
+    anywhere = settings.cross_zone or (  # a NodePort under Cluster spreads over every endpoint
+        settings.target_type == "instance" and served.service.external_traffic_policy != "Local")
+    serving = [e for e in endpoints if e.ready and (anywhere or e.zone == node.zone)]
+    http = [e for e in serving if _responder(pods[e.key], e.port) == "http"]
+    if not http:
+        return Unchecked(subject, "not checkable: the targets' port is not served by the HTTP responder")
+    certificate = None
+    if tls:
+        chain = tuple((arn, plan.certificates.get(arn, ())) for arn in settings.certificates)
+        certificate = certificates.choose_certificate(chain, served.lb.dns_name) if chain else None
+    return EdgeTrial(
+        subject=subject, address=node.public_ip, port=port.port, tls=tls, host=served.lb.dns_name, path="/",
+        status=None, pods=frozenset(e.key for e in http), peers=_nlb_peers(plan, served, node),
+        certificate=certificate, layer7=False,
+    )
+
+
+def _responder(pod: Pod, port: int) -> str | None:
+    return next((declared.responder for declared in pod.ports if declared.port == port), None)
+
+
+def _nlb_peers(plan: Plan, served: ServedNlb, node: LbNode) -> frozenset[str]:
+    """Whom the pod sees as its TCP peer, by target type, client IP preservation and traffic policy (T23, T24)."""
+    assert plan.external is not None
+    arrives = plan.external.client_ip if served.settings.preserves("TCP") else node.ip
+    if served.settings.target_type == "ip" or served.service.external_traffic_policy == "Local":
+        return frozenset({arrives})
+    return frozenset(n.ip for n in plan.nodes)  # a NodePort under Cluster masquerades as the node
 
 
 def dns_trials(

@@ -146,3 +146,14 @@ def test_internal_nlb_is_reachable_from_the_vpc_only(live: Emulation) -> None:
     assert "web-a" in pods and len(pods) >= 2  # cross-zone on: zone a's address reaches zone b too
     outcome, _ = connect_error(live.netns("external"), node.ip, 80, timeout=1.0)
     assert outcome == "timeout"
+
+
+def test_verify_edge_checks_every_nlb_listener_against_the_source_table(live: Emulation) -> None:
+    """verify's edge check sends a request through each internet-facing NLB node and judges the pod and the
+    TCP peer it saw by the reference's table; it would fail on a wrong peer or an added header."""
+    report = live.assert_verified("edge")
+    checked = {r.subject.split()[1] for r in report.results if r.subject.startswith("nlb ") and not r.skipped}
+    names = {lb.group: lb.name for lb in live.plan.load_balancers if lb.kind == "nlb"}
+    assert {names["shop/ip-default"], names["shop/ip-preserve"]} <= checked
+    skipped = [r for r in report.results if r.subject.startswith(f"nlb {names['shop/ip-proxy']} ")]
+    assert skipped and all(r.skipped and "PROXY v2" in r.reason for r in skipped)

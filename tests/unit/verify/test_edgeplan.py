@@ -8,7 +8,7 @@ from pathlib import Path
 from dataplane.topology import plan_from_text
 from dataplane.topology.plan import Plan
 from dataplane.verify.checks.edge import judge
-from dataplane.verify.edgeplan import EdgeTrial, Unchecked, plan_edge
+from dataplane.verify.edgeplan import EdgeTrial, Unchecked, nlb_trials, plan_edge
 
 ROOT = Path(__file__).resolve().parents[3]
 CERT_A = "arn:aws:acm:us-east-1:111122223333:certificate/aaaa"
@@ -106,3 +106,43 @@ def test_names_resolve_to_the_alias_targets_public_addresses_less_a_shifted_zone
     assert next(t.expected for t in shifted if t.name == "shop.example.com") == {
         n.public_ip for n in shop.nodes if n.zone == "b"
     }
+
+
+def _nlb_trials() -> dict[str, EdgeTrial | Unchecked]:
+    plan = _plan_nlb()
+    names = {lb.name: lb.group.split("/")[1] for lb in plan.load_balancers if lb.kind == "nlb"}
+    return {f"{names[t.subject.split()[1]]} {' '.join(t.subject.split()[2:])}": t for t in nlb_trials(plan)}
+
+
+def test_nlb_peers_follow_the_reference_table() -> None:
+    trials = _nlb_trials()
+    plan = _plan_nlb()
+    assert plan.external is not None
+    default, preserve = trials["ip-default zone a TCP:80"], trials["ip-preserve zone a TCP:80"]
+    assert isinstance(default, EdgeTrial) and isinstance(preserve, EdgeTrial)
+    [lb] = [lb for lb in plan.load_balancers if lb.group == "shop/ip-default"]
+    assert default.peers == {next(n.ip for n in lb.nodes if n.zone == "a")}  # T23: the NLB's private address
+    assert preserve.peers == {plan.external.client_ip}  # T23: preserved
+    assert default.pods == {"shop/web-a"}  # cross-zone off: zone a's node sends to zone a's pod only
+    local = trials["solo-local zone a TCP:80"]
+    assert isinstance(local, EdgeTrial) and local.peers == {plan.external.client_ip}  # T24 Local
+    assert isinstance(trials["solo-local zone b TCP:80"], Unchecked)  # no local endpoint: node b refuses
+    cluster = trials["solo-cluster zone b TCP:80"]
+    assert isinstance(cluster, EdgeTrial) and cluster.peers == {n.ip for n in plan.nodes}  # T24 Cluster
+    assert not default.layer7
+
+
+def _plan_nlb() -> Plan:
+    text = (ROOT / "tests/integration/topologies/nlb.yaml").read_text().replace("NAME", "n").replace("CNI", "vpc")
+    return plan_from_text(text, "nlb.yaml")
+
+
+def test_judge_an_nlb_answer_by_peer_and_no_added_headers() -> None:
+    plan = _plan_nlb()
+    trial = _nlb_trials()["ip-preserve zone a TCP:80"]
+    assert isinstance(trial, EdgeTrial) and plan.external is not None
+    report = {"namespace": "shop", "pod": "web-a", "client": f"{plan.external.client_ip}:5", "headers": {}}
+    assert judge(plan, trial, None, 200, {}, json.dumps(report).encode()) == []
+    added = dict(report, headers={"x-forwarded-for": "1.2.3.4"}, client="10.9.9.9:5")
+    off = judge(plan, trial, None, 200, {}, json.dumps(added).encode())
+    assert any("peer was 10.9.9.9:5" in o for o in off) and any("x-forwarded-for added" in o for o in off)
