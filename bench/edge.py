@@ -1,5 +1,6 @@
 """``scripts/bench edge``: HTTPS through the ALB emulation against haproxy
-terminating TLS on the same path, and plain HTTP to the pod, in one run.
+terminating TLS on the same path, an NLB's TCP passthrough against the
+NodePort it sends to, and plain HTTP to the pod, in one run.
 
 Paths (the outside client, one web pod on node-a, the built-in HTTP responder):
 
@@ -9,11 +10,16 @@ Paths (the outside client, one web pod on node-a, the built-in HTTP responder):
   certificate, listener rules, a keep-alive connection to the pod);
 * haproxy: HTTPS to haproxy in a pod of its own on node-a, terminating TLS
   with the same certificate and forwarding to the pod (a C L7 proxy on a
-  comparable path).
+  comparable path);
+* NodePort: plain HTTP to node-a's address and the Service's NodePort (the
+  kernel's DNAT to the pod);
+* NLB: plain HTTP to the zone-a NLB node's public address (instance
+  targets: the LB namespace DNATs to node-a's NodePort, all in the kernel).
 
-For each: requests/s over ``CONNECTIONS`` keep-alive connections and new TLS
-handshakes/s (a connection, a handshake and one request each, from
-``CONNECTIONS`` threads), with ratios against haproxy and the direct path.
+For each: requests/s over ``CONNECTIONS`` keep-alive connections and new
+connections/s (a connection -- with its TLS handshake on HTTPS -- and one
+request each, from ``CONNECTIONS`` threads), with ratios against the direct
+path, and the ALB against haproxy, the NLB against the NodePort.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ CONNECTIONS = 8
 SECONDS = 4.0
 HOST = "shop.example.com"
 ARN = "arn:aws:acm:us-east-1:111122223333:certificate/bench"
+NODE_PORT = 30080
 
 TOPOLOGY = f"""
 apiVersion: dpctl.dev/v1
@@ -75,6 +82,20 @@ kind: Service
 metadata: {{name: web, namespace: default}}
 spec: {{selector: {{app: web}}, ports: [{{name: http, port: 80, targetPort: 8080}}]}}
 ---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-nlb
+  namespace: default
+  annotations:
+    service.beta.kubernetes.io/aws-load-balancer-type: external
+    service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: instance
+    service.beta.kubernetes.io/aws-load-balancer-scheme: internet-facing
+spec:
+  type: LoadBalancer
+  selector: {{app: web}}
+  ports: [{{name: http, port: 80, targetPort: 8080, nodePort: {NODE_PORT}}}]
+---
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
@@ -95,7 +116,7 @@ spec:
 class Result:
     label: str
     rps: float
-    handshakes: float | None
+    connections: float  # new connections/s, each with one request (and a TLS handshake on HTTPS)
 
 
 def _parallel(work: Callable[[], None]) -> float:
@@ -131,15 +152,14 @@ def measure(label: str, netns_name: str, address: str, port: int, context: ssl.S
 
         return _parallel(one)
 
-    def handshakes() -> float:
+    def connections() -> float:
         def one() -> None:
             with connect() as sock:
                 _exchange(sock)
 
         return _parallel(one)
 
-    rps = in_netns(netns_name, requests)
-    return Result(label, rps, in_netns(netns_name, handshakes) if context else None)
+    return Result(label, in_netns(netns_name, requests), in_netns(netns_name, connections))
 
 
 def _haproxy(plan: Plan, directory: str, cert: acm.Files) -> subprocess.Popen[bytes] | None:
@@ -168,12 +188,14 @@ def run() -> None:
         client = plan.external.client_netns
         state = Path(StateDir(plan.name).path)
         context = ssl.create_default_context(cafile=str(acm.root_path(state)))
-        [lb] = plan.load_balancers
-        alb = next(n for n in lb.nodes if n.zone == "a")
-        assert alb.public_ip is not None
+        [alb] = [next(n for n in lb.nodes if n.zone == "a") for lb in plan.load_balancers if lb.kind == "alb"]
+        [nlb] = [next(n for n in lb.nodes if n.zone == "a") for lb in plan.load_balancers if lb.kind == "nlb"]
+        assert alb.public_ip is not None and nlb.public_ip is not None
         results = [
             measure("direct (HTTP to the pod)", client, plan.pod("default", "web").ip, 8080, None),
             measure("ALB (HTTPS)", client, alb.public_ip, 443, context),
+            measure("NodePort (HTTP)", client, plan.node("node-a").ip, NODE_PORT, None),
+            measure("NLB (TCP passthrough)", client, nlb.public_ip, 80, None),
         ]
         root = acm.ensure_root(state, plan.name)
         proxy = _haproxy(plan, directory, acm.ensure_certificate(state, root, ARN, (HOST,)))
@@ -183,17 +205,20 @@ def run() -> None:
             finally:
                 os.killpg(proxy.pid, signal.SIGTERM)
                 proxy.wait()
-    direct = results[0]
+    by_label = {r.label.split()[0]: r for r in results}
+    direct = by_label["direct"]
     print(f"\nThe edge: {CONNECTIONS} connections for {SECONDS:.0f} s each ({REQUEST.split()[1].decode()})")
-    print(f"{'path':<26}{'req/s':>9}{'vs direct':>11}{'handshakes/s':>14}")
+    print(f"{'path':<26}{'req/s':>9}{'vs direct':>11}{'new conn/s':>12}{'vs direct':>11}")
     for r in results:
-        shakes = f"{r.handshakes:>14.0f}" if r.handshakes is not None else f"{'-':>14}"
-        print(f"{r.label:<26}{r.rps:>9.0f}{r.rps / direct.rps:>11.2f}{shakes}")
-    haproxy = next((r for r in results if r.label.startswith("haproxy")), None)
+        print(f"{r.label:<26}{r.rps:>9.0f}{r.rps / direct.rps:>11.2f}"
+              f"{r.connections:>12.0f}{r.connections / direct.connections:>11.2f}")
+    nlb, node_port = by_label["NLB"], by_label["NodePort"]
+    print(f"NLB / NodePort: {nlb.rps / node_port.rps:.2f}x the requests/s, "
+          f"{nlb.connections / node_port.connections:.2f}x the new connections/s")
+    haproxy = by_label.get("haproxy")
     if haproxy is None:
         print("haproxy: not installed (apt-get install haproxy) -- no reference TLS proxy in this run")
         return
-    albr = results[1]
-    assert albr.handshakes is not None and haproxy.handshakes is not None
+    albr = by_label["ALB"]
     print(f"ALB / haproxy: {albr.rps / haproxy.rps:.2f}x the requests/s, "
-          f"{albr.handshakes / haproxy.handshakes:.2f}x the new TLS handshakes/s")
+          f"{albr.connections / haproxy.connections:.2f}x the new TLS handshakes/s")
