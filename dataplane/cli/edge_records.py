@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dataplane.topology.albs import ingress_albs
+from dataplane.topology.albs import all_albs
 from dataplane.topology.plan import Plan
 
 
@@ -20,7 +20,7 @@ def _quiet(path: str, message: str) -> None:
 
 
 def ingresses(plan: Plan, namespace: str | None) -> list[dict[str, Any]]:
-    albs = {alb.name: alb for alb in ingress_albs(plan.traffic, _quiet, _quiet)}
+    albs = {alb.name: alb for alb in all_albs(plan.traffic, _quiet, _quiet, {n.name: n.labels for n in plan.namespaces})}
     served = {key: lb for lb in plan.load_balancers for key in lb.ingresses}
     records = []
     for obj in plan.traffic:
@@ -47,7 +47,7 @@ def certificates(plan: Plan) -> list[dict[str, Any]]:
         arn: {"arn": arn, "domains": list(domains), "source": "declared", "inUseBy": []}
         for arn, domains in plan.certificates.items()
     }
-    for alb in ingress_albs(plan.traffic, _quiet, _quiet):
+    for alb in all_albs(plan.traffic, _quiet, _quiet, {n.name: n.labels for n in plan.namespaces}):
         lb = next((lb.name for lb in plan.load_balancers if lb.group == alb.name), alb.name)
         for listener in alb.listeners:
             for arn in listener.certificates:

@@ -1,7 +1,8 @@
 """What ``dpctl get gateways`` and ``dpctl get httproutes|grpcroutes|tlsroutes`` show, from the plan.
 
 A Gateway of class ``istio`` lists its listeners and, as istiod writes in
-``status.addresses``, its Service's LoadBalancer address; a route lists,
+``status.addresses``, its Service's LoadBalancer address (an ALB Gateway its
+ALB's DNS name, as the AWS controller writes it); a route lists,
 per Gateway parentRef, the ``Accepted`` and ``ResolvedRefs`` conditions
 computed purely (``l7.routing.attach``) and the listeners it attached to.
 """
@@ -12,6 +13,7 @@ from typing import Any
 
 from dataplane.cli.context import print_json, print_table
 from dataplane.gateway import view
+from dataplane.topology.gateway_albs import NAME_PREFIX
 from dataplane.topology.parse_gateways import SUFFIX
 from dataplane.topology.plan import Plan
 
@@ -30,15 +32,19 @@ def gateways(plan: Plan, namespace: str | None) -> list[dict[str, Any]]:
         for binding in status.bindings:
             attached[binding.gateway] = attached.get(binding.gateway, 0) + 1
     records = []
+    classes = {f"{t.namespace}/{t.name}": str(t.spec.get("gatewayClassName")) for t in plan.traffic if t.kind == "Gateway"}
+    albs = {lb.group.removeprefix(NAME_PREFIX): lb.dns_name for lb in plan.load_balancers
+            if lb.group.startswith(NAME_PREFIX)}
     for key, served in view.served_gateways(plan).items():
         if namespace not in (None, served.namespace):
             continue
         service = services.get(f"{key}{SUFFIX}")
+        address = albs.get(key) or (",".join(service.load_balancer_ips) if service and service.load_balancer_ips else None)
         records.append({
             "namespace": served.namespace,
             "name": served.name,
-            "class": "istio",
-            "address": ",".join(service.load_balancer_ips) if service and service.load_balancer_ips else None,
+            "class": classes.get(key, "istio"),
+            "address": address,
             "listeners": [
                 {"name": li.name, "port": li.port, "protocol": li.protocol, "hostname": li.hostname,
                  "tlsMode": li.tls_mode, "allowedRoutes": li.allowed_from}

@@ -5,15 +5,21 @@ is case-insensitive and ``path-pattern`` case-sensitive; in both ``*``
 matches 0 or more characters and ``?`` exactly one, and the pattern must
 match the whole value.  The host is compared without its port; the path
 without its query string.  Rules are tried in priority order; the first
-that matches decides, else the listener's default action.
+that matches decides, else the listener's default action.  ``http-header``
+and ``query-string`` values are wildcard patterns compared without case;
+``http-request-method`` is exact.  A request's headers are (lower-case
+name, value) pairs.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from urllib.parse import parse_qsl
 
-from .albmodel import Action, Listener, Rule
+from .albmodel import Action, Condition, Listener, Rule
+
+Headers = tuple[tuple[str, str], ...]
 
 
 @lru_cache(maxsize=4096)
@@ -34,18 +40,33 @@ def host_of(authority: str) -> str:
     return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
 
 
-def matches(rule: Rule, host: str, path: str) -> bool:
+def matches(rule: Rule, host: str, target: str, method: str = "GET", headers: Headers = ()) -> bool:
     host = host_of(host)
-    path = path.split("?", 1)[0]
-    return (not rule.hosts or any(wildcard_match(p, host, ignore_case=True) for p in rule.hosts)) and (
-        not rule.paths or any(wildcard_match(p, path) for p in rule.paths)
+    path, _, query = target.partition("?")
+    return (
+        (not rule.hosts or any(wildcard_match(p, host, ignore_case=True) for p in rule.hosts))
+        and (not rule.paths or any(wildcard_match(p, path) for p in rule.paths))
+        and all(_holds(c, method, headers, query) for c in rule.conditions)
     )
 
 
-def select(listener: Listener, host: str, path: str) -> tuple[Rule | None, Action]:
-    """The first rule matching ``host`` (a Host header) and ``path`` (the
-    request target) and its action; (None, the default) when none does."""
+def _holds(condition: Condition, method: str, headers: Headers, query: str) -> bool:
+    if condition.field == "http-request-method":
+        return method in condition.values
+    if condition.field == "http-header":
+        values = [v for k, v in headers if k == condition.name.lower()]
+    else:
+        values = [v for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() == condition.name.lower()]
+    return any(wildcard_match(p, v, ignore_case=True) for p in condition.values for v in values)
+
+
+def select(
+    listener: Listener, host: str, target: str, method: str = "GET", headers: Headers = ()
+) -> tuple[Rule | None, Action]:
+    """The first rule matching ``host`` (a Host header), ``target`` (the
+    request target), ``method`` and ``headers``, and its action; (None, the
+    default) when none does."""
     for rule in listener.rules:
-        if matches(rule, host, path):
+        if matches(rule, host, target, method, headers):
             return rule, rule.action
     return None, listener.default

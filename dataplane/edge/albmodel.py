@@ -67,7 +67,15 @@ class TargetGroup:
 
 @dataclass(frozen=True)
 class Forward:
+    """To one target group, or -- ``weights`` set, the first of them being
+    ``target_group`` -- to several, each request drawn by weight (ELBv2's
+    weighted forward action, what an HTTPRoute's backendRefs become)."""
+
     target_group: TargetGroup
+    weights: tuple[tuple[TargetGroup, int], ...] = ()
+
+    def groups(self) -> tuple[tuple[TargetGroup, int], ...]:
+        return self.weights or ((self.target_group, 1),)
 
 
 @dataclass(frozen=True)
@@ -93,16 +101,29 @@ Action = Forward | Redirect | FixedResponse
 
 
 @dataclass(frozen=True)
+class Condition:
+    """An ELBv2 rule condition beyond host and path: ``http-header`` (``name``
+    the header, ``values`` wildcard patterns, case-insensitive),
+    ``query-string`` (``name`` the key, ``values`` patterns of its value) or
+    ``http-request-method`` (``values`` the methods, case-sensitive)."""
+
+    field: str
+    name: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Rule:
     """A listener rule: it matches when the host matches one of ``hosts``
-    (empty: any host) and the path one of ``paths`` (empty: any path).
-    ``source`` names the Ingress path it came from, for errors and traces,
-    e.g. ``shop/web rule[0] path[1]``."""
+    (empty: any host), the path one of ``paths`` (empty: any path) and every
+    one of ``conditions`` holds.  ``source`` names the Ingress path (or the
+    route) it came from, for errors and traces, e.g. ``shop/web rule[0] path[1]``."""
 
     hosts: tuple[str, ...]
     paths: tuple[str, ...]
     action: Action
     source: str
+    conditions: tuple[Condition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,10 +145,11 @@ class Listener:
 
 @dataclass(frozen=True)
 class Alb:
-    """One IngressGroup's load balancer.  ``name`` is the group name, or
-    ``<namespace>/<ingress>`` for an Ingress in no group; ``ingresses`` are
-    ``namespace/name`` in group order; ``hostnames`` every host the group's
-    rules and ``tls`` name (for certificates and DNS), in first-seen order;
+    """One IngressGroup's load balancer, or an AWS Gateway's.  ``name`` is the
+    group name, ``<namespace>/<ingress>`` for an Ingress in no group, or
+    ``gateway:<namespace>/<name>``; ``ingresses`` are ``namespace/name`` in
+    group order (none for a Gateway); ``hostnames`` every host the rules and
+    ``tls`` name (for certificates and DNS), in first-seen order;
     ``attributes`` the load-balancer attributes, sorted by key."""
 
     name: str
@@ -144,7 +166,8 @@ class Alb:
         for listener in self.listeners:
             for action in (*(rule.action for rule in listener.rules), listener.default):
                 if isinstance(action, Forward):
-                    found.setdefault(action.target_group)
+                    for group, _weight in action.groups():
+                        found.setdefault(group)
         return tuple(found)
 
     def target_types(self) -> tuple[str, ...]:

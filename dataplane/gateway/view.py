@@ -1,7 +1,8 @@
 """The plan as north-south gateways see it: Gateways, attached routes, tables, endpoints.
 
 Built from the plan alone (no I/O), once per reconcile and again by ``dpctl
-get``: the Gateways of class ``istio`` with their listeners
+get``: the Gateways of class ``istio`` (and, for route status, those an ALB
+serves) with their listeners
 (``l7.routing.listeners``), every HTTPRoute and TLSRoute with Gateway
 parents (``l7.routing.gateway.north_south``, ``tlsroute``), their attachment
 and status conditions (``l7.routing.attach``), and, for one Gateway, a
@@ -21,6 +22,7 @@ from dataplane.l7.routing.model import RouteSet
 from dataplane.l7.routing.table import HostTable, build_hosts
 from dataplane.l7.routing.values import service_fqdn
 from dataplane.topology.endpoints import PodIndex, service_port_endpoints
+from dataplane.topology.gateway_albs import ALB_GATEWAY_CONTROLLER, controller_of
 from dataplane.topology.parse_gateways import GATEWAY_NAME_LABEL, ISTIO_CLASS, SUFFIX
 from dataplane.topology.plan import Plan, Pod, Service
 
@@ -38,11 +40,22 @@ def _quiet(path: str, message: str) -> None:
 
 
 def served_gateways(plan: Plan) -> dict[str, ServedGateway]:
-    """The Gateways of class ``istio``, by ``<ns>/<name>``."""
-    return {
-        f"{o.namespace}/{o.name}": ServedGateway(o.namespace, o.name, listeners.parse(o.namespace, o.spec, _logged, _quiet))
-        for o in plan.traffic if o.kind == "Gateway" and o.spec.get("gatewayClassName") == ISTIO_CLASS
-    }
+    """The Gateways of class ``istio`` and of the AWS ALB controller's classes (whose HTTPS
+    listeners take no certificateRefs, and which no pod serves), by ``<ns>/<name>``."""
+    found = {}
+    for o in plan.traffic:
+        if o.kind != "Gateway":
+            continue
+        if o.spec.get("gatewayClassName") == ISTIO_CLASS:
+            parsed = listeners.parse(o.namespace, o.spec, _logged, _quiet)
+        elif controller_of(plan.traffic, o.spec) == ALB_GATEWAY_CONTROLLER:
+            http = {**o.spec, "listeners": [li for li in o.spec.get("listeners", [])
+                                            if li.get("protocol") in ("HTTP", "HTTPS")]}
+            parsed = listeners.parse(o.namespace, http, _quiet, _quiet, certificates_required=False)
+        else:
+            continue
+        found[f"{o.namespace}/{o.name}"] = ServedGateway(o.namespace, o.name, parsed)
+    return found
 
 
 def route_sets(plan: Plan) -> tuple[RouteSet, ...]:

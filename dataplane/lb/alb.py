@@ -9,7 +9,8 @@ What the ALB does to a request (``aws-edge.md`` §1.3-§1.7), in order:
   default: a fixed response (404, empty ``text/plain``), a redirect (301 to
   ``https://host/path?query``; the default port is left out of the
   ``Location``, a choice where the reference is unconfirmed), or a forward;
-* a forward goes to the target group's targets -- pod addresses for
+* a forward goes to a target group -- drawn by weight when it names several
+  (an HTTPRoute's weighted backendRefs) -- and to its targets: pod addresses for
   ``target-type: ip``, every node's NodePort for ``instance`` -- round robin
   over keep-alive connections opened from this node's own address, with
   ``X-Forwarded-For`` (the client appended), ``X-Forwarded-Proto``,
@@ -35,6 +36,7 @@ import asyncio
 import itertools
 import logging
 import os
+import random
 import socket
 import ssl
 import time
@@ -273,7 +275,7 @@ class AlbNode:
     async def handle(self, request: Request, port: int, scheme: str, client_ip: str) -> Response:
         assert self._alb is not None
         listener = next(li for li in self._alb.listeners if li.port == port)
-        _rule, action = albmatch.select(listener, request.authority, request.target)
+        _rule, action = albmatch.select(listener, request.authority, request.target, request.method, request.headers)
         if isinstance(action, FixedResponse):
             content = (("content-type", action.content_type),) if action.body else ()
             return _own(action.status, content, action.body.encode())
@@ -283,7 +285,10 @@ class AlbNode:
             location = f"{action.protocol.lower()}://{host}{shown}{request.target}"
             return _own(action.status, (("location", location), ("content-length", "0")))
         assert isinstance(action, Forward)
-        return await self._forward(action.target_group, request, port, scheme, client_ip)
+        groups = action.groups()
+        chosen = groups[0][0] if len(groups) == 1 else random.choices(
+            [g for g, _ in groups], weights=[w for _, w in groups])[0]
+        return await self._forward(chosen, request, port, scheme, client_ip)
 
     async def _forward(self, tg: TargetGroup, request: Request, port: int, scheme: str, client_ip: str) -> Response:
         group = self._groups.get(tg)

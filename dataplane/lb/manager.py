@@ -22,7 +22,7 @@ from dataplane.edge.zonalshift import ZonalShift
 from dataplane.lb.alb import AlbNode
 from dataplane.lb.nlb import NlbProxies
 from dataplane.state.layout import zonal_shifts_path
-from dataplane.topology.albs import ingress_albs
+from dataplane.topology.albs import all_albs
 from dataplane.topology.plan import Plan
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ class LoadBalancers:
         def ignore(path: str, message: str) -> None:
             """Reported when the file was read."""
 
-        albs = {alb.name: alb for alb in ingress_albs(plan.traffic, ignore, ignore)}
+        albs = {alb.name: alb for alb in all_albs(plan.traffic, ignore, ignore, {n.name: n.labels for n in plan.namespaces})}
         return {
             (lb.name, node.zone): albs[lb.group]
             for lb in plan.load_balancers if lb.group in albs

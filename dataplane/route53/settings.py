@@ -25,8 +25,8 @@ from typing import Any
 GA_PREFIX = "external-dns.kubernetes.io/"
 ALPHA_PREFIX = "external-dns.alpha.kubernetes.io/"
 POLICIES = ("sync", "upsert-only", "create-only")
-EMULATED_SOURCES = ("service", "ingress")
-GATEWAY_SOURCES = tuple(f"gateway-{k}route" for k in ("http", "grpc", "tls", "tcp", "udp"))
+EMULATED_SOURCES = ("service", "ingress", "gateway-httproute", "gateway-grpcroute")
+GATEWAY_SOURCES = tuple(f"gateway-{k}route" for k in ("tls", "tcp", "udp"))
 OTHER_SOURCES = (
     "node", "pod", "crd", "istio-gateway", "istio-virtualservice", "contour-httpproxy", "openshift-route",
     "fake", "connector", "ambassador-host", "kong-tcpingress", "traefik-proxy", "skipper-routegroup",
@@ -129,8 +129,8 @@ def parse_args(args: Sequence[str], report: Report) -> Settings:
 
     for index, source in values.get("source", []):
         if source in GATEWAY_SOURCES:
-            report(index, f"source {source}: dpctl emulates no Gateway of the AWS Load Balancer Controller, so its"
-                          " routes have no Gateway addresses to publish and make no record")
+            report(index, f"source {source}: dpctl serves no Gateway listener for these routes (TLSRoutes only"
+                          " at istio gateways, which ExternalDNS reads as gateway-httproute names), so it makes no record")
         elif source in OTHER_SOURCES:
             report(index, f"source {source} is not emulated: it makes no record")
         elif source not in EMULATED_SOURCES:

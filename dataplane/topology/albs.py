@@ -1,4 +1,4 @@
-"""Where the ALBs of the file's Ingress groups sit: one node per zone.
+"""Where the ALBs of the file's Ingress groups and ALB Gateways sit: one node per zone.
 
 ``dataplane.edge`` decides what the AWS Load Balancer Controller would build
 (one ALB per Ingress group, or its reconcile error, which becomes a warning
@@ -18,7 +18,7 @@ a subnet or pool too small to hold both is a warning and that ALB is left out.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any, Protocol
 
@@ -26,8 +26,11 @@ from ..edge import ingress as edge
 from ..edge.albmodel import Alb, Report
 from ..edge.grouping import ALB_CONTROLLER
 from . import naming
+from .gateway_albs import ALB_GATEWAY_CONTROLLER, NAME_PREFIX, gateway_albs
 from .ipam import Addresses, gateway
 from .model import Layout, Manifest, SubnetSite
+from .parse_gateways import ISTIO_CLASS
+from .parse_traffic import WAYPOINT_CLASS
 from .plan import Accepted, External, LbNode, LoadBalancer
 from .vips import ServiceAddresses
 
@@ -36,14 +39,20 @@ MAX_NAME = 32  # an ELBv2 name
 
 
 def unserved(manifest: Manifest, placed: tuple[LoadBalancer, ...]) -> list[Accepted]:
-    """Ingresses no ALB serves and IngressClasses of other controllers: read, not enforced."""
-    served = {key for lb in placed for key in lb.ingresses}
+    """Ingresses and Gateways no ALB (nor dpctl's Istio classes) serves, and IngressClasses and
+    GatewayClasses of other controllers: read, not enforced."""
+    served = {key for lb in placed for key in lb.ingresses} | {lb.group for lb in placed}
     ours = {t.name for t in manifest.traffic if t.kind == "IngressClass" and t.spec.get("controller") == ALB_CONTROLLER}
+    own_classes = {t.name for t in manifest.traffic
+                   if t.kind == "GatewayClass" and t.spec.get("controllerName") == ALB_GATEWAY_CONTROLLER}
     return [
         Accepted(t.kind, f"{t.namespace}/{t.name}" if t.namespace else t.name, "not yet enforced")
         for t in manifest.traffic
         if (t.kind == "Ingress" and f"{t.namespace}/{t.name}" not in served)
         or (t.kind == "IngressClass" and t.name not in ours)
+        or (t.kind == "GatewayClass" and t.name not in own_classes)
+        or (t.kind == "Gateway" and t.spec.get("gatewayClassName") not in (ISTIO_CLASS, WAYPOINT_CLASS)
+            and f"{NAME_PREFIX}{t.namespace}/{t.name}" not in served)
     ]
 
 
@@ -57,7 +66,8 @@ def plan_albs(
     def warn(path: str, message: str) -> None:
         warnings.append(f"{path}: {message}")
 
-    albs = ingress_albs(manifest.traffic, report, warn)
+    labels = {ns.name: ns.labels for ns in manifest.namespaces}
+    albs = all_albs(manifest.traffic, report, warn, labels)
     if topology_cni == "overlay":
         for alb in albs:
             if "ip" in alb.target_types():
@@ -83,8 +93,18 @@ def plan_albs(
 
 class _Traffic(Protocol):
     kind: str
+    namespace: str
     name: str
+    order: int
     spec: dict[str, Any]
+
+
+def all_albs(
+    traffic: Sequence[_Traffic], report: Report, warn: Report,
+    namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+) -> tuple[Alb, ...]:
+    """Every ALB the controller builds: the Ingress groups' and the ALB Gateways' (``gateway_albs``)."""
+    return (*ingress_albs(traffic, report, warn), *gateway_albs(traffic, report, warn, namespace_labels))
 
 
 def ingress_albs(traffic: Sequence[_Traffic], report: Report, warn: Report) -> tuple[Alb, ...]:

@@ -16,6 +16,13 @@ ExternalDNS was given (``<p>``):
   ClusterIP; a Service with neither makes no record (there is no
   ``--fqdn-template`` here).
 
+* ``gateway-httproute`` / ``gateway-grpcroute``: an HTTPRoute's (GRPCRoute's)
+  ``spec.hostnames`` point at the addresses of the Gateways it names that
+  the emulation serves -- an ALB Gateway's ALB DNS name, an istio Gateway's
+  LoadBalancer address -- as the Gateway's ``status.addresses`` carry them
+  (the choice where ExternalDNS also checks the route's acceptance: a
+  parentRef to a served Gateway is enough here).
+
 ``<p>ttl`` is seconds or a duration (1..2147483647 s).  A target that is an
 IPv4 address makes an A endpoint, an IPv6 one AAAA, anything else a CNAME.
 A name in no hosted zone ExternalDNS could write to is skipped, which is a
@@ -30,11 +37,14 @@ import ipaddress
 import re
 from collections.abc import Iterator
 
+from ..l7.routing.gateway import gateway_refs
 from ..route53 import registry
 from ..route53.records import Endpoint
 from ..route53.settings import ALPHA_PREFIX, GA_PREFIX, Settings
 from ..route53.sync import zones_for
+from .gateway_albs import NAME_PREFIX
 from .model import ExternalDnsSpec, Manifest, TopologySpec
+from .parse_gateways import SUFFIX
 from .plan import ExternalDns, Plan, TrafficObject
 
 _DURATION_PART = re.compile(r"(\d+)(h|m|s)")
@@ -105,6 +115,17 @@ def _found(
             if internal and service.cluster_ip:
                 field = f"metadata.annotations[{prefix}internal-hostname]"
                 objects.append(("Service", service.key, annotations, [(h, field) for h in internal], (service.cluster_ip,)))
+    gateways = _gateway_addresses(plan)
+    for source, kind in (("gateway-httproute", "HTTPRoute"), ("gateway-grpcroute", "GRPCRoute")):
+        if source not in settings.sources:
+            continue
+        for obj in plan.traffic:
+            if obj.kind != kind or settings.namespace not in ("", obj.namespace):
+                continue
+            refs = gateway_refs(obj.namespace, obj.spec)
+            targets = tuple(dict.fromkeys(a for ref in refs for a in gateways.get(f"{ref.namespace}/{ref.name}", ())))
+            hosts = [(str(h), f"spec.hostnames[{i}]") for i, h in enumerate(obj.spec.get("hostnames", []))]
+            objects.append((kind, f"{obj.namespace}/{obj.name}", obj.annotations, hosts, targets))
     for kind, key, annotations, hostnames, status in objects:
         label = f"{kind} {key}"
         said = len(warnings)
@@ -118,6 +139,18 @@ def _found(
         for name, where in hostnames:
             if targets:
                 yield name.lower().rstrip("."), where, label, resource, targets, ttl
+
+
+def _gateway_addresses(plan: Plan) -> dict[str, tuple[str, ...]]:
+    """The ``status.addresses`` of every Gateway the emulation serves, by ``ns/name``."""
+    found = {lb.group.removeprefix(NAME_PREFIX): (lb.dns_name,) for lb in plan.load_balancers
+             if lb.group.startswith(NAME_PREFIX)}
+    for service in plan.services:  # an istio Gateway's LoadBalancer Service, <name>-istio
+        if service.key.endswith(SUFFIX) and service.load_balancer_ips and any(
+            t.kind == "Gateway" and f"{t.namespace}/{t.name}{SUFFIX}" == service.key for t in plan.traffic
+        ):
+            found[service.key.removesuffix(SUFFIX)] = service.load_balancer_ips
+    return found
 
 
 def _ingress_hosts(obj: TrafficObject, prefix: str) -> list[tuple[str, str]]:

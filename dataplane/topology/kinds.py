@@ -490,7 +490,7 @@ NOT_YET_ENFORCED_KINDS = frozenset(
     {
         "NetworkPolicy",
         # Gateway API
-        "GatewayClass", "TCPRoute", "UDPRoute", "ReferenceGrant",
+        "TCPRoute", "UDPRoute", "ReferenceGrant",
         "BackendTLSPolicy", "BackendTrafficPolicy",
         # Istio networking and security beyond AuthorizationPolicy and RequestAuthentication
         "ServiceEntry", "Sidecar", "WorkloadEntry", "WorkloadGroup",

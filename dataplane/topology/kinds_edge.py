@@ -1,4 +1,5 @@
-"""The edge kinds: Ingress and IngressClass (networking.k8s.io/v1), field by field.
+"""The edge kinds: Ingress and IngressClass (networking.k8s.io/v1), GatewayClass, and the AWS
+Load Balancer Controller's LoadBalancerConfiguration and TargetGroupConfiguration, field by field.
 
 Shapes only, as for every kind; what an Ingress *means* to the AWS Load
 Balancer Controller (groups, annotations, rule order, certificates) is
@@ -9,9 +10,11 @@ emulated (no ALB target type takes them).
 from __future__ import annotations
 
 from .kindbase import Kind, document, ignored, metadata
-from .schema import Enum, Field, Int, ListOf, Obj, Str, Unsupported
+from .schema import Enum, Field, Int, ListOf, Obj, Str, StrMap, Unsupported
 
 NETWORKING = "networking.k8s.io/v1"
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+LBC_GATEWAY = "gateway.k8s.aws/v1beta1"
 
 _SERVICE_BACKEND = Obj(
     {"name": Str(), "port": Obj({"number": Int(), "name": Str()})},
@@ -47,4 +50,85 @@ INGRESS_CLASS = Kind(
     ),
 )
 
-EDGE_KINDS = (INGRESS, INGRESS_CLASS)
+GATEWAY_CLASS = Kind(
+    "GatewayClass",
+    GATEWAY_API,
+    False,
+    document(
+        metadata(False),
+        {
+            "spec": Obj(
+                {
+                    "controllerName": Str(),
+                    "parametersRef": Obj(
+                        {"group": Str(), "kind": Str(), "name": Str(), "namespace": Str()}, required=("name",)
+                    ),
+                    "description": Str(),
+                },
+                required=("controllerName",),
+            ),
+            **ignored("status"),
+        },
+        ("metadata", "spec"),
+    ),
+    also=("gateway.networking.k8s.io/v1beta1",),
+)
+
+_LISTENER_CONFIGURATION = Obj(
+    {
+        "protocolPort": Str(),
+        "defaultCertificate": Str(),
+        "certificates": ListOf(Str()),
+        "sslPolicy": Str(),
+        **ignored("alpnPolicy", "mutualAuthentication", "listenerAttributes"),
+    },
+    required=("protocolPort",),
+)
+LOAD_BALANCER_CONFIGURATION = Kind(
+    "LoadBalancerConfiguration",
+    LBC_GATEWAY,
+    True,
+    document(
+        metadata(True),
+        {
+            "spec": Obj(
+                {
+                    "scheme": Enum(("internal", "internet-facing")),
+                    "listenerConfigurations": ListOf(_LISTENER_CONFIGURATION),
+                    "tags": StrMap(),
+                    **ignored(
+                        "mergingMode", "loadBalancerName", "ipAddressType",
+                        "enforceSecurityGroupInboundRulesOnPrivateLinkTraffic", "customerOwnedIpv4Pool",
+                        "ipv4IPAMPoolId", "loadBalancerSubnets", "loadBalancerSubnetsSelector", "securityGroups",
+                        "securityGroupPrefixes", "sourceRanges", "vpcId", "loadBalancerAttributes", "enableICMP",
+                        "manageBackendSecurityGroupRules", "minimumLoadBalancerCapacity",
+                    ),
+                }
+            ),
+            **ignored("status"),
+        },
+        ("metadata",),
+    ),
+)
+TARGET_GROUP_CONFIGURATION = Kind(
+    "TargetGroupConfiguration",
+    LBC_GATEWAY,
+    True,
+    document(
+        metadata(True),
+        {
+            "spec": Obj(
+                {
+                    "targetReference": Obj({"group": Str(), "kind": Str(), "name": Str()}, required=("name",)),
+                    "defaultConfiguration": Obj({"targetType": Enum(("instance", "ip"))}, open=True),
+                    **ignored("routeConfigurations"),
+                },
+                required=("targetReference",),
+            ),
+            **ignored("status"),
+        },
+        ("metadata", "spec"),
+    ),
+)
+
+EDGE_KINDS = (INGRESS, INGRESS_CLASS, GATEWAY_CLASS, LOAD_BALANCER_CONFIGURATION, TARGET_GROUP_CONFIGURATION)

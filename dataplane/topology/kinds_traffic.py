@@ -132,7 +132,14 @@ GATEWAY = Kind(
                 {
                     "gatewayClassName": Str(),
                     "listeners": ListOf(_LISTENER),
-                    **ignored("addresses", "infrastructure", "backendTLS"),
+                    "infrastructure": Obj(
+                        {
+                            "parametersRef": Obj({"group": Str(), "kind": Str(), "name": Str()}, required=("name",)),
+                            "labels": StrMap(),
+                            "annotations": StrMap(),
+                        }
+                    ),
+                    **ignored("addresses", "backendTLS"),
                 },
                 required=("gatewayClassName",),
             ),

@@ -341,4 +341,7 @@ _CONVERTERS: dict[str, Callable[[dict[str, Any], Origin, Manifest], None]] = {
     "DestinationRule": parse_traffic.parse_traffic,
     "Ingress": parse_edge.parse_ingress,
     "IngressClass": parse_edge.parse_ingress_class,
+    "GatewayClass": parse_edge.parse_cluster_scoped,
+    "LoadBalancerConfiguration": parse_edge.parse_namespaced,
+    "TargetGroupConfiguration": parse_edge.parse_namespaced,
 }

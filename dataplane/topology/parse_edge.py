@@ -35,3 +35,23 @@ def parse_ingress_class(clean: dict[str, Any], origin: Origin, manifest: Manifes
         manifest.traffic.append(
             TrafficSpec(origin, "IngressClass", "", name, len(manifest.traffic), compact(clean.get("spec", {})))
         )
+
+
+def parse_cluster_scoped(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
+    """A GatewayClass: kept for the Gateways that name it (its controller decides who serves them)."""
+    name = clean.get("metadata", {}).get("name")
+    if isinstance(name, str) and origin.kind is not None:
+        manifest.traffic.append(
+            TrafficSpec(origin, origin.kind, "", name, len(manifest.traffic), compact(clean.get("spec", {})))
+        )
+
+
+def parse_namespaced(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
+    """A LoadBalancerConfiguration or TargetGroupConfiguration: kept for the AWS Gateways that use it."""
+    metadata = clean.get("metadata", {})
+    name = metadata.get("name")
+    if isinstance(name, str) and origin.kind is not None:
+        manifest.traffic.append(TrafficSpec(
+            origin, origin.kind, metadata.get("namespace", "default"), name, len(manifest.traffic),
+            compact(clean.get("spec", {})),
+        ))

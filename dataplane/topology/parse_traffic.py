@@ -30,7 +30,7 @@ from .model import (
     WaypointSpec,
 )
 from .parse_gateways import ISTIO_CLASS, parse_istio_gateway
-from .plan import WAYPOINT_RESPONDER, Accepted, Container, ContainerPort
+from .plan import WAYPOINT_RESPONDER, Container, ContainerPort
 from .rules import check_name, dns_1035_label
 from .schema import compact, valid_items
 
@@ -50,7 +50,11 @@ def parse_gateway(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> 
         parse_istio_gateway(clean, origin, manifest)
         return
     if spec.get("gatewayClassName") != WAYPOINT_CLASS:
-        manifest.accepted_only.append(Accepted("Gateway", f"{namespace}/{metadata.get('name', '')}", "not yet enforced"))
+        # another controller's class: kept, and served if the file's GatewayClass is the AWS ALB
+        # controller's (topology.gateway_albs); reported as not enforced otherwise (albs.unserved)
+        name = metadata.get("name")
+        if isinstance(name, str):
+            manifest.traffic.append(TrafficSpec(origin, "Gateway", namespace, name, len(manifest.traffic), spec))
         return
     # the Gateway's name becomes a Service's, so it must be a DNS-1035 label too
     name = check_name(dns_1035_label, metadata.get("name"), "metadata.name", origin.report)

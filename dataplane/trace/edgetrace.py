@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from dataplane.edge import albmatch, certificates, zonalshift
-from dataplane.edge.albmodel import FixedResponse, Forward, Redirect
+from dataplane.edge.albmodel import FixedResponse, Forward, Redirect, TargetGroup
 from dataplane.edge.zonalshift import ZonalShift
 from dataplane.route53.records import HostedZone
-from dataplane.topology.albs import ingress_albs
+from dataplane.topology.albs import all_albs
 from dataplane.topology.endpoints import PodIndex, service_port_endpoints
 from dataplane.topology.plan import Plan
 
@@ -79,7 +79,8 @@ def trace_edge(plan: Plan, url: Url, answer: tuple[str, ...], how: str) -> EdgeT
     if found is None:
         return EdgeTrace(url, answer, how, address, (f"{address or 'no address'}: no load balancer node there",))
     lb, node = found
-    alb = next((a for a in ingress_albs(plan.traffic, _quiet, _quiet) if a.name == lb.group), None)
+    labels = {n.name: n.labels for n in plan.namespaces}
+    alb = next((a for a in all_albs(plan.traffic, _quiet, _quiet, labels) if a.name == lb.group), None)
     steps = [f"load balancer {lb.name} ({lb.scheme}), its node in zone {node.zone} ({node.ip})"]
     listener = next((li for li in alb.listeners if li.port == url.port), None) if alb else None
     if alb is None or listener is None:
@@ -107,7 +108,17 @@ def trace_edge(plan: Plan, url: Url, answer: tuple[str, ...], how: str) -> EdgeT
 
 
 def _forward(plan: Plan, action: Forward, node_ip: str) -> list[str]:
-    group = action.target_group
+    groups = action.groups()
+    if len(groups) == 1:
+        return _target_group(plan, groups[0][0], node_ip)
+    total = sum(w for _, w in groups) or 1
+    lines = [f"weighted forward: {', '.join(f'{g.namespace}/{g.service} {100 * w / total:.0f}%' for g, w in groups)}"]
+    for group, _weight in groups:
+        lines += _target_group(plan, group, node_ip)
+    return lines
+
+
+def _target_group(plan: Plan, group: TargetGroup, node_ip: str) -> list[str]:
     service = next((s for s in plan.services if (s.namespace, s.name) == (group.namespace, group.service)), None)
     head = f"forward to target group {group.namespace}/{group.service}:{group.port} ({group.target_type})"
     if service is None:

@@ -37,6 +37,7 @@ zone shifted away.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ from dataplane.edge.albmodel import Alb, FixedResponse, Forward, Listener, Redir
 from dataplane.edge.zonalshift import ZonalShift
 from dataplane.kubeproxy.nlb import ServedNlb, served_nlbs, targets
 from dataplane.route53.records import HostedZone
-from dataplane.topology.albs import ingress_albs
+from dataplane.topology.albs import all_albs
 from dataplane.topology.endpoints import Endpoint, PodIndex, service_port_endpoints
 from dataplane.topology.plan import LbNode, LoadBalancer, Plan, Pod, ServicePort
 
@@ -67,6 +68,8 @@ class EdgeTrial:
     location: str | None = None
     certificate: str | None = None  # the ARN the handshake should present
     layer7: bool = True  # an ALB adds X-Forwarded-* and X-Amzn-Trace-Id; an NLB adds nothing
+    method: str = "GET"
+    headers: tuple[tuple[str, str], ...] = ()  # what the rule's http-header conditions ask for
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def _quiet(path: str, message: str) -> None:
 
 
 def plan_edge(plan: Plan) -> list[EdgeTrial | Unchecked]:
-    albs = {alb.name: alb for alb in ingress_albs(plan.traffic, _quiet, _quiet)}
+    albs = {alb.name: alb for alb in all_albs(plan.traffic, _quiet, _quiet, {n.name: n.labels for n in plan.namespaces})}
     found: list[EdgeTrial | Unchecked] = []
     for lb in plan.load_balancers:
         alb = albs.get(lb.group)
@@ -108,13 +111,15 @@ def _listener_trials(plan: Plan, lb: LoadBalancer, alb: Alb, node: LbNode, liste
     trials: list[EdgeTrial | Unchecked] = []
     for rule in listener.rules:
         host, path = _host(rule.hosts[0] if rule.hosts else DEFAULT_HOST), _path(rule.paths[0] if rule.paths else "/")
-        chosen, _action = albmatch.select(listener, host, path)
-        subject = f"{label} {rule.source} ({host}{path})"
+        method, headers, path = _satisfying(rule, path)
+        chosen, _action = albmatch.select(listener, host, path, method, headers)
+        subject = f"{label} {rule.source} ({method + ' ' if method != 'GET' else ''}{host}{path})"
         if chosen is not rule:
             where = chosen.source if chosen is not None else "the listener's default"
             trials.append(Unchecked(subject, f"not checkable: {host}{path} goes to {where} first"))
             continue
-        trials.append(_trial(plan, lb, alb, node, listener, rule, subject, host, path))
+        trial = _trial(plan, lb, alb, node, listener, rule, subject, host, path)
+        trials.append(dataclasses.replace(trial, method=method, headers=headers))
     host, path = DEFAULT_HOST, "/dpctl-edge-default"
     chosen, _ = albmatch.select(listener, host, path)
     if chosen is None:
@@ -139,15 +144,33 @@ def _trial(
         return EdgeTrial(status=action.status, location=f"{action.protocol.lower()}://{host}{shown}{path}",
                          **common)  # type: ignore[arg-type]
     assert isinstance(action, Forward)
-    group = action.target_group
-    pods = _pods(plan, group.namespace, group.service, group.port)
-    if group.target_type == "ip":
-        peers = frozenset({node.ip})
-    else:
-        local = any(s.external_traffic_policy == "Local" for s in plan.services
-                    if (s.namespace, s.name) == (group.namespace, group.service))
-        peers = frozenset({node.ip} if local else {n.ip for n in plan.nodes})
-    return EdgeTrial(status=None, pods=pods, peers=peers, **common)  # type: ignore[arg-type]
+    pods: set[str] = set()
+    peers: set[str] = set()
+    for group, weight in action.groups():  # a weighted forward: any group with a weight may answer
+        if weight <= 0:
+            continue
+        pods |= _pods(plan, group.namespace, group.service, group.port)
+        if group.target_type == "ip":
+            peers.add(node.ip)
+        else:
+            local = any(s.external_traffic_policy == "Local" for s in plan.services
+                        if (s.namespace, s.name) == (group.namespace, group.service))
+            peers |= {node.ip} if local else {n.ip for n in plan.nodes}
+    return EdgeTrial(status=None, pods=frozenset(pods), peers=frozenset(peers), **common)  # type: ignore[arg-type]
+
+
+def _satisfying(rule: Rule, path: str) -> tuple[str, tuple[tuple[str, str], ...], str]:
+    """(method, headers, path with query) of a request that meets the rule's other conditions."""
+    method, headers, query = "GET", [], []
+    for condition in rule.conditions:
+        value = _host(condition.values[0]) if condition.values else ""
+        if condition.field == "http-request-method":
+            method = condition.values[0]
+        elif condition.field == "http-header":
+            headers.append((condition.name.lower(), value))
+        else:
+            query.append(f"{condition.name}={value}")
+    return method, tuple(headers), path + (f"?{'&'.join(query)}" if query else "")
 
 
 def _certificate(plan: Plan, alb: Alb, listener: Listener, host: str) -> str | None:

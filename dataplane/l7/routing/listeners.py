@@ -47,8 +47,12 @@ class Listener:
         return self.tls_mode == "Terminate"
 
 
-def parse(namespace: str, spec: Mapping[str, Any], report: Report, warn: Report) -> tuple[Listener, ...]:
-    """The Gateway's listeners it serves; a listener with a problem is reported and left out."""
+def parse(
+    namespace: str, spec: Mapping[str, Any], report: Report, warn: Report, certificates_required: bool = True
+) -> tuple[Listener, ...]:
+    """The Gateway's listeners it serves; a listener with a problem is reported and left out.
+    ``certificates_required`` False: a Terminate listener may have no certificateRefs (an AWS
+    Gateway takes its certificates elsewhere)."""
     out: list[Listener] = []
     seen: set[str] = set()
     for i, raw in enumerate(spec.get("listeners", [])):
@@ -63,13 +67,15 @@ def parse(namespace: str, spec: Mapping[str, Any], report: Report, warn: Report)
         if protocol not in PROTOCOLS:
             warn(f"{at}.protocol", f"{protocol} listeners are not emulated (only {', '.join(PROTOCOLS)})")
             continue
-        listener = _listener(at, namespace, raw, report, warn)
+        listener = _listener(at, namespace, raw, report, warn, certificates_required)
         if listener is not None:
             out.append(listener)
     return tuple(out)
 
 
-def _listener(at: str, namespace: str, raw: Mapping[str, Any], report: Report, warn: Report) -> Listener | None:
+def _listener(
+    at: str, namespace: str, raw: Mapping[str, Any], report: Report, warn: Report, certificates_required: bool
+) -> Listener | None:
     protocol, tls = raw["protocol"], raw.get("tls")
     mode: str | None = None
     certificates: tuple[str, ...] = ()
@@ -86,7 +92,7 @@ def _listener(at: str, namespace: str, raw: Mapping[str, Any], report: Report, w
         if protocol == "TLS" and mode != "Passthrough":
             warn(f"{at}.tls.mode", "terminating TLS for TCPRoutes is not emulated: this listener takes no route")
             return None
-        if mode == "Terminate" and not refs:
+        if mode == "Terminate" and not refs and certificates_required:
             report(f"{at}.tls.certificateRefs", "a Terminate listener needs at least one certificateRef")
             return None
         certificates = tuple(_secret(f"{at}.tls.certificateRefs[{c}]", namespace, ref, report)

@@ -54,7 +54,7 @@ def _request(plan: Plan, trial: EdgeTrial, context: ssl.SSLContext) -> tuple[str
             arn = acm.arn_of(x509.load_der_x509_certificate(der)) if der else None
         connection = http.client.HTTPConnection(trial.host, timeout=TIMEOUT)
         connection.sock = sock
-        connection.request("GET", trial.path, headers={"Host": trial.host})
+        connection.request(trial.method, trial.path, headers={"Host": trial.host, **dict(trial.headers)})
         response = connection.getresponse()
         return arn, response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:

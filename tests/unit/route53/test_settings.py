@@ -39,7 +39,8 @@ def test_the_alpha_annotation_prefix_can_be_chosen() -> None:
     assert problems == [] and settings.annotation_prefix == ALPHA_PREFIX
 
 
-def test_gateway_sources_are_accepted_with_a_warning() -> None:
-    settings, problems = _parse("--source=gateway-httproute", "--source=ingress", "--policy=sync")
-    assert settings.runs and settings.sources == ("ingress",)
-    assert [i for i, _ in problems] == [0]
+def test_http_and_grpc_route_sources_are_read_and_the_l4_ones_warned() -> None:
+    settings, problems = _parse("--source=gateway-httproute", "--source=gateway-tcproute", "--source=ingress",
+                                "--source=gateway-grpcroute", "--policy=sync")
+    assert settings.runs and settings.sources == ("gateway-httproute", "ingress", "gateway-grpcroute")
+    assert [i for i, _ in problems] == [1]

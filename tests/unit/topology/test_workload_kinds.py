@@ -88,8 +88,8 @@ def test_kinds_without_data_plane_effect_and_custom_resources_are_accepted(topol
         Accepted("ClusterRole", "r", "ignored"),
         Accepted("Widget", "w", "ignored"),
         Accepted("TCPRoute", "h", "not yet enforced"),
-        Accepted("Gateway", "default/g", "not yet enforced"),  # a north-south gateway, for the edge
         Accepted("Ingress", "default/i", "not yet enforced"),  # no class: no ALB serves it
+        Accepted("Gateway", "default/g", "not yet enforced"),  # a class no controller of the file serves
     )
 
 
