@@ -36,7 +36,7 @@ from typing import NoReturn
 from dataplane.agent import ready
 from dataplane.errors import DpctlError
 from dataplane.kernel import etcnetns, netns
-from dataplane.realize import fabric, identities, outsidetrust, podfiles, route53, services
+from dataplane.realize import fabric, identities, netpol, outsidetrust, podfiles, route53, services
 from dataplane.state.store import StateDir
 from dataplane.topology import plan_from_sources
 from dataplane.topology.limits import DEFAULT_LIMITS, Limits
@@ -139,6 +139,7 @@ def roll_out(state: StateDir, old: Plan, new: Plan, overrides: Overrides, source
         _build_pods(new, added)
         reload_agents(state, dataclasses.replace(new, pods=new.pods + tuple(removed)))
         services.apply_all(new)
+        netpol.apply_all(new)
         flushed = services.flush_stale_udp(old, new)
         route53.sync(new, state.path)  # ExternalDNS reconciles; the final reload serves its records
         outsidetrust.trust(new, state.path)
@@ -163,6 +164,7 @@ def _roll_back(state: StateDir, old: Plan, new: Plan, added: list[Pod], cause: B
     try:
         reload_agents(state, old)
         services.apply_all(old)
+        netpol.apply_all(old)
         leftovers = _remove_pods(new, added)
     except BaseException as again:
         raise DpctlError(

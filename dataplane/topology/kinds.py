@@ -488,7 +488,6 @@ IGNORED_KINDS = frozenset(
 # reported, so a user knows the file's policy or routing is not in force.
 NOT_YET_ENFORCED_KINDS = frozenset(
     {
-        "NetworkPolicy",
         # Gateway API
         "TCPRoute", "UDPRoute", "ReferenceGrant",
         "BackendTLSPolicy", "BackendTrafficPolicy",

@@ -1,5 +1,6 @@
-"""The edge kinds: Ingress and IngressClass (networking.k8s.io/v1), GatewayClass, and the AWS
-Load Balancer Controller's LoadBalancerConfiguration and TargetGroupConfiguration, field by field.
+"""The edge and network-security kinds: Ingress, IngressClass and NetworkPolicy
+(networking.k8s.io/v1), GatewayClass, and the AWS Load Balancer Controller's
+LoadBalancerConfiguration and TargetGroupConfiguration, field by field.
 
 Shapes only, as for every kind; what an Ingress *means* to the AWS Load
 Balancer Controller (groups, annotations, rule order, certificates) is
@@ -10,7 +11,7 @@ emulated (no ALB target type takes them).
 from __future__ import annotations
 
 from .kindbase import Kind, document, ignored, metadata
-from .schema import Enum, Field, Int, ListOf, Obj, Str, StrMap, Unsupported
+from .schema import Enum, Field, Int, IntOrStr, ListOf, Obj, Str, StrMap, Unsupported
 
 NETWORKING = "networking.k8s.io/v1"
 GATEWAY_API = "gateway.networking.k8s.io/v1"
@@ -131,4 +132,45 @@ TARGET_GROUP_CONFIGURATION = Kind(
     ),
 )
 
-EDGE_KINDS = (INGRESS, INGRESS_CLASS, GATEWAY_CLASS, LOAD_BALANCER_CONFIGURATION, TARGET_GROUP_CONFIGURATION)
+_LABEL_SELECTOR = Obj(
+    {
+        "matchLabels": StrMap(),
+        "matchExpressions": ListOf(
+            Obj({"key": Str(), "operator": Enum(("In", "NotIn", "Exists", "DoesNotExist")), "values": ListOf(Str())},
+                required=("key", "operator"))
+        ),
+    }
+)
+_NETPOL_PEER = Obj(
+    {
+        "podSelector": _LABEL_SELECTOR,
+        "namespaceSelector": _LABEL_SELECTOR,
+        "ipBlock": Obj({"cidr": Str(), "except": ListOf(Str())}, required=("cidr",)),
+    }
+)
+_NETPOL_PORT = Obj({"protocol": Enum(("TCP", "UDP", "SCTP")), "port": IntOrStr(), "endPort": Int()})
+NETWORK_POLICY = Kind(
+    "NetworkPolicy",
+    NETWORKING,
+    True,
+    document(
+        metadata(True),
+        {
+            "spec": Obj(
+                {
+                    "podSelector": _LABEL_SELECTOR,
+                    "policyTypes": ListOf(Enum(("Ingress", "Egress"))),
+                    "ingress": ListOf(Obj({"from": ListOf(_NETPOL_PEER), "ports": ListOf(_NETPOL_PORT)})),
+                    "egress": ListOf(Obj({"to": ListOf(_NETPOL_PEER), "ports": ListOf(_NETPOL_PORT)})),
+                },
+                required=("podSelector",),
+            ),
+            **ignored("status"),
+        },
+        ("metadata", "spec"),
+    ),
+)
+
+EDGE_KINDS = (
+    INGRESS, INGRESS_CLASS, NETWORK_POLICY, GATEWAY_CLASS, LOAD_BALANCER_CONFIGURATION, TARGET_GROUP_CONFIGURATION,
+)

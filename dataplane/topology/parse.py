@@ -342,6 +342,7 @@ _CONVERTERS: dict[str, Callable[[dict[str, Any], Origin, Manifest], None]] = {
     "Ingress": parse_edge.parse_ingress,
     "IngressClass": parse_edge.parse_ingress_class,
     "GatewayClass": parse_edge.parse_cluster_scoped,
+    "NetworkPolicy": parse_edge.parse_network_policy,
     "LoadBalancerConfiguration": parse_edge.parse_namespaced,
     "TargetGroupConfiguration": parse_edge.parse_namespaced,
 }

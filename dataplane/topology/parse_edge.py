@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..netpol import model as netpol_model
 from .model import Manifest, ObjectRef, Origin, TrafficSpec
 from .schema import compact
 
@@ -55,3 +56,11 @@ def parse_namespaced(clean: dict[str, Any], origin: Origin, manifest: Manifest) 
             origin, origin.kind, metadata.get("namespace", "default"), name, len(manifest.traffic),
             compact(clean.get("spec", {})),
         ))
+
+
+def parse_network_policy(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None:
+    """A NetworkPolicy: what the API server would refuse is an error at its field; kept for enforcement."""
+    spec = compact(clean.get("spec", {}))
+    for path, message in netpol_model.check(spec):
+        origin.report(path, message)
+    parse_namespaced(clean, origin, manifest)

@@ -7,17 +7,21 @@ report calls them what the topology calls them (``shop/web-1``, ``node a1``,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dataplane.mesh.constants import OUTBOUND_PORT
+from dataplane.netpol.render import TABLE as NETPOL_TABLE
 from dataplane.topology.plan import Plan
 from dataplane.trace import livereport, meshreport
 from dataplane.trace.hops import Flow, Hop, Probe, Verdict, assemble
 from dataplane.trace.livereport import LiveResult
 from dataplane.trace.meshmodel import MeshTrace
 from dataplane.trace.targets import Destination
+
+_COMMENT = re.compile(r'comment "([^"]*)"')
 
 
 def netns_labels(plan: Plan) -> dict[str, str]:
@@ -66,7 +70,9 @@ class Report:
         if v.kind == "delivered":
             return f"delivered to {where} ({v.address})"
         if v.kind in ("rejected", "dropped"):
-            rule = f" by {v.rule.table} {v.rule.chain}" if v.rule else ""
+            # a NetworkPolicy drop names its reason, e.g. "default deny egress from shop/x"
+            said = _COMMENT.search(v.rule.rule) if v.rule and v.rule.table == NETPOL_TABLE else None
+            rule = f" by {v.rule.table} {v.rule.chain}" + (f" ({said.group(1)})" if said else "") if v.rule else ""
             via = f" (via {v.via})" if v.via else ""
             return f"{v.kind} at {where}{rule}{via}"
         if v.kind == "vanished":

@@ -5,7 +5,8 @@ The expected outcome of each probe is computed from the plan, never assumed:
 the endpoints kube-proxy would use from that node (``kubeproxy.categorize``,
 so Local traffic policies and terminating fall-backs are the real rules),
 reject where a Service has no usable endpoint anywhere, drop where it has
-some but none the policy allows, and the ambient mesh's L4 authorization
+some but none the policy allows, a drop where a NetworkPolicy refuses the
+connection on the wire (``netpol.resolve.Verdicts``), and the ambient mesh's L4 authorization
 (``mesh.authz.evaluate``) for enrolled destinations, which shows up as a
 connection accepted and then reset or closed without an answer.
 
@@ -20,9 +21,10 @@ from ipaddress import IPv4Address, IPv4Network
 
 from dataplane.kubeproxy.categorize import categorize, external_policy_local, internal_policy_local, usable
 from dataplane.mesh import authz
-from dataplane.mesh.constants import PROXY_PORTS
+from dataplane.mesh.constants import HBONE_PORT, PROXY_PORTS
 from dataplane.mesh.enrollment import accepts_hbone, has_sidecar, is_enrolled, is_meshed
 from dataplane.mesh.identity import pod_identity
+from dataplane.netpol.resolve import verdicts
 from dataplane.topology.endpoints import Endpoint, PodIndex, service_port_endpoints
 from dataplane.topology.plan import Plan, Pod, Service, ServicePort
 from dataplane.verify.checks import viawaypoint
@@ -47,12 +49,20 @@ EXTERNAL = "external"
 
 
 def _authz_expectation(
-    plan: Plan, targets: list[tuple[Pod, int]], src_ip: str, identity: str | None
+    plan: Plan, targets: list[tuple[Pod, int]], src_ip: str, identity: str | None, source: Pod | None = None
 ) -> Expected:
-    """ANSWER from the targets the mesh allows; DENIED possible when it denies some."""
-    allowed, denied, reasons = set(), set(), []
+    """ANSWER from the targets the NetworkPolicies and the mesh allow; TIMEOUT possible when a
+    NetworkPolicy drops the connection to some (HBONE's port 15008 on the wire when it tunnels),
+    DENIED when the mesh denies some."""
+    allowed, denied, dropped, reasons = set(), set(), set(), []
+    policies = verdicts(plan)
     for pod, port in targets:
         key = f"{pod.namespace}/{pod.name}"
+        refusal = policies.refusal(source, src_ip, pod, HBONE_PORT if identity is not None else port)
+        if refusal is not None:
+            dropped.add(key)
+            reasons.append(f"{key}: {refusal}")
+            continue
         if is_meshed(plan, pod):
             decision = authz.evaluate(plan, pod, authz.Connection(src_ip, identity, pod.ip, port))
             if not decision.allowed:
@@ -65,6 +75,8 @@ def _authz_expectation(
         outcomes.add(ANSWER)
     if denied:
         outcomes.add(DENIED)
+    if dropped:
+        outcomes.add(TIMEOUT)
     return Expected(frozenset(outcomes), frozenset(allowed), "; ".join(reasons))
 
 
@@ -91,7 +103,7 @@ def expect_cluster_ip(
             if cats.has_any:
                 return Expected(frozenset({TIMEOUT}), why=f"internalTrafficPolicy Local: no endpoint on {source.node}")
             return Expected(frozenset({REFUSED}), why="no usable endpoint")
-    return _authz_expectation(plan, _pods_of(plan, targets), source.ip, identity)
+    return _authz_expectation(plan, _pods_of(plan, targets), source.ip, identity, source)
 
 
 def expect_pod(plan: Plan, source: Pod, target: Pod, port: int, http: bool = True) -> Expected:
@@ -101,7 +113,7 @@ def expect_pod(plan: Plan, source: Pod, target: Pod, port: int, http: bool = Tru
         has_sidecar(plan, source) and is_meshed(plan, target)
     )
     identity = pod_identity(plan, source).principal if tunnels else None
-    return _authz_expectation(plan, [(target, port)], source.ip, identity)
+    return _authz_expectation(plan, [(target, port)], source.ip, identity, source)
 
 
 def expect_node_port(plan: Plan, node: str, service: Service, port: ServicePort, endpoints: tuple[Endpoint, ...]) -> Expected:

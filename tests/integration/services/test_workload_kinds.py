@@ -50,7 +50,7 @@ def test_ignored_and_not_yet_enforced_kinds_are_counted_in_one_line_each(shop: t
         "ignored: 1 ConfigMap, 1 HorizontalPodAutoscaler, 1 PodDisruptionBudget, 1 Secret, 1 ServiceMonitor "
         "(-v lists them)" in stderr
     )
-    assert "not yet enforced: 1 NetworkPolicy (-v lists them)" in stderr
+    assert "not yet enforced: 1 PeerAuthentication (-v lists them)" in stderr
 
 
 def test_statefulset_pods_have_their_own_dns_names(shop: tuple[Plan, str]) -> None:
