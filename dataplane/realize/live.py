@@ -36,7 +36,7 @@ from typing import NoReturn
 from dataplane.agent import ready
 from dataplane.errors import DpctlError
 from dataplane.kernel import etcnetns, netns
-from dataplane.realize import fabric, identities, netpol, outsidetrust, podfiles, route53, services
+from dataplane.realize import fabric, identities, netpol, outsidetrust, podfiles, route53, services, vpc
 from dataplane.state.store import StateDir
 from dataplane.topology import plan_from_sources
 from dataplane.topology.limits import DEFAULT_LIMITS, Limits
@@ -65,9 +65,12 @@ class RolledBack(DpctlError):
 
 
 def _fixed(plan: Plan, name: str) -> object:
-    """A fixed field's value; a node's schedulability (cordon, zonal shift) is not fixed."""
+    """A fixed field's value; a node's schedulability (cordon, zonal shift) and security groups and a
+    subnet's network ACL are not fixed (their rules are replaced live)."""
     if name == "nodes":
-        return tuple(dataclasses.replace(n, unschedulable=False) for n in plan.nodes)
+        return tuple(dataclasses.replace(n, unschedulable=False, security_groups=()) for n in plan.nodes)
+    if name == "subnets":
+        return tuple(dataclasses.replace(s, network_acl=None) for s in plan.subnets)
     return getattr(plan, name)
 
 
@@ -140,6 +143,7 @@ def roll_out(state: StateDir, old: Plan, new: Plan, overrides: Overrides, source
         reload_agents(state, dataclasses.replace(new, pods=new.pods + tuple(removed)))
         services.apply_all(new)
         netpol.apply_all(new)
+        vpc.apply_all(new)
         flushed = services.flush_stale_udp(old, new)
         route53.sync(new, state.path)  # ExternalDNS reconciles; the final reload serves its records
         outsidetrust.trust(new, state.path)
@@ -165,6 +169,7 @@ def _roll_back(state: StateDir, old: Plan, new: Plan, added: list[Pod], cause: B
         reload_agents(state, old)
         services.apply_all(old)
         netpol.apply_all(old)
+        vpc.apply_all(old)
         leftovers = _remove_pods(new, added)
     except BaseException as again:
         raise DpctlError(

@@ -15,7 +15,7 @@ from pathlib import Path
 from dataplane.agent import ready
 from dataplane.errors import BuildError, StateError
 from dataplane.kernel import etcnetns, netns, process
-from dataplane.realize import fabric, identities, netpol, outsidetrust, podfiles, route53, services
+from dataplane.realize import fabric, identities, netpol, outsidetrust, podfiles, route53, services, vpc
 from dataplane.realize.teardown import teardown
 from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan
@@ -56,6 +56,7 @@ def _steps(plan: Plan, state: StateDir) -> Iterator[tuple[str, Callable[[], None
     yield ("agents", lambda: _start_agents(plan, state))
     yield ("service rules", lambda: services.apply_all(plan))
     yield ("network policies", lambda: netpol.apply_all(plan))
+    yield ("security groups and network ACLs", lambda: vpc.apply_all(plan))
 
 
 def step_count(plan: Plan) -> int:

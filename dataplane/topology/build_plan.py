@@ -63,6 +63,7 @@ def build_plan(
                 zone=s.zone,
                 gateway=str(gateway(s.network)),
                 bridge=naming.subnet_bridge(s.name),
+                network_acl=s.spec.network_acl,
             )
             for s in layout.subnets
         ),
@@ -88,6 +89,7 @@ def build_plan(
         load_balancers=load_balancers,
         certificates=topology.certificates,
         shifted_zones=tuple(sorted(changes.shifted_zones)),
+        vpc_security=topology.vpc_security,
     )
     return with_external_dns(plan, manifest, topology)
 
@@ -107,6 +109,7 @@ def _node(topology: str, node: NodeSite, addresses: Addresses, changes: Override
         labels=node.labels,
         pod_cidr=str(block) if block else None,
         vtep_ip=str(block.network_address) if block else None,
+        security_groups=node.spec.security_groups,
         unschedulable=node.name in changes.cordoned or node.zone in changes.shifted_zones,
     )
 

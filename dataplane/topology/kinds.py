@@ -269,6 +269,14 @@ _MESH_CONFIG = Obj(
     }
 )
 
+_SG_RULE = Obj(
+    {
+        "protocol": Str(), "fromPort": Int(), "toPort": Int(), "cidr": Str(),
+        "sourceGroup": Str(), "destinationGroup": Str(), "description": Str(),
+    },
+    required=("protocol",),
+)
+
 _TOPOLOGY_SPEC = Obj(
     {
         "cni": Enum(("vpc", "overlay")),
@@ -280,14 +288,35 @@ _TOPOLOGY_SPEC = Obj(
             {
                 "cidr": Str(),
                 "subnets": ListOf(
-                    Obj({"name": Str(), "cidr": Str(), "zone": Str()}, required=("name", "cidr", "zone")),
+                    Obj({"name": Str(), "cidr": Str(), "zone": Str(), "networkAcl": Str()},
+                        required=("name", "cidr", "zone")),
                     min_items=1,
                 ),
+                # EC2's names (vpc.security): stateful allow-only groups, stateless numbered ACLs
+                "securityGroups": ListOf(Obj(
+                    {"name": Str(), "description": Str(), "ingress": ListOf(_SG_RULE), "egress": ListOf(_SG_RULE)},
+                    required=("name",),
+                )),
+                "networkAcls": ListOf(Obj(
+                    {
+                        "name": Str(),
+                        "entries": ListOf(Obj(
+                            {
+                                "ruleNumber": Int(), "egress": Bool(), "protocol": Str(),
+                                "portRange": Obj({"from": Int(), "to": Int()}, required=("from", "to")),
+                                "cidrBlock": Str(), "ruleAction": Enum(("allow", "deny")),
+                            },
+                            required=("ruleNumber", "protocol", "cidrBlock", "ruleAction"),
+                        )),
+                    },
+                    required=("name",),
+                )),
             },
             required=("cidr", "subnets"),
         ),
         "nodes": ListOf(
-            Obj({"name": Str(), "subnet": Str(), "labels": StrMap(), "ip": Str()}, required=("name", "subnet")),
+            Obj({"name": Str(), "subnet": Str(), "labels": StrMap(), "ip": Str(), "securityGroups": ListOf(Str())},
+                required=("name", "subnet")),
             min_items=1,
         ),
         "external": Obj({"cidr": Str(), "transitCIDR": Str()}),

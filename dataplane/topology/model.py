@@ -67,6 +67,7 @@ class SubnetSpec:
     network: IPv4Network | None
     zone: str | None
     path: str  # e.g. "spec.vpc.subnets[1]"
+    network_acl: str | None = None  # its network ACL (vpc.security); None: the default ACL
 
 
 @dataclass
@@ -76,6 +77,7 @@ class NodeSpec:
     labels: dict[str, str]
     ip: IPv4Address | None  # explicit eth0 address, if given
     path: str
+    security_groups: tuple[str, ...] = ()  # of its ENI (vpc.security); none: the VPC's default group
 
 
 @dataclass
@@ -96,6 +98,7 @@ class TopologySpec:
     mesh_config: dict[str, Any] = field(default_factory=dict)  # spec.meshConfig as checked (Istio's field names)
     certificates: dict[str, tuple[str, ...]] = field(default_factory=dict)  # spec.certificates: ARN -> domains
     hosted_zones: tuple[HostedZone, ...] = ()  # spec.route53.hostedZones, with their declared records
+    vpc_security: dict[str, Any] = field(default_factory=dict)  # spec.vpc's securityGroups and networkAcls, checked
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import Problem
 from ..l7.routing import extauthz
+from ..vpc import security as vpc_security
 from . import parse_edge, parse_pods, parse_policies, parse_requestauthn, parse_route53, parse_traffic
 from .external import DEFAULT_PUBLIC_CIDR, DEFAULT_TRANSIT_CIDR, default_pool
 from .kinds import KINDS, passive, supported
@@ -24,7 +25,7 @@ from .model import Manifest, NamespaceSpec, NodeSpec, ObjectRef, Origin, SubnetS
 from .naming import RESERVED_NODE_NAMES
 from .plan import Accepted
 from .rules import apply, check_labels, check_name, dns_label, dns_subdomain, ipv4_address, ipv4_network, topology_name
-from .schema import Report, check, describe, valid_items
+from .schema import Report, check, compact, describe, valid_items
 from .sources import Source, label
 from .yamlsource import Document, item_path, read_documents
 
@@ -195,7 +196,18 @@ def _topology(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None
         mesh_config=_mesh_config(spec, report),
         certificates=_certificates(spec, report),
         hosted_zones=parse_route53.hosted_zones(spec, report),
+        vpc_security=_vpc_security(spec, report),
     )
+
+
+def _vpc_security(spec: dict[str, Any], report: Report) -> dict[str, Any]:
+    """``spec.vpc``'s security groups and network ACLs, with what EC2 would refuse reported."""
+    vpc = spec.get("vpc", {})
+    subnets = [s for _, s in valid_items(vpc.get("subnets", []))]
+    nodes = [n for _, n in valid_items(spec.get("nodes", []))]
+    for path, message in vpc_security.check(vpc, subnets, nodes):
+        report(path, message)
+    return compact({k: vpc[k] for k in ("securityGroups", "networkAcls") if k in vpc})
 
 
 def _certificates(spec: dict[str, Any], report: Report) -> dict[str, tuple[str, ...]]:
@@ -286,6 +298,7 @@ def _subnet(raw: dict[str, Any], path: str, origin: Origin) -> SubnetSpec:
         network=apply(ipv4_network, raw.get("cidr"), f"{path}.cidr", origin.report),
         zone=check_name(dns_label, raw.get("zone"), f"{path}.zone", origin.report),
         path=path,
+        network_acl=raw.get("networkAcl"),
     )
 
 
@@ -302,6 +315,7 @@ def _node(raw: dict[str, Any], path: str, origin: Origin) -> NodeSpec:
         labels=labels,
         ip=apply(ipv4_address, raw.get("ip"), f"{path}.ip", origin.report),
         path=path,
+        security_groups=tuple(raw.get("securityGroups", ())),
     )
 
 

@@ -33,6 +33,7 @@ class Subnet:
     zone: str
     gateway: str  # router address on the bridge (first host, as in a VPC)
     bridge: str  # bridge interface name in the router namespace (<= 15 bytes)
+    network_acl: str | None = None  # its network ACL (vpc.security); None: the default ACL (allow all)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Node:
     labels: dict[str, str] = field(default_factory=dict)
     pod_cidr: str | None = None  # overlay mode only: this node's pod range
     vtep_ip: str | None = None  # overlay mode only: address of vxlan0 (pod_cidr network address)
+    security_groups: tuple[str, ...] = ()  # of its ENI (vpc.security); none: the VPC's default group
     unschedulable: bool = False  # cordoned, or in a zone an EKS zonal shift moved away from
 
 
@@ -404,6 +406,7 @@ class Plan:
     hosted_zones: tuple[HostedZone, ...] = ()  # Route 53 as declared (spec.route53); their records live in route53.json
     external_dns: tuple[ExternalDns, ...] = ()  # ExternalDNS Deployments, in file order
     shifted_zones: tuple[str, ...] = ()  # an EKS zonal shift's zones: their pods are in no EndpointSlice
+    vpc_security: dict[str, Any] = field(default_factory=dict)  # spec.vpc's securityGroups and networkAcls
     version: int = PLAN_VERSION
 
     def node(self, name: str) -> Node:
@@ -467,7 +470,7 @@ def _plan_from_dict(raw: dict[str, Any]) -> Plan:
         **{
             **raw,
             "subnets": tuple(Subnet(**s) for s in raw["subnets"]),
-            "nodes": tuple(Node(**n) for n in raw["nodes"]),
+            "nodes": tuple(Node(**{**n, "security_groups": tuple(n.get("security_groups", ()))}) for n in raw["nodes"]),
             "namespaces": tuple(Namespace(**n) for n in raw["namespaces"]),
             "pods": pods,
             "services": services,

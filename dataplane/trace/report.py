@@ -16,12 +16,14 @@ from dataplane.mesh.constants import OUTBOUND_PORT
 from dataplane.netpol.render import TABLE as NETPOL_TABLE
 from dataplane.topology.plan import Plan
 from dataplane.trace import livereport, meshreport
-from dataplane.trace.hops import Flow, Hop, Probe, Verdict, assemble
+from dataplane.trace.hops import Flow, Hop, Probe, RuleHit, Verdict, assemble
 from dataplane.trace.livereport import LiveResult
 from dataplane.trace.meshmodel import MeshTrace
 from dataplane.trace.targets import Destination
+from dataplane.vpc.render import NACL_TABLE, SG_TABLE
 
 _COMMENT = re.compile(r'comment "([^"]*)"')
+_OWN_TABLES = (NETPOL_TABLE, SG_TABLE, NACL_TABLE)
 
 
 def netns_labels(plan: Plan) -> dict[str, str]:
@@ -68,21 +70,35 @@ class Report:
         if self.captured() and self.mesh is not None:
             return f"{meshreport.capture_text(self.mesh)} ({v.address})"
         if v.kind == "delivered":
-            return f"delivered to {where} ({v.address})"
+            return f"delivered to {where} ({v.address}){self._reply_drop()}"
         if v.kind in ("rejected", "dropped"):
-            # a NetworkPolicy drop names its reason, e.g. "default deny egress from shop/x"
-            said = _COMMENT.search(v.rule.rule) if v.rule and v.rule.table == NETPOL_TABLE else None
-            rule = f" by {v.rule.table} {v.rule.chain}" + (f" ({said.group(1)})" if said else "") if v.rule else ""
             via = f" (via {v.via})" if v.via else ""
-            return f"{v.kind} at {where}{rule}{via}"
+            return f"{v.kind} at {where}{_by(v.rule)}{via}"
         if v.kind == "vanished":
             return f"lost in {where} (it never left: no route, or dropped outside nftables)"
         if v.kind == "lost":
             return f"lost after {where} (no traced namespace saw it next)"
         return f"not seen leaving {where}"
 
+    def _reply_drop(self) -> str:
+        """``, but the reply was dropped at ...`` when a stateless rule drops the answer (an ACL's ephemeral-port trap)."""
+        hop = next((h for h in self.hops if h.direction == "reply" and h.outcome == "dropped"), None)
+        if hop is None:
+            return ""
+        rule = next((r for r in reversed(hop.rules) if r.verdict == "drop"), None)
+        return f", but the reply was dropped at {self.label(hop.netns)}{_by(rule)}"
+
     def probe_text(self) -> str:
         return f"{self.probe_outcome} ({self.probe_detail}, {self.probe_seconds * 1000:.1f} ms)"
+
+
+def _by(rule: RuleHit | None) -> str:
+    """`` by <table> <chain>``, with the reason dpctl's own tables give (a NetworkPolicy's default deny,
+    the security groups, the ACL rule number)."""
+    if rule is None:
+        return ""
+    said = _COMMENT.search(rule.rule) if rule.table in _OWN_TABLES else None
+    return f" by {rule.table} {rule.chain}" + (f" ({said.group(1)})" if said else "")
 
 
 def build(

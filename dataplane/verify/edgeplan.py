@@ -67,7 +67,7 @@ class EdgeTrial:
     peers: frozenset[str] = frozenset()  # addresses the pod may see as its TCP peer
     location: str | None = None
     certificate: str | None = None  # the ARN the handshake should present
-    layer7: bool = True  # an ALB adds X-Forwarded-* and X-Amzn-Trace-Id; an NLB adds nothing
+    balancer: str = "alb"  # alb: X-Forwarded-* and X-Amzn-Trace-Id added; nlb: nothing; gateway: Envoy's headers
     method: str = "GET"
     headers: tuple[tuple[str, str], ...] = ()  # what the rule's http-header conditions ask for
 
@@ -231,7 +231,7 @@ def _nlb_trial(
     return EdgeTrial(
         subject=subject, address=node.public_ip, port=port.port, tls=tls, host=served.lb.dns_name, path="/",
         status=None, pods=frozenset(e.key for e in http), peers=_nlb_peers(plan, served, node),
-        certificate=certificate, layer7=False,
+        certificate=certificate, balancer="nlb",
     )
 
 

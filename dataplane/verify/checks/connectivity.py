@@ -6,7 +6,8 @@ the endpoints kube-proxy would use from that node (``kubeproxy.categorize``,
 so Local traffic policies and terminating fall-backs are the real rules),
 reject where a Service has no usable endpoint anywhere, drop where it has
 some but none the policy allows, a drop where a NetworkPolicy refuses the
-connection on the wire (``netpol.resolve.Verdicts``), and the ambient mesh's L4 authorization
+connection on the wire (``netpol.resolve.Verdicts``) or the VPC's security
+groups and network ACLs drop it (``vpc.evaluate``), and the ambient mesh's L4 authorization
 (``mesh.authz.evaluate``) for enrolled destinations, which shows up as a
 connection accepted and then reset or closed without an answer.
 
@@ -40,6 +41,7 @@ from dataplane.verify.probes import (
     run_probes,
 )
 from dataplane.verify.result import CheckResult
+from dataplane.vpc.evaluate import verdicts as vpc_verdicts
 
 NAME = "connectivity"
 MAX_SOURCES = 30
@@ -49,16 +51,19 @@ EXTERNAL = "external"
 
 
 def _authz_expectation(
-    plan: Plan, targets: list[tuple[Pod, int]], src_ip: str, identity: str | None, source: Pod | None = None
+    plan: Plan, targets: list[tuple[Pod, int]], src_ip: str, identity: str | None, source: Pod | None = None,
+    leg_from: str | None = None,
 ) -> Expected:
     """ANSWER from the targets the NetworkPolicies and the mesh allow; TIMEOUT possible when a
     NetworkPolicy drops the connection to some (HBONE's port 15008 on the wire when it tunnels),
-    DENIED when the mesh denies some."""
+    or the VPC drops its last leg (from ``leg_from``, by default ``src_ip``), DENIED when the
+    mesh denies some."""
     allowed, denied, dropped, reasons = set(), set(), set(), []
-    policies = verdicts(plan)
+    policies, network = verdicts(plan), vpc_verdicts(plan)
     for pod, port in targets:
         key = f"{pod.namespace}/{pod.name}"
-        refusal = policies.refusal(source, src_ip, pod, HBONE_PORT if identity is not None else port)
+        wire = HBONE_PORT if identity is not None else port
+        refusal = policies.refusal(source, src_ip, pod, wire) or network.refusal(leg_from or src_ip, pod.ip, "tcp", wire)
         if refusal is not None:
             dropped.add(key)
             reasons.append(f"{key}: {refusal}")
@@ -125,9 +130,12 @@ def expect_node_port(plan: Plan, node: str, service: Service, port: ServicePort,
             return Expected(frozenset({TIMEOUT}), why=f"externalTrafficPolicy Local: no endpoint on {node}")
         return Expected(frozenset({REFUSED}), why="no usable endpoint")
     assert plan.external is not None
+    arriving = vpc_verdicts(plan).refusal(plan.external.client_ip, plan.node(node).ip, "tcp", port.node_port or 0)
+    if arriving is not None:
+        return Expected(frozenset({TIMEOUT}), why=arriving)
     # Cluster policy masquerades to the node; Local keeps the client's address
     src_ip = plan.external.client_ip if local else plan.node(node).ip
-    return _authz_expectation(plan, _pods_of(plan, targets), src_ip, None)
+    return _authz_expectation(plan, _pods_of(plan, targets), src_ip, None, leg_from=plan.node(node).ip)
 
 
 def expect_vip(plan: Plan, service: Service, port: ServicePort, endpoints: tuple[Endpoint, ...]) -> Expected:
@@ -146,7 +154,9 @@ def expect_vip(plan: Plan, service: Service, port: ServicePort, endpoints: tuple
     for e in targets:
         pod = plan.pod(e.namespace, e.pod)
         src_ip = plan.external.client_ip if external_policy_local(service, port) else plan.node(e.node).ip
-        merged[e.pod + e.namespace] = _authz_expectation(plan, [(pod, e.port)], src_ip, None)
+        # the load balancer's own leg to the node is not judged here; the node's leg to the pod is
+        merged[e.pod + e.namespace] = _authz_expectation(plan, [(pod, e.port)], src_ip, None,
+                                                         leg_from=plan.node(e.node).ip)
     return Expected(
         frozenset().union(*(x.outcomes for x in merged.values())),
         frozenset().union(*(x.answerers for x in merged.values())),

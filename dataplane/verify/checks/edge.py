@@ -1,4 +1,5 @@
-"""Edge: every ALB listener rule and default and every NLB listener, from the outside client, for real.
+"""Edge: every ALB listener rule and default, every NLB listener and every ingress gateway route,
+from the outside client, for real.
 
 ``edgeplan`` says what each request should meet; here each is sent from the
 outside client's namespace to the ALB node's public address -- over TLS with
@@ -34,6 +35,7 @@ from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan
 from dataplane.verify.edgeplan import DnsTrial, EdgeTrial, Unchecked, dns_trials, nlb_trials, plan_edge
 from dataplane.verify.evidence import NO_EVIDENCE, Evidence
+from dataplane.verify.gatewayplan import gateway_trials
 from dataplane.verify.result import CheckResult
 
 NAME = "edge"
@@ -87,9 +89,16 @@ def judge(plan: Plan, trial: EdgeTrial, arn: str | None, status: int, headers: d
         off.append(f"answered by {pod}, expected one of {', '.join(sorted(trial.pods)) or 'no pod'}")
     if report["client"].rsplit(":", 1)[0] not in trial.peers:
         off.append(f"the pod's peer was {report['client']}, expected {' or '.join(sorted(trial.peers))}")
-    if not trial.layer7:  # an NLB forwards bytes: nothing is added to the request
+    if trial.balancer == "nlb":  # an NLB forwards bytes: nothing is added to the request
         added = sorted(name for name in (*expected_headers, "x-amzn-trace-id") if name in seen)
         return off + ([f"headers {', '.join(added)} added, but an NLB adds none"] if added else [])
+    if trial.balancer == "gateway":  # Envoy: the scheme, the peer appended to X-Forwarded-For, a request id
+        proto = "https" if trial.tls else "http"
+        if seen.get("x-forwarded-proto") != proto:
+            off.append(f"x-forwarded-proto: {seen.get('x-forwarded-proto')}, expected {proto}")
+        if not seen.get("x-request-id"):
+            off.append("no x-request-id")
+        return off
     off += [f"{name}: {seen.get(name)}, expected {value}" for name, value in expected_headers.items()
             if seen.get(name) != value]
     if not str(seen.get("x-amzn-trace-id", "")).startswith("Root=1-"):
@@ -131,11 +140,12 @@ def _resolve(plan: Plan, trial: DnsTrial) -> CheckResult:
 
 
 def run(plan: Plan, progress: Callable[[int, int], None] | None = None, evidence: Evidence = NO_EVIDENCE) -> list[CheckResult]:
-    planned: list[EdgeTrial | Unchecked | DnsTrial] = [*plan_edge(plan), *nlb_trials(plan), *_dns(plan)]
+    planned: list[EdgeTrial | Unchecked | DnsTrial] = [
+        *plan_edge(plan), *nlb_trials(plan), *gateway_trials(plan), *_dns(plan),
+    ]
     if not planned or plan.external is None:
         return [CheckResult(NAME, NAME, ok=True, skipped=True,
-                            reason="skipped: no ALB or NLB (no Ingress of class alb, no NLB Service) "
-                                   "and no public hosted zone")]
+                            reason="skipped: no ALB, NLB or ingress gateway and no public hosted zone")]
     context = ssl.create_default_context(cafile=str(acm.root_path(Path(StateDir(plan.name).path))))
     context.check_hostname = False  # the certificate is judged by its ARN: the default one need not cover the host
     results = []

@@ -153,3 +153,11 @@ def test_grpc_calls_are_routed_by_method(live: Emulation) -> None:
     routes = dpctl("get", "grpcroutes", "-t", live.name, check=True).stdout.splitlines()
     [calls] = [r for r in routes if r.split()[:2] == ["shop", "calls"]]
     assert "True (Accepted)" in calls and "http" in calls
+
+
+def test_verify_edge_sends_a_request_to_every_gateway_route(live: Emulation) -> None:
+    report = live.assert_verified("edge")
+    checked = [r for r in report.results if r.subject.startswith("gateway shop/gw ") and not r.skipped]
+    assert any("HTTPRoute shop/a rule 0" in r.subject for r in checked)  # /api to the api pods
+    assert any("GRPCRoute shop/calls rule 0" in r.subject for r in checked)
+    assert any("no route" in r.subject for r in checked)  # a host no route serves: 404

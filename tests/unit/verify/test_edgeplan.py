@@ -9,6 +9,7 @@ from dataplane.topology import plan_from_text
 from dataplane.topology.plan import Plan
 from dataplane.verify.checks.edge import judge
 from dataplane.verify.edgeplan import EdgeTrial, Unchecked, nlb_trials, plan_edge
+from dataplane.verify.gatewayplan import gateway_trials
 
 ROOT = Path(__file__).resolve().parents[3]
 CERT_A = "arn:aws:acm:us-east-1:111122223333:certificate/aaaa"
@@ -129,7 +130,7 @@ def test_nlb_peers_follow_the_reference_table() -> None:
     assert isinstance(trials["solo-local zone b TCP:80"], Unchecked)  # no local endpoint: node b refuses
     cluster = trials["solo-cluster zone b TCP:80"]
     assert isinstance(cluster, EdgeTrial) and cluster.peers == {n.ip for n in plan.nodes}  # T24 Cluster
-    assert not default.layer7
+    assert default.balancer == "nlb"
 
 
 def _plan_nlb() -> Plan:
@@ -146,3 +147,17 @@ def test_judge_an_nlb_answer_by_peer_and_no_added_headers() -> None:
     added = dict(report, headers={"x-forwarded-for": "1.2.3.4"}, client="10.9.9.9:5")
     off = judge(plan, trial, None, 200, {}, json.dumps(added).encode())
     assert any("peer was 10.9.9.9:5" in o for o in off) and any("x-forwarded-for added" in o for o in off)
+
+
+def test_every_ingress_gateway_route_gets_a_request_it_takes() -> None:
+    text = (ROOT / "tests/integration/topologies/gateway.yaml").read_text().replace("NAME", "g").replace("CNI", "vpc")
+    plan = plan_from_text(text, "gateway.yaml")
+    trials = {t.subject: t for t in gateway_trials(plan)}
+    api = next(t for s, t in trials.items() if isinstance(t, EdgeTrial) and "http HTTP:80" in s and t.path == "/api")
+    assert api.host == "a.example.com" and api.pods == {p.key for p in plan.pods if p.labels.get("app") == "api"}
+    gateway_pod = next(p for p in plan.pods if p.owner == "Deployment/gw-istio")
+    assert api.peers == {gateway_pod.ip} and api.balancer == "gateway"
+    grpc = next(t for s, t in trials.items() if "GRPCRoute shop/calls rule 0" in s)
+    assert isinstance(grpc, EdgeTrial) and grpc.path == "/grpc.health.v1.Health/Check" and grpc.method == "GET"
+    assert any(isinstance(t, Unchecked) and "passthrough" in t.reason for t in trials.values())
+    assert any(isinstance(t, EdgeTrial) and t.status == 404 for t in trials.values())  # a host no route serves
