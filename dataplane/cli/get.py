@@ -1,4 +1,5 @@
-"""``dpctl get nodes|pods|services|cronjobs|ingress|certificates|dns|gateways|httproutes|grpcroutes|tlsroutes``: what the emulation is made of."""
+"""``dpctl get nodes|pods|services|cronjobs|ingress|certificates|dns|gateways|httproutes|grpcroutes|tlsroutes|
+securitygroups|networkacls``: what the emulation is made of."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import click
 
 from dataplane.agent import ready
-from dataplane.cli import dns_records, edge_records, gateway_records
+from dataplane.cli import dns_records, edge_records, gateway_records, vpc_records
 from dataplane.cli.context import output_option, print_json, print_table, running_plan, topology_option
 from dataplane.lb import acm
 from dataplane.mesh.enrollment import has_sidecar
@@ -126,14 +127,18 @@ def _exited(plan: Plan) -> dict[str, int]:
     type=click.Choice([
         "nodes", "pods", "services", "node", "pod", "svc", "service", "cronjobs", "cronjob", "cj",
         "ingress", "ingresses", "ing", "certificates", "certificate", "cert", "dns", *gateway_records.RESOURCES,
+        *vpc_records.RESOURCES,
     ]),
 )
 @click.option("-n", "--namespace", help="Only this Kubernetes namespace.")
 @output_option
 def command(topology: str | None, resource: str, namespace: str | None, output: str) -> None:
-    """List nodes, pods, services, cronjobs, ingresses, the emulated ACM's certificates or Route 53's records."""
+    """List nodes, pods, services, cronjobs, ingresses, gateways and routes, the emulated ACM's
+    certificates, Route 53's records, or the VPC's security groups and network ACLs."""
     plan = running_plan(topology)
-    if resource in gateway_records.RESOURCES:
+    if resource in vpc_records.RESOURCES:
+        vpc_records.show(plan, resource, output)
+    elif resource in gateway_records.RESOURCES:
         gateway_records.show(plan, resource, namespace, output)
     elif resource == "dns":
         records = dns_records.records(plan)

@@ -171,6 +171,29 @@ NETWORK_POLICY = Kind(
     ),
 )
 
+SECURITY_GROUP_POLICY = Kind(
+    "SecurityGroupPolicy",
+    "vpcresources.k8s.aws/v1beta1",
+    True,
+    document(
+        metadata(True),
+        {
+            "spec": Obj(
+                {
+                    "podSelector": _LABEL_SELECTOR,
+                    "serviceAccountSelector": Unsupported(
+                        "use podSelector: dpctl keeps no ServiceAccount labels to select by"),
+                    "securityGroups": Obj({"groupIds": ListOf(Str(), min_items=1)}, required=("groupIds",)),
+                },
+                required=("podSelector", "securityGroups"),
+            ),
+            **ignored("status"),
+        },
+        ("metadata", "spec"),
+    ),
+)
+
 EDGE_KINDS = (
     INGRESS, INGRESS_CLASS, NETWORK_POLICY, GATEWAY_CLASS, LOAD_BALANCER_CONFIGURATION, TARGET_GROUP_CONFIGURATION,
+    SECURITY_GROUP_POLICY,
 )

@@ -357,6 +357,7 @@ _CONVERTERS: dict[str, Callable[[dict[str, Any], Origin, Manifest], None]] = {
     "IngressClass": parse_edge.parse_ingress_class,
     "GatewayClass": parse_edge.parse_cluster_scoped,
     "NetworkPolicy": parse_edge.parse_network_policy,
+    "SecurityGroupPolicy": parse_edge.parse_namespaced,
     "LoadBalancerConfiguration": parse_edge.parse_namespaced,
     "TargetGroupConfiguration": parse_edge.parse_namespaced,
 }

@@ -114,7 +114,8 @@ def _nodes(topology: TopologySpec, subnets: dict[str, SubnetSite]) -> list[NodeS
 
 
 def check_objects(manifest: Manifest) -> None:
-    """Names are unique, namespaces and service accounts are declared."""
+    """Names are unique, namespaces and service accounts are declared, security groups exist."""
+    _check_security_group_policies(manifest)
     report_duplicates((ns.name, ns.origin, "metadata.name", f"namespace '{ns.name}'") for ns in manifest.namespaces)
     report_duplicates(
         ((o.kind, o.namespace, o.name), o.origin, "metadata.name", f"{o.kind} '{o.namespace}/{o.name}'")
@@ -145,3 +146,14 @@ def check_objects(manifest: Manifest) -> None:
                 f"{pod.spec_path}.serviceAccountName",
                 f"service account '{pod.service_account}' is not declared in namespace '{pod.namespace}'",
             )
+
+
+def _check_security_group_policies(manifest: Manifest) -> None:
+    """A SecurityGroupPolicy names groups of the Topology's VPC (by name, in place of EC2's IDs)."""
+    declared = {g.get("name") for g in (manifest.topology.vpc_security if manifest.topology else {}).get(
+        "securityGroups", [])}
+    for policy in (t for t in manifest.traffic if t.kind == "SecurityGroupPolicy"):
+        for i, name in enumerate(policy.spec.get("securityGroups", {}).get("groupIds", [])):
+            if name not in declared:
+                policy.origin.report(f"spec.securityGroups.groupIds[{i}]", f"no security group {name!r} in spec.vpc "
+                                     f"(declared: {', '.join(sorted(str(d) for d in declared)) or 'none'})")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv4Network
 
+from dataplane.netpol.selectors import Selector
 from dataplane.topology.plan import Node, Plan, Subnet
 
 from .security import DEFAULT_GROUP, NaclEntry, SecurityGroup, VpcSecurity, read
@@ -30,13 +31,33 @@ def node_groups(security: VpcSecurity, node: Node) -> tuple[SecurityGroup, ...]:
     return tuple(security.groups[n] for n in names if n in security.groups)
 
 
+def pod_groups(plan: Plan, security: VpcSecurity) -> dict[str, tuple[SecurityGroup, ...]]:
+    """Security groups for pods: the groups of each pod a SecurityGroupPolicy selects (its branch ENI), by
+    ``ns/pod``; the policies of one namespace that select a pod add up, in document order."""
+    found: dict[str, list[SecurityGroup]] = {}
+    for policy in (t for t in plan.traffic if t.kind == "SecurityGroupPolicy"):
+        selector = Selector.from_spec(policy.spec.get("podSelector", {}))
+        names = policy.spec.get("securityGroups", {}).get("groupIds", [])
+        for pod in plan.pods:
+            if pod.namespace != policy.namespace or not selector.matches(pod.labels):
+                continue
+            chosen = found.setdefault(pod.key, [])
+            chosen += [security.groups[n] for n in names if n in security.groups and security.groups[n] not in chosen]
+    return {key: tuple(groups) for key, groups in found.items()}
+
+
 def members(plan: Plan, security: VpcSecurity) -> dict[str, tuple[str, ...]]:
-    """Each group's member addresses: the ENIs' node addresses and the pod addresses they carry."""
+    """Each group's member addresses: the ENIs' node addresses and the pod addresses they carry, and
+    the pods whose branch ENI has the group."""
+    branches = pod_groups(plan, security)
     found: dict[str, list[str]] = {}
     for node in plan.nodes:
-        addresses = [node.ip, *(p.ip for p in plan.pods_on(node.name) if p.ip)]
+        addresses = [node.ip, *(p.ip for p in plan.pods_on(node.name) if p.ip and p.key not in branches)]
         for group in node_groups(security, node):
             found.setdefault(group.name, []).extend(addresses)
+    for pod in plan.pods:
+        for group in branches.get(pod.key, ()):
+            found.setdefault(group.name, []).append(pod.ip)
     return {name: tuple(dict.fromkeys(addresses)) for name, addresses in found.items()}
 
 
@@ -45,11 +66,16 @@ class VpcVerdicts:
         self.plan = plan
         self.security: VpcSecurity = read(plan.vpc_security)
         self.members = members(plan, self.security)
-        self._eni: dict[str, Node] = {}
+        self.branches = pod_groups(plan, self.security)
+        # an address's ENI: ("node", name) with the node's groups, or ("pod", key) with its branch ENI's
+        self._eni: dict[str, tuple[str, str, tuple[SecurityGroup, ...]]] = {}
         for node in plan.nodes:
-            self._eni[node.ip] = node
+            self._eni[node.ip] = ("node", node.name, node_groups(self.security, node))
             for pod in plan.pods_on(node.name):
-                self._eni.setdefault(pod.ip, node)
+                if pod.key in self.branches:
+                    self._eni.setdefault(pod.ip, ("pod", pod.key, self.branches[pod.key]))
+                else:
+                    self._eni.setdefault(pod.ip, self._eni[node.ip])
 
     @property
     def active(self) -> bool:
@@ -60,8 +86,8 @@ class VpcVerdicts:
         if not self.active:
             return None
         source, target = self._eni.get(src), self._eni.get(dst)
-        if source is not None and source is target:
-            return None  # never leaves the node
+        if source is not None and source is target and source[0] == "node":
+            return None  # never leaves the node's ENI
         if source is not None and (why := self._group(source, dst, protocol, port, outbound=True)):
             return why
         from_subnet, to_subnet = self._subnet(src), self._subnet(dst)
@@ -75,10 +101,11 @@ class VpcVerdicts:
             return why
         return None
 
-    def _group(self, node: Node, peer: str, protocol: str, port: int, outbound: bool) -> str | None:
+    def _group(self, eni: tuple[str, str, tuple[SecurityGroup, ...]], peer: str, protocol: str, port: int,
+               outbound: bool) -> str | None:
         if not self.security.enforces_groups:
             return None
-        groups = node_groups(self.security, node)
+        kind, name, groups = eni
         ip = IPv4Address(peer)
         for group in groups:
             for rule in group.egress if outbound else group.ingress:
@@ -87,7 +114,8 @@ class VpcVerdicts:
                     return None
         names = ",".join(g.name for g in groups)
         way = "outbound" if outbound else "inbound"
-        return f"security groups {names} of node {node.name}: no {way} rule allows it"
+        return f"security groups {names} of {'node' if kind == 'node' else 'the branch ENI of pod'} {name}: " \
+               f"no {way} rule allows it"
 
     def _subnet(self, address: str) -> Subnet | None:
         ip = IPv4Address(address)

@@ -1,4 +1,4 @@
-"""EC2 security groups and network ACLs on real packets (aws-edge.md §6, T1, T3, T4 and a group
+"""EC2 security groups and network ACLs on real packets (aws-edge.md §6, T1, T3, T4, T5 and a group
 referencing a group): stateful groups on each node's ENI, stateless numbered ACLs between subnets,
 live edits, the drop named by trace and expected by verify."""
 
@@ -54,8 +54,10 @@ def test_t1_the_ephemeral_port_trap_and_its_fix(live: tuple[Emulation, Path, str
     try:
         _apply(path, fixed)
         assert _reaches(emu, "default/c1", "default/w3")
-        # a member of "app" gets through group "db"; a pod on a node outside "app" does not
+        # a member of "app" gets through group "db"; a pod on a node outside "app" does not -- unless its
+        # own branch ENI is in "app" (T5, security groups for pods)
         assert not _reaches(emu, "default/c4", "default/w3")
+        assert _reaches(emu, "default/c5", "default/w3")
     finally:
         _apply(path, text)
 
@@ -71,6 +73,14 @@ def test_t3_acls_judge_no_traffic_within_a_subnet(live: tuple[Emulation, Path, s
         assert "network ACL closed (subnet cli) egress rule * (deny)" in out
     finally:
         _apply(path, text)
+
+
+def test_a_branch_eni_is_judged_by_its_own_groups_on_the_same_node(live: tuple[Emulation, Path, str]) -> None:
+    emu, _, _ = live
+    assert _reaches(emu, "default/c1", "default/c5")  # c1's node is in "app", which c5's group admits
+    assert not _reaches(emu, "default/c4", "default/c5")  # strict mode: judged although both are on n4
+    out = dpctl("trace", "-t", emu.name, "default/c4", f"{emu.pod('default/c5').ip}:8080").stdout
+    assert "security groups app of the branch ENI of pod default/c5: no inbound rule allows it" in out
 
 
 def test_verify_expects_every_drop(live: tuple[Emulation, Path, str]) -> None:

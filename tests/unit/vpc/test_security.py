@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dataplane.cli import vpc_records
 from dataplane.errors import TopologyError
 from dataplane.topology import plan_from_text
 from dataplane.topology.plan import Plan
@@ -109,3 +110,29 @@ def test_what_ec2_refuses_is_an_error_at_its_field(change: tuple[str, str], fiel
     with pytest.raises(TopologyError) as raised:
         _plan(TOPOLOGY.replace(change[0], change[1], 1))
     assert field in str(raised.value) and message in str(raised.value)
+
+
+def test_get_lists_groups_with_their_nodes_and_acls_with_the_final_deny() -> None:
+    plan = _plan()
+    by_name = {g["name"]: g for g in vpc_records.groups(plan)}
+    assert by_name["db"]["nodes"] == ["n3"] and by_name["db"]["ingress"] == ["tcp/8080 sg:app"]
+    assert by_name["other"]["egress"] == [] and by_name["app"]["egress"] == ["all 0.0.0.0/0"]
+    assert by_name["default"]["nodes"] == []  # every node names its groups
+    [srv] = [a for a in vpc_records.acls(plan) if a["name"] == "srv"]
+    assert srv["subnets"] == ["srv"] and srv["egress"] == ["100 tcp/8080 0.0.0.0/0 allow", "* all 0.0.0.0/0 deny"]
+
+
+def test_a_branch_eni_has_its_pods_own_groups() -> None:
+    plan = _plan()
+    v = VpcVerdicts(plan)
+    assert v.refusal(_ip(plan, "c4"), _ip(plan, "c5"), "tcp", 8080) == (
+        "security groups app of the branch ENI of pod default/c5: no inbound rule allows it")  # same node, strict
+    assert v.refusal(_ip(plan, "c1"), _ip(plan, "c5"), "tcp", 8080) is None
+    assert _ip(plan, "c5") in v.members["app"] and _ip(plan, "c5") not in v.members["open"]
+    text = render_node(plan, plan.node("n4"), read(plan.vpc_security))
+    assert f'ip daddr {{ {_ip(plan, "c5")} }} accept' in text and "type filter hook forward priority 0" in text
+
+
+def test_a_policy_naming_an_unknown_group_is_an_error() -> None:
+    with pytest.raises(TopologyError, match=r"spec.securityGroups.groupIds\[0\].*no security group 'nope'"):
+        _plan(TOPOLOGY.replace("groupIds: [app]", "groupIds: [nope]"))
