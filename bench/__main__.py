@@ -1,16 +1,17 @@
-"""``python -m bench [services|throughput|mesh|l7|edge|verify|robustness|all]``."""
+"""``python -m bench [services|throughput|mesh|l7|edge|security|verify|robustness|all]``."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import edge, l7, mesh, robustness, service_sync, throughput, verify
+from bench import edge, l7, mesh, robustness, security, service_sync, throughput, verify
 
 
 def main(argv: list[str]) -> int:
     which = argv[0] if argv else "all"
-    if which not in ("services", "throughput", "mesh", "l7", "edge", "verify", "robustness", "all"):
-        print("usage: scripts/bench [services|throughput|mesh|l7|edge|verify|robustness|all]", file=sys.stderr)
+    if which not in ("services", "throughput", "mesh", "l7", "edge", "security", "verify", "robustness", "all"):
+        print("usage: scripts/bench [services|throughput|mesh|l7|edge|security|verify|robustness|all]",
+              file=sys.stderr)
         return 2
     if which in ("services", "all"):
         service_sync.run()
@@ -22,6 +23,8 @@ def main(argv: list[str]) -> int:
         l7.run()
     if which in ("edge", "all"):
         edge.run()
+    if which in ("security", "all"):
+        security.run()
     if which in ("verify", "all"):
         verify.run()
     if which in ("robustness", "all"):

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from ipaddress import IPv4Address, IPv4Network
-from typing import Any, Protocol
 
 from ..edge import ingress as edge
 from ..edge.albmodel import Alb, Report
 from ..edge.grouping import ALB_CONTROLLER
 from . import naming
-from .gateway_albs import ALB_GATEWAY_CONTROLLER, NAME_PREFIX, gateway_albs
+from .gateway_albs import ALB_GATEWAY_CONTROLLER, NAME_PREFIX, Traffic, gateway_albs
 from .ipam import Addresses, gateway
 from .model import Layout, Manifest, SubnetSite
 from .parse_gateways import ISTIO_CLASS
@@ -91,23 +90,15 @@ def plan_albs(
     return tuple(placed)
 
 
-class _Traffic(Protocol):
-    kind: str
-    namespace: str
-    name: str
-    order: int
-    spec: dict[str, Any]
-
-
 def all_albs(
-    traffic: Sequence[_Traffic], report: Report, warn: Report,
+    traffic: Sequence[Traffic], report: Report, warn: Report,
     namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> tuple[Alb, ...]:
     """Every ALB the controller builds: the Ingress groups' and the ALB Gateways' (``gateway_albs``)."""
     return (*ingress_albs(traffic, report, warn), *gateway_albs(traffic, report, warn, namespace_labels))
 
 
-def ingress_albs(traffic: Sequence[_Traffic], report: Report, warn: Report) -> tuple[Alb, ...]:
+def ingress_albs(traffic: Sequence[Traffic], report: Report, warn: Report) -> tuple[Alb, ...]:
     """The ALBs the controller builds for the Ingresses among ``traffic`` (the
     manifest's while a file is read, the plan's in the agent that serves them)."""
     ingresses = [t for t in traffic if t.kind == "Ingress"]

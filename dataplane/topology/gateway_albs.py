@@ -59,10 +59,11 @@ from ..l7.routing.table import precedence
 ALB_GATEWAY_CONTROLLER = "gateway.k8s.aws/alb"
 NLB_GATEWAY_CONTROLLER = "gateway.k8s.aws/nlb"
 NAME_PREFIX = "gateway:"
-_UNSUPPORTED_FILTERS = ("RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror", "URLRewrite", "CORS")
 
 
-class _Traffic(Protocol):
+class Traffic(Protocol):
+    """What the ALB builders read of a plan's (or a manifest's) traffic objects."""
+
     kind: str
     namespace: str
     name: str
@@ -70,7 +71,7 @@ class _Traffic(Protocol):
     spec: dict[str, Any]
 
 
-def controller_of(traffic: Sequence[_Traffic], gateway_spec: Mapping[str, Any]) -> str | None:
+def controller_of(traffic: Sequence[Traffic], gateway_spec: Mapping[str, Any]) -> str | None:
     """The controllerName of the Gateway's class, if the file declares that GatewayClass."""
     name = gateway_spec.get("gatewayClassName")
     return next((str(t.spec.get("controllerName")) for t in traffic if t.kind == "GatewayClass" and t.name == name),
@@ -78,7 +79,7 @@ def controller_of(traffic: Sequence[_Traffic], gateway_spec: Mapping[str, Any]) 
 
 
 def gateway_albs(
-    traffic: Sequence[_Traffic], report: Report, warn: Report,
+    traffic: Sequence[Traffic], report: Report, warn: Report,
     namespace_labels: Mapping[str, Mapping[str, str]] | None = None, domain: str = "cluster.local",
 ) -> tuple[Alb, ...]:
     """The ALBs of the Gateways of an ALB-controller class among ``traffic``."""
@@ -97,7 +98,7 @@ def gateway_albs(
     return tuple(albs)
 
 
-def _routes(traffic: Sequence[_Traffic], warn: Report, domain: str) -> list[RouteSet]:
+def _routes(traffic: Sequence[Traffic], warn: Report, domain: str) -> list[RouteSet]:
     """The HTTPRoutes naming Gateways, translated; a GRPCRoute naming an ALB Gateway is warned."""
     found = []
     for t in traffic:
@@ -111,7 +112,7 @@ def _routes(traffic: Sequence[_Traffic], warn: Report, domain: str) -> list[Rout
     return found
 
 
-def _is_alb_gateway(traffic: Sequence[_Traffic], namespace: str, name: str) -> bool:
+def _is_alb_gateway(traffic: Sequence[Traffic], namespace: str, name: str) -> bool:
     return any(t.kind == "Gateway" and (t.namespace, t.name) == (namespace, name)
                and controller_of(traffic, t.spec) == ALB_GATEWAY_CONTROLLER for t in traffic)
 
@@ -122,7 +123,7 @@ def _quiet(path: str, message: str) -> None:
 
 class _Builder:
     def __init__(
-        self, traffic: Sequence[_Traffic], gw: _Traffic, routes: list[RouteSet],
+        self, traffic: Sequence[Traffic], gw: Traffic, routes: list[RouteSet],
         labels: Mapping[str, Mapping[str, str]], report: Report, warn: Report,
     ) -> None:
         self.traffic, self.gw, self.routes, self.labels = traffic, gw, routes, labels

@@ -33,6 +33,14 @@ _PATH_MODIFIER = Obj(
     {"type": Enum(("ReplaceFullPath", "ReplacePrefixMatch")), "replaceFullPath": Str(), "replacePrefixMatch": Str()},
     required=("type",),
 )
+_REQUEST_MIRROR = Obj(
+    {
+        "backendRef": Obj(_BACKEND_OBJECT, required=("name",)),
+        "percent": Int(),
+        "fraction": Obj({"numerator": Int(), "denominator": Int()}, required=("numerator",)),
+    },
+    required=("backendRef",),
+)
 _FILTER = Obj(
     {
         "type": Enum(
@@ -47,14 +55,7 @@ _FILTER = Obj(
             {"scheme": Str(), "hostname": Str(), "path": _PATH_MODIFIER, "port": Int(), "statusCode": Int()}
         ),
         "urlRewrite": Obj({"hostname": Str(), "path": _PATH_MODIFIER}),
-        "requestMirror": Obj(
-            {
-                "backendRef": Obj(_BACKEND_OBJECT, required=("name",)),
-                "percent": Int(),
-                "fraction": Obj({"numerator": Int(), "denominator": Int()}, required=("numerator",)),
-            },
-            required=("backendRef",),
-        ),
+        "requestMirror": _REQUEST_MIRROR,
         "cors": Obj({}, open=True),
         "extensionRef": Obj({}, open=True),
     },
@@ -172,14 +173,7 @@ _GRPC_FILTER = Obj(
         "type": Enum(("RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror", "ExtensionRef")),
         "requestHeaderModifier": _HEADER_MODIFIER,
         "responseHeaderModifier": _HEADER_MODIFIER,
-        "requestMirror": Obj(
-            {
-                "backendRef": Obj(_BACKEND_OBJECT, required=("name",)),
-                "percent": Int(),
-                "fraction": Obj({"numerator": Int(), "denominator": Int()}, required=("numerator",)),
-            },
-            required=("backendRef",),
-        ),
+        "requestMirror": _REQUEST_MIRROR,
         "extensionRef": Obj({}, open=True),
     },
     required=("type",),
