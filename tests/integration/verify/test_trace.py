@@ -154,6 +154,8 @@ def test_interrupted_trace_leaves_nothing_behind(live: Plan, sig: signal.Signals
     proc = subprocess.Popen(
         [
             sys.executable,
+            "-X",
+            "faulthandler",  # SIGABRT dumps every thread's stack: the evidence if the signal is ever ignored
             "-m",
             "dataplane.cli",
             "trace",
@@ -174,7 +176,11 @@ def test_interrupted_trace_leaves_nothing_behind(live: Plan, sig: signal.Signals
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.05)
         proc.send_signal(sig)
-        proc.wait(timeout=15)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            pytest.fail(f"trace still ran 15 s after {sig.name}; its threads:\n{proc.communicate(timeout=10)[1].decode()}")
     finally:
         if proc.poll() is None:
             proc.kill()
