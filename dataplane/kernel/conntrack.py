@@ -39,3 +39,13 @@ def delete_udp_flows(netns_name: str, orig_dst: str, orig_port: int, reply_src: 
         if "flow entries have been deleted" in line:
             return int(line.split()[-6])
     return 0
+
+
+def established_tcp(netns_name: str) -> int:
+    """How many TCP entries in the namespace are ESTABLISHED (a NAT gateway's ActiveConnectionCount)."""
+    result = subprocess.run(
+        ["nsenter", f"--net={netns.path(netns_name)}", "conntrack", "-L", "-p", "tcp", "--state", "ESTABLISHED"],
+        capture_output=True,
+        text=True,
+    )
+    return sum(1 for line in result.stdout.splitlines() if line.startswith("tcp"))

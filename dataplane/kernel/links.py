@@ -228,7 +228,8 @@ class NamespaceConfig:
         return spec
 
     def rule(
-        self, command: str, *, table: int, priority: int, fwmark: int | None = None, fwmask: int | None = None
+        self, command: str, *, table: int, priority: int, fwmark: int | None = None, fwmask: int | None = None,
+        iifname: str | None = None, suppress_prefixlength: int | None = None,
     ) -> None:
         """Add (``"add"``) or delete (``"del"``) an IPv4 policy-routing rule.
 
@@ -240,6 +241,10 @@ class NamespaceConfig:
             spec["fwmark"] = fwmark
         if fwmask is not None:
             spec["fwmask"] = fwmask
+        if iifname is not None:
+            spec["iifname"] = iifname
+        if suppress_prefixlength is not None:
+            spec["suppress_prefixlen"] = suppress_prefixlength
         self._do(lambda: self._ipr.rule(command, **spec))
 
     def neighbour(self, ip: str, mac: str, dev: str) -> None:

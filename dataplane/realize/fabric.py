@@ -12,7 +12,7 @@ from typing import assert_never
 
 from dataplane.kernel import netns, nft
 from dataplane.kernel.links import NamespaceConfig
-from dataplane.realize import wiring
+from dataplane.realize import egress_wiring, wiring
 from dataplane.realize.wiring import (
     Address,
     Bridge,
@@ -21,6 +21,7 @@ from dataplane.realize.wiring import (
     Fdb,
     Link,
     Neighbour,
+    PolicyRule,
     Request,
     Route,
     Ruleset,
@@ -50,7 +51,11 @@ def _send(cfg: NamespaceConfig, link: Link) -> None:
         case SetMaster():
             cfg.set_master(link.ifname, link.master)
         case Route():
-            cfg.route(link.dst, via=link.via, dev=link.dev, onlink=link.onlink, scope_link=link.scope_link)
+            cfg.route(link.dst, via=link.via, dev=link.dev, onlink=link.onlink, scope_link=link.scope_link,
+                      table=link.table, kind=link.kind)
+        case PolicyRule():
+            cfg.rule("add", table=link.table, priority=link.priority, fwmark=link.fwmark,
+                     fwmask=link.fwmark, iifname=link.iif, suppress_prefixlength=link.suppress_prefixlength)
         case Neighbour():
             cfg.neighbour(link.ip, link.mac, link.dev)
         case Fdb():
@@ -135,3 +140,6 @@ def steps(plan: Plan) -> Iterator[Step]:
                 f"{lb.kind} {lb.name} in zone {lb_node.zone}",
                 lambda lb_node=lb_node: apply(wiring.load_balancer_node(plan, lb_node)),  # type: ignore[misc]
             )
+    egress = egress_wiring.requests(plan)
+    if egress:
+        yield ("route tables and gateways", lambda: apply(egress))

@@ -86,6 +86,20 @@ class Route:
     dev: str | None = None
     onlink: bool = False
     scope_link: bool = False
+    table: int | None = None  # the main table when None
+    kind: str | None = None  # "blackhole": dropped silently, as a VPC route table's blackhole target
+
+
+@dataclass(frozen=True)
+class PolicyRule:
+    """``ip rule``: packets matching ``iif``/``fwmark`` look up ``table``; ``suppress_prefixlength``
+    rejects a result no longer than it (0: a default route), so the next rule decides."""
+
+    priority: int
+    table: int
+    iif: str | None = None
+    fwmark: int | None = None
+    suppress_prefixlength: int | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +127,7 @@ class Vxlan:
     mtu: int
 
 
-Link = Sysctl | Up | Bridge | Address | Veth | SetMaster | Route | Neighbour | Fdb | Vxlan
+Link = Sysctl | Up | Bridge | Address | Veth | SetMaster | Route | PolicyRule | Neighbour | Fdb | Vxlan
 
 
 # -- requests: what one step sends, in order -----------------------------------
@@ -345,7 +359,8 @@ def external(plan: Plan) -> list[Request]:
                 Veth(ROUTER_LB_IFACE, LB_TRANSIT_IFACE, ext.lb_netns, mtu=UNDERLAY_MTU),
                 Address(ROUTER_LB_IFACE, f"{ext.router_transit_ip}/{transit_prefix}"),
                 Up(ROUTER_LB_IFACE),
-                Route(ext.public_cidr, via=ext.lb_transit_ip),
+                # With route tables (vpc.egress) the outside is reached only through a route to it.
+                *(() if plan.vpc_egress.get("routeTables") else (Route(ext.public_cidr, via=ext.lb_transit_ip),)),
                 *(Route(f"{address}/32", via=first_node.ip) for address in to_nodes),
                 # An NLB's private addresses are the LB namespace's; a node on the same subnet ARPs
                 # for them, and the router answers for what it routes elsewhere (proxy ARP).

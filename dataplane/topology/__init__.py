@@ -122,7 +122,10 @@ def plan_from_sources(
     services = allocate_services(manifest.services, topology, external, previous, set(addresses.nodes.values()))
     if problems:
         raise TopologyError(_in_file_order(problems, order))
-    return build_plan(manifest, topology, layout, placed, addresses, services, external, changes)
+    plan = build_plan(manifest, topology, layout, placed, addresses, services, external, changes)
+    if problems:  # the public addresses of the VPC's gateways are chosen last, beside the load balancers'
+        raise TopologyError(_in_file_order(problems, order))
+    return plan
 
 
 def _in_file_order(problems: list[Problem], order: dict[str, int]) -> list[Problem]:

@@ -15,6 +15,7 @@ from ..l7.routing.values import service_fqdn
 from . import naming
 from .albs import plan_albs, unserved
 from .cluster_dns import dns_address
+from .egress_plan import plan_egress
 from .externaldns import with_external_dns
 from .ipam import Addresses, gateway
 from .model import Layout, Manifest, NodeSite, PodSpec, ServiceSpec, TopologySpec
@@ -90,6 +91,7 @@ def build_plan(
         certificates=topology.certificates,
         shifted_zones=tuple(sorted(changes.shifted_zones)),
         vpc_security=topology.vpc_security,
+        vpc_egress=plan_egress(topology, layout, addresses, services, external, load_balancers),
     )
     return with_external_dns(plan, manifest, topology)
 

@@ -288,7 +288,7 @@ _TOPOLOGY_SPEC = Obj(
             {
                 "cidr": Str(),
                 "subnets": ListOf(
-                    Obj({"name": Str(), "cidr": Str(), "zone": Str(), "networkAcl": Str()},
+                    Obj({"name": Str(), "cidr": Str(), "zone": Str(), "networkAcl": Str(), "routeTable": Str()},
                         required=("name", "cidr", "zone")),
                     min_items=1,
                 ),
@@ -296,6 +296,18 @@ _TOPOLOGY_SPEC = Obj(
                 "securityGroups": ListOf(Obj(
                     {"name": Str(), "description": Str(), "ingress": ListOf(_SG_RULE), "egress": ListOf(_SG_RULE)},
                     required=("name",),
+                )),
+                # EC2's names (vpc.egress): route tables per subnet, the internet gateway, public NAT gateways
+                "internetGateway": Bool(),
+                "routeTables": ListOf(Obj(
+                    {"name": Str(), "main": Bool(),
+                     "routes": ListOf(Obj({"destination": Str(), "target": Str()}, required=("destination", "target")))},
+                    required=("name",),
+                )),
+                "natGateways": ListOf(Obj(
+                    {"name": Str(), "subnet": Str(), "elasticIp": Str(), "maxConnectionsPerDestination": Int(),
+                     "idleTimeoutSeconds": Int()},
+                    required=("name", "subnet"),
                 )),
                 "networkAcls": ListOf(Obj(
                     {
@@ -315,11 +327,14 @@ _TOPOLOGY_SPEC = Obj(
             required=("cidr", "subnets"),
         ),
         "nodes": ListOf(
-            Obj({"name": Str(), "subnet": Str(), "labels": StrMap(), "ip": Str(), "securityGroups": ListOf(Str())},
+            Obj({"name": Str(), "subnet": Str(), "labels": StrMap(), "ip": Str(), "securityGroups": ListOf(Str()),
+                 "publicIp": Bool(), "elasticIp": Str()},
                 required=("name", "subnet")),
             min_items=1,
         ),
         "external": Obj({"cidr": Str(), "transitCIDR": Str()}),
+        # addresses on the emulated internet, held by the outside client's namespace (vpc.egress)
+        "internet": Obj({"hosts": ListOf(Obj({"name": Str(), "ip": Str()}, required=("name", "ip")))}),
         "loadBalancer": Obj({"pool": Str()}),
         "meshConfig": _MESH_CONFIG,
         # the emulated ACM's certificates: an ARN the Ingresses name, and the domains it covers

@@ -99,6 +99,7 @@ class TopologySpec:
     certificates: dict[str, tuple[str, ...]] = field(default_factory=dict)  # spec.certificates: ARN -> domains
     hosted_zones: tuple[HostedZone, ...] = ()  # spec.route53.hostedZones, with their declared records
     vpc_security: dict[str, Any] = field(default_factory=dict)  # spec.vpc's securityGroups and networkAcls, checked
+    vpc_egress: dict[str, Any] = field(default_factory=dict)  # route tables, gateways, public IPs, internet hosts, checked
 
 
 @dataclass

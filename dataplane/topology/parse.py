@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import Problem
 from ..l7.routing import extauthz
+from ..vpc import egress as vpc_egress
 from ..vpc import security as vpc_security
 from . import parse_edge, parse_pods, parse_policies, parse_requestauthn, parse_route53, parse_traffic
 from .external import DEFAULT_PUBLIC_CIDR, DEFAULT_TRANSIT_CIDR, default_pool
@@ -197,6 +198,7 @@ def _topology(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None
         certificates=_certificates(spec, report),
         hosted_zones=parse_route53.hosted_zones(spec, report),
         vpc_security=_vpc_security(spec, report),
+        vpc_egress=_vpc_egress(spec, report),
     )
 
 
@@ -208,6 +210,27 @@ def _vpc_security(spec: dict[str, Any], report: Report) -> dict[str, Any]:
     for path, message in vpc_security.check(vpc, subnets, nodes):
         report(path, message)
     return compact({k: vpc[k] for k in ("securityGroups", "networkAcls") if k in vpc})
+
+
+def _vpc_egress(spec: dict[str, Any], report: Report) -> dict[str, Any]:
+    """``spec.vpc``'s routing and gateways, the nodes' public addresses and ``spec.internet``, checked."""
+    vpc = spec.get("vpc", {})
+    subnets = [s for _, s in valid_items(vpc.get("subnets", []))]
+    nodes = [n for _, n in valid_items(spec.get("nodes", []))]
+    internet = spec.get("internet", {})
+    for path, message in vpc_egress.check(vpc, subnets, nodes, internet):
+        report(path, message)
+    tables = vpc.get("routeTables", [])
+    main = vpc_egress.main_table(tables)
+    found = compact({
+        "internetGateway": vpc.get("internetGateway", False),
+        "routeTables": tables,
+        "subnetTables": {s["name"]: s.get("routeTable") or main for s in subnets if s.get("routeTable") or main},
+        "natGateways": vpc.get("natGateways", []),
+        "publicIps": {n["name"]: n.get("elasticIp") or "auto" for n in nodes if n.get("publicIp") or n.get("elasticIp")},
+        "hosts": internet.get("hosts", []),
+    })
+    return {k: v for k, v in found.items() if v}  # a file without any of it keeps the plan it had
 
 
 def _certificates(spec: dict[str, Any], report: Report) -> dict[str, tuple[str, ...]]:

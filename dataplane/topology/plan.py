@@ -407,6 +407,7 @@ class Plan:
     external_dns: tuple[ExternalDns, ...] = ()  # ExternalDNS Deployments, in file order
     shifted_zones: tuple[str, ...] = ()  # an EKS zonal shift's zones: their pods are in no EndpointSlice
     vpc_security: dict[str, Any] = field(default_factory=dict)  # spec.vpc's securityGroups and networkAcls
+    vpc_egress: dict[str, Any] = field(default_factory=dict)  # vpc.egress's form, addresses allocated (egress_plan)
     version: int = PLAN_VERSION
 
     def node(self, name: str) -> Node:
@@ -434,7 +435,9 @@ class Plan:
         """Every namespace the plan creates, infrastructure first."""
         outside = (self.external.lb_netns, self.external.client_netns) if self.external else ()
         edge = tuple(n.netns for lb in self.load_balancers if lb.kind == "alb" for n in lb.nodes)
-        return (self.router_netns, *outside, *edge, *(n.netns for n in self.nodes), *(p.netns for p in self.pods))
+        gateways = tuple(n["netns"] for n in self.vpc_egress.get("natGateways", []))
+        return (self.router_netns, *outside, *edge, *gateways, *(n.netns for n in self.nodes),
+                *(p.netns for p in self.pods))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)

@@ -21,6 +21,7 @@ from dataplane.realize.wiring import (
     CreateNamespace,
     Fdb,
     Neighbour,
+    PolicyRule,
     Route,
     Ruleset,
     SetMaster,
@@ -92,6 +93,9 @@ def test_every_kind_of_request_becomes_its_kernel_call_in_order(kernel: Recorder
                     Up("pv1"),
                     Address("pv1", "10.0.0.1/24"),
                     Route("10.0.0.2/32", dev="pv1", scope_link=True),
+                    Route("default", kind="blackhole", table=250),
+                    PolicyRule(120, 250, iif="br0"),
+                    PolicyRule(110, 254, suppress_prefixlength=0),
                     Neighbour("169.254.1.1", "ee:ee:ee:ee:ee:ee", "eth0"),
                     Vxlan(
                         "vxlan0", vni=1, local="192.168.10.4", dev="eth0", port=4789, mac="02:00:00:00:00:01", mtu=1450
@@ -112,7 +116,14 @@ def test_every_kind_of_request_becomes_its_kernel_call_in_order(kernel: Recorder
         ("set_master", "pv1", "br0", {}),
         ("up", "pv1", {}),
         ("address", "pv1", "10.0.0.1/24", {}),
-        ("route", "10.0.0.2/32", {"via": None, "dev": "pv1", "onlink": False, "scope_link": True}),
+        ("route", "10.0.0.2/32", {"via": None, "dev": "pv1", "onlink": False, "scope_link": True, "table": None,
+                                  "kind": None}),
+        ("route", "default", {"via": None, "dev": None, "onlink": False, "scope_link": False, "table": 250,
+                              "kind": "blackhole"}),
+        ("rule", "add", {"table": 250, "priority": 120, "fwmark": None, "fwmask": None, "iifname": "br0",
+                         "suppress_prefixlength": None}),
+        ("rule", "add", {"table": 254, "priority": 110, "fwmark": None, "fwmask": None, "iifname": None,
+                         "suppress_prefixlength": 0}),
         ("neighbour", "169.254.1.1", "ee:ee:ee:ee:ee:ee", "eth0", {}),
         (
             "vxlan",
@@ -122,6 +133,7 @@ def test_every_kind_of_request_becomes_its_kernel_call_in_order(kernel: Recorder
         ("fdb", "02:00:00:00:00:02", "192.168.20.4", "vxlan0", {}),
         ("close", "dp-t.a1"),
         ("open", "dp-t.ns.p"),
-        ("route", "default", {"via": "169.254.1.1", "dev": "eth0", "onlink": True, "scope_link": False}),
+        ("route", "default", {"via": "169.254.1.1", "dev": "eth0", "onlink": True, "scope_link": False, "table": None,
+                              "kind": None}),
         ("close", "dp-t.ns.p"),
     ]

@@ -1,0 +1,91 @@
+"""Route tables, internet and NAT gateways, pure: reading and checking the Topology, the addresses
+the plan gives the gateways, which route a packet takes, and what the kernel is asked for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dataplane.errors import TopologyError
+from dataplane.realize import egress_wiring
+from dataplane.realize.wiring import Configure, PolicyRule, Route, Ruleset, external
+from dataplane.topology import plan_from_text
+from dataplane.topology.plan import Plan
+from dataplane.vpc.egress import read
+
+ROOT = Path(__file__).resolve().parents[3]
+TOPOLOGY = (ROOT / "tests/integration/topologies/egress.yaml").read_text().replace("NAME", "e")
+FLAT = (ROOT / "tests/integration/topologies/vpc-security.yaml").read_text().replace("NAME", "v").replace("CNI", "vpc")
+
+
+def _plan(text: str = TOPOLOGY) -> Plan:
+    return plan_from_text(text, "egress.yaml")
+
+
+def test_the_plan_gives_the_gateways_addresses_from_their_subnet_and_the_pool() -> None:
+    plan = _plan()
+    egress = read(plan.vpc_egress)
+    nat = egress.nat("nat-a")
+    assert nat.private_ip == "10.50.0.254" and nat.netns == "dp-e.nat_nat-a" and nat.netns in plan.all_netns()
+    assert (nat.max_per_destination, nat.idle_timeout) == (3, 3)
+    assert nat.elastic_ip == "203.0.113.254" and egress.public_ips == {"p1": "203.0.113.253"}  # top of the pool
+    assert egress.subnet_tables == {"pub": "public", "priv": "private"}  # iso names none, and none is main
+
+
+def test_longest_prefix_wins_and_local_comes_first() -> None:
+    plan = _plan()
+    egress = read(plan.vpc_egress)
+    assert egress.route("priv", "198.51.100.10", plan.vpc_cidr).target == "nat/nat-a"  # type: ignore[union-attr]
+    assert egress.route("priv", "192.0.2.7", plan.vpc_cidr).target == "blackhole"  # type: ignore[union-attr]
+    assert egress.route("priv", "10.50.20.5", plan.vpc_cidr).target == "local"  # type: ignore[union-attr]
+    assert egress.route("iso", "198.51.100.10", plan.vpc_cidr) is None  # T7: no route
+    assert egress.tables["public"].public and not egress.tables["private"].public
+
+
+def test_the_router_picks_the_table_by_bridge_after_the_local_routes() -> None:
+    plan = _plan()
+    [router, marks, *rest] = egress_wiring.requests(plan)
+    assert isinstance(router, Configure) and isinstance(marks, Ruleset)
+    rules = [link for link in router.links if isinstance(link, PolicyRule)]
+    assert [(r.priority, r.table, r.iif, r.fwmark, r.suppress_prefixlength) for r in rules] == [
+        (100, 200, None, 0x4000, None), (110, 254, None, None, 0),
+        (120, 201, "br-pub", None, None), (121, 202, "br-priv", None, None), (122, 250, "br-iso", None, None)]
+    routes = {(r.dst, r.table): r for r in router.links if isinstance(r, Route)}
+    assert routes[("0.0.0.0/0", 202)].via == "10.50.0.254"  # nat/nat-a
+    assert routes[("192.0.2.0/24", 202)].kind == "blackhole"
+    assert routes[("default", 250)].kind == "blackhole"
+    assert routes[("203.0.113.254/32", None)].via == "10.50.0.254"  # the EIP's replies
+    # with route tables, the outside client is no longer one hop from every subnet
+    assert not any(isinstance(link, Route) and link.dst == "203.0.113.0/24"
+                   for request in external(plan) if isinstance(request, Configure) for link in request.links)
+    texts = {r.netns: r.text for r in rest if isinstance(r, Ruleset)}
+    assert "ct count over 3" in texts["dp-e.nat_nat-a"] and "snat to 203.0.113.254:1024-65535" in texts["dp-e.nat_nat-a"]
+    assert "203.0.113.253 : 10.50.0.4" in texts["dp-e.lb"]  # 1:1 NAT of p1 at the internet gateway
+    assert "snat to 10.50.10.4 fully-random" in texts["dp-e.q1"]  # the VPC CNI's SNAT
+
+
+def test_a_vpc_without_route_tables_keeps_its_flat_routing() -> None:
+    plan = _plan(FLAT)
+    assert plan.vpc_egress == {} and egress_wiring.requests(plan) == []
+
+
+@pytest.mark.parametrize(("change", "field", "message"), [
+    (("target: nat/nat-a}", "target: nat/nope}"), "routeTables[1].routes[0].target", "no NAT gateway 'nope'"),
+    (("target: igw}", "target: pcx/peer}"), "routeTables[0].routes[0].target", "VPC peering are not emulated yet"),
+    (("    internetGateway: true\n", ""), "routeTables[0].routes[0].target", "the VPC has no internet gateway"),
+    (("destination: 192.0.2.0/24", "destination: 10.50.3.0/24"), "routes[1].destination",
+     "inside the VPC's 10.50.0.0/16: the local route covers it"),
+    (("{name: nat-a, subnet: pub,", "{name: nat-a, subnet: priv,"), "natGateways[0].subnet", "priv is a private subnet"),
+    (("maxConnectionsPerDestination: 3", "maxConnectionsPerDestination: 60000"), "maxConnectionsPerDestination",
+     "must be within 1-55000"),
+    (("routeTable: private}", "routeTable: nope}"), "subnets[1].routeTable", "no route table 'nope'"),
+    (("ip: 198.51.100.10", "ip: 10.9.9.9"), "spec.internet.hosts[0].ip", "a private address"),
+    (("{name: p1, subnet: pub, publicIp: true}", "{name: p1, subnet: pub, elasticIp: 203.0.113.9}"),
+     "spec.nodes[0].elasticIp", "outside the load-balancer pool"),
+])
+def test_what_ec2_refuses_is_an_error_at_its_field(change: tuple[str, str], field: str, message: str) -> None:
+    assert change[0] in TOPOLOGY
+    with pytest.raises(TopologyError) as raised:
+        _plan(TOPOLOGY.replace(change[0], change[1], 1))
+    assert field in str(raised.value) and message in str(raised.value)
