@@ -1,16 +1,16 @@
-"""``python -m bench [services|throughput|mesh|l7|edge|security|verify|robustness|all]``."""
+"""``python -m bench [services|throughput|mesh|l7|edge|security|nat|verify|robustness|all]``."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import edge, l7, mesh, robustness, security, service_sync, throughput, verify
+from bench import edge, l7, mesh, natgateway, robustness, security, service_sync, throughput, verify
 
 
 def main(argv: list[str]) -> int:
     which = argv[0] if argv else "all"
-    if which not in ("services", "throughput", "mesh", "l7", "edge", "security", "verify", "robustness", "all"):
-        print("usage: scripts/bench [services|throughput|mesh|l7|edge|security|verify|robustness|all]",
+    if which not in ("services", "throughput", "mesh", "l7", "edge", "security", "nat", "verify", "robustness", "all"):
+        print("usage: scripts/bench [services|throughput|mesh|l7|edge|security|nat|verify|robustness|all]",
               file=sys.stderr)
         return 2
     if which in ("services", "all"):
@@ -25,6 +25,8 @@ def main(argv: list[str]) -> int:
         edge.run()
     if which in ("security", "all"):
         security.run()
+    if which in ("nat", "all"):
+        natgateway.run()
     if which in ("verify", "all"):
         verify.run()
     if which in ("robustness", "all"):

@@ -13,9 +13,8 @@ from typing import Any
 
 from dataplane.cli.context import print_json, print_table
 from dataplane.kernel import conntrack, netns, nft
-from dataplane.realize.egress_wiring import NAT_TABLE
 from dataplane.topology.plan import Plan
-from dataplane.vpc.egress import Egress, read
+from dataplane.vpc.egress import NAT_TABLE, Egress, read
 
 NAT_GATEWAYS = ("natgateways", "natgateway", "nat")
 ROUTE_TABLES = ("routetables", "routetable", "rtb")

@@ -19,6 +19,7 @@ the node links captured, the agents' access-log lines read back.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import os
 import time
@@ -42,7 +43,18 @@ from dataplane.state.layout import route53_path, zonal_shifts_path
 from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan, Pod
 from dataplane.topology.targets import resolve_place
-from dataplane.trace import accesslogs, edgetrace, links, livereport, meshplan, meshreport, report, ruleset, targets
+from dataplane.trace import (
+    accesslogs,
+    edgetrace,
+    links,
+    livereport,
+    meshplan,
+    meshreport,
+    report,
+    routing,
+    ruleset,
+    targets,
+)
 from dataplane.trace.meshmodel import Branch, HttpCall, MeshTrace, address
 from dataplane.verify.sniffers import Captures
 
@@ -277,6 +289,7 @@ def command(
         mesh=mesh,
         live=found,
     )
+    done = dataclasses.replace(done, route_reason=routing.vanished_in_router(plan, done.hops, done.verdict))
     if output == "json":
         as_dict = report.as_dict(done)
         if edge is not None:

@@ -23,6 +23,9 @@ older files keep their flat routing.  Where each piece lives:
 * load balancer namespace (the internet gateway): 1:1 NAT between each public
   node's private and public address, a counted drop for any other VPC
   address leaving without one, routes to the Elastic IPs and internet hosts.
+* internet hosts: addresses on the outside client's ``lo``, routed there by the
+  gateway namespace (and, in a flat VPC, from the router, as the outside
+  client is).
 * nodes (VPC CNI): SNAT of pod traffic to destinations outside the VPC to the
   node's address, as the CNI does unless told otherwise.
 """
@@ -47,7 +50,7 @@ from dataplane.realize.wiring import (
 )
 from dataplane.topology.naming import LB_PUBLIC_IFACE, ROUTER_LB_IFACE
 from dataplane.topology.plan import Plan
-from dataplane.vpc.egress import NAT_PORTS, Egress, NatGateway, read
+from dataplane.vpc.egress import IGW_TABLE, NAT_PORTS, NAT_TABLE, Egress, NatGateway, read
 
 MAIN_TABLE = 254
 FROM_OUTSIDE_TABLE = 200  # replies of connections that came in from outside
@@ -55,8 +58,6 @@ FIRST_ROUTE_TABLE = 201
 LOCAL_ONLY_TABLE = 250  # subnets with no table of their own and no main one: the local route only
 FROM_OUTSIDE = 0x4000  # conntrack and packet mark bit in the router
 ROUTER_TABLE = "dpctl-egress"
-NAT_TABLE = "dpctl-natgw"
-IGW_TABLE = "dpctl-igw"
 CNI_TABLE = "dpctl-cnisnat"
 METRICS = ("connections_established", "error_port_allocation", "idle_timeout", "packets_drop",
            "bytes_out_to_destination", "bytes_in_from_destination")
@@ -165,20 +166,24 @@ def nat_ruleset(plan: Plan, nat: NatGateway) -> str:
         "  set udp_destinations { type ipv4_addr . inet_service; flags dynamic; size 65535; }\n"
         "  chain forward {\n"
         "    type filter hook forward priority 0; policy accept;\n"
-        f"    ip saddr {vpc} ct state invalid tcp flags & rst == 0 counter name idle_timeout reject with tcp reset\n"
+        f"    ip saddr {vpc} ct state invalid tcp flags & rst == 0 counter name idle_timeout reject with tcp reset"
+        f' comment "NAT gateway {nat.name}: the flow was idle past {nat.idle_timeout} s (IdleTimeoutCount)"\n'
         f"    ip saddr {vpc} ip daddr != {vpc} ct state new tcp flags syn"
         f" add @tcp_destinations {{ ip daddr . tcp dport ct count over {limit} }}"
-        " counter name error_port_allocation reject with tcp reset\n"
+        " counter name error_port_allocation reject with tcp reset"
+        f' comment "NAT gateway {nat.name}: {limit} connections to this destination already (ErrorPortAllocation)"\n'
         f"    ip saddr {vpc} ip daddr != {vpc} ct state new meta l4proto udp"
         f" add @udp_destinations {{ ip daddr . udp dport ct count over {limit} }}"
-        " counter name error_port_allocation drop\n"
+        " counter name error_port_allocation drop"
+        f' comment "NAT gateway {nat.name}: {limit} flows to this destination already (ErrorPortAllocation)"\n'
         f"    ip saddr {vpc} ip daddr != {vpc} ct state new counter name connections_established\n"
         f"    ip saddr {vpc} ip daddr != {vpc} counter name bytes_out_to_destination\n"
         f"    ip saddr != {vpc} ip daddr {vpc} counter name bytes_in_from_destination\n"
         "  }\n"
         "  chain input {\n"
         "    type filter hook input priority 0; policy accept;\n"
-        f"    ip daddr {nat.elastic_ip} ct state new counter name packets_drop drop\n"
+        f"    ip daddr {nat.elastic_ip} ct state new counter name packets_drop drop"
+        f' comment "NAT gateway {nat.name}: no inbound connection through a NAT gateway"\n'
         "  }\n"
         "  chain postrouting {\n"
         "    type nat hook postrouting priority 100; policy accept;\n"
@@ -198,6 +203,9 @@ def _internet_gateway(plan: Plan, egress: Egress) -> list[Request]:
     found: list[Request] = [Configure(ext.lb_netns, tuple(links))] if links else []
     if egress.hosts:
         found.append(Configure(ext.client_netns, tuple(Address("lo", f"{h.ip}/32") for h in egress.hosts)))
+    if egress.hosts and not egress.enforced:  # a flat VPC reaches the hosts as it reaches the outside client
+        found.append(Configure(plan.router_netns, tuple(Route(f"{h.ip}/32", via=ext.lb_transit_ip)
+                                                        for h in egress.hosts)))
     if egress.internet_gateway and egress.enforced:
         found.append(Ruleset(ext.lb_netns, igw_ruleset(plan, egress)))
     return found

@@ -20,10 +20,11 @@ from dataplane.trace.hops import Flow, Hop, Probe, RuleHit, Verdict, assemble
 from dataplane.trace.livereport import LiveResult
 from dataplane.trace.meshmodel import MeshTrace
 from dataplane.trace.targets import Destination
+from dataplane.vpc.egress import IGW_TABLE, NAT_TABLE, read
 from dataplane.vpc.render import NACL_TABLE, SG_TABLE
 
 _COMMENT = re.compile(r'comment "([^"]*)"')
-_OWN_TABLES = (NETPOL_TABLE, SG_TABLE, NACL_TABLE)
+_OWN_TABLES = (NETPOL_TABLE, SG_TABLE, NACL_TABLE, NAT_TABLE, IGW_TABLE)
 
 
 def netns_labels(plan: Plan) -> dict[str, str]:
@@ -32,6 +33,7 @@ def netns_labels(plan: Plan) -> dict[str, str]:
         labels[plan.external.lb_netns] = "load balancer"
         labels[plan.external.client_netns] = "external client"
     labels.update({n.netns: f"alb {lb.name} zone {n.zone}" for lb in plan.load_balancers if lb.kind == "alb" for n in lb.nodes})
+    labels.update({n.netns: f"nat gateway {n.name}" for n in read(plan.vpc_egress).nat_gateways})
     labels.update({n.netns: f"node {n.name}" for n in plan.nodes})
     labels.update({p.netns: p.key for p in plan.pods})
     return labels
@@ -52,6 +54,7 @@ class Report:
     labels: Mapping[str, str]
     mesh: MeshTrace | None = None  # what the proxies do past the capture (a meshed source, TCP)
     live: LiveResult | None = None  # what one real connection did (``--live``)
+    route_reason: str | None = None  # a route table's drop in the router (``trace.routing``)
 
     def captured(self) -> bool:
         """The probe ended at the source's own proxy: its capture redirected it to 15001."""
@@ -74,6 +77,8 @@ class Report:
         if v.kind in ("rejected", "dropped"):
             via = f" (via {v.via})" if v.via else ""
             return f"{v.kind} at {where}{_by(v.rule)}{via}"
+        if v.kind == "vanished" and self.route_reason:
+            return f"dropped at {where} ({self.route_reason})"
         if v.kind == "vanished":
             return f"lost in {where} (it never left: no route, or dropped outside nftables)"
         if v.kind == "lost":

@@ -21,6 +21,7 @@ from dataplane.errors import StateError
 from dataplane.topology import endpoints
 from dataplane.topology.plan import Plan, Pod, Service, ServicePort
 from dataplane.topology.targets import resolve_pod
+from dataplane.vpc.egress import read
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,8 @@ def watchers(plan: Plan, src_netns: str, destination: Destination) -> list[str]:
     not watched."""
     outside = (plan.external.lb_netns, plan.external.client_netns) if plan.external else ()
     edge = (n.netns for lb in plan.load_balancers for n in lb.nodes)
-    fabric = [plan.router_netns, *outside, *edge, *(n.netns for n in plan.nodes)]
+    gateways = (n.netns for n in read(plan.vpc_egress).nat_gateways)
+    fabric = [plan.router_netns, *outside, *edge, *gateways, *(n.netns for n in plan.nodes)]
     return list(dict.fromkeys([src_netns, *fabric, *destination.pod_netns]))
 
 

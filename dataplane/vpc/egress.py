@@ -34,6 +34,9 @@ from typing import Any
 MAX_CONNECTIONS_PER_DESTINATION = 55_000  # per unique (IP, port, protocol) per NAT address (§4.2)
 IDLE_TIMEOUT_SECONDS = 350
 NAT_PORTS = (1024, 65535)
+# nftables tables of the gateways (realize.egress_wiring fills them, trace reads their comments)
+NAT_TABLE = "dpctl-natgw"
+IGW_TABLE = "dpctl-igw"
 MAX_NAT_NAME = 40  # it names the gateway's namespace
 _DNS_LABEL = re.compile(rf"[a-z0-9]([a-z0-9-]{{0,{MAX_NAT_NAME - 2}}}[a-z0-9])?")
 TARGET_KINDS = ("igw", "nat", "blackhole")

@@ -13,8 +13,8 @@ from dataplane.verify.result import CheckResult, Report
 
 Progress = Callable[[int, int], None]  # (done, total) for the current check
 
-CHECKS = ("connectivity", "dnat", "policy", "encryption", "path", "l7", "edge")
-DEFAULT_CHECKS = ("connectivity", "dnat", "encryption", "path", "edge")
+CHECKS = ("connectivity", "dnat", "policy", "encryption", "path", "l7", "edge", "reachability")
+DEFAULT_CHECKS = ("connectivity", "dnat", "encryption", "path", "edge", "reachability")
 """What runs without ``--only``: policy is opt-in (it tries every source against every meshed port), and so
 is l7 (hundreds to thousands of requests per weighted rule, about 2 ms each through a waypoint: seconds per
 rule, and only meaningful where waypoints are)."""
@@ -50,6 +50,10 @@ def runner(name: str) -> Callable[..., list[CheckResult]]:
         from dataplane.verify.checks import edge
 
         return edge.run
+    if name == "reachability":
+        from dataplane.verify.checks import reachability
+
+        return reachability.run
     raise KeyError(f"no check {name!r}; choose from {', '.join(CHECKS)}")
 
 

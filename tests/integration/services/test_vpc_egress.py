@@ -157,3 +157,22 @@ def test_get_routetables_shows_the_local_route_and_the_targets(emu: Emulation) -
     assert tables["private"]["routes"] == ["10.50.0.0/16 local", f"0.0.0.0/0 nat/nat-a ({nat.elastic_ip})",
                                            "192.0.2.0/24 blackhole"]
     assert not tables["private"]["public"]
+
+
+def test_trace_names_the_route_table_and_the_nat_gateway(emu: Emulation) -> None:
+    out = dpctl("trace", "-t", emu.name, "default/isolated", f"{HOST}:80").stdout
+    assert "dropped at vpc router (subnet iso, no route table (the local route only): no route to 198.51.100.10)" in out
+    out = dpctl("trace", "-t", emu.name, "default/private", f"{HOST}:80").stdout
+    nat = read(emu.plan.vpc_egress).nat("nat-a")
+    assert "nat gateway nat-a" in out and f"SNAT {nat.elastic_ip}:" in out and "delivered to external client" in out
+
+
+def test_verify_reachability_matches_the_model(emu: Emulation) -> None:
+    result = dpctl("verify", "-t", emu.name, "--only", "reachability", "-o", "json")
+    checks = [c for c in json.loads(result.stdout)["results"] if c["check"] == "reachability"]
+    assert result.returncode == 0, [c for c in checks if not c["ok"]]
+    assert len(checks) == 4 * 3 + (4 + 4) * 1  # node pairs; each node and one pod per node to the host
+    [p2] = [c for c in checks if c["subject"].startswith("node p2 -> internet")]
+    assert p2["evidence"].startswith("dropped (") and "no public IPv4 address" in p2["evidence"]
+    [private] = [c for c in checks if c["subject"].startswith("pod default/private")]
+    assert private["evidence"].startswith(f"from {read(emu.plan.vpc_egress).nat('nat-a').elastic_ip} ")

@@ -12,6 +12,9 @@ from dataplane.realize import egress_wiring
 from dataplane.realize.wiring import Configure, PolicyRule, Route, Ruleset, external
 from dataplane.topology import plan_from_text
 from dataplane.topology.plan import Plan
+from dataplane.trace.hops import Flow, Hop, Verdict
+from dataplane.trace.routing import vanished_in_router
+from dataplane.verify.reachplan import analysed, trials
 from dataplane.vpc.egress import read
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -89,3 +92,32 @@ def test_what_ec2_refuses_is_an_error_at_its_field(change: tuple[str, str], fiel
     with pytest.raises(TopologyError) as raised:
         _plan(TOPOLOGY.replace(change[0], change[1], 1))
     assert field in str(raised.value) and message in str(raised.value)
+
+
+def _vanished(plan: Plan, bridge: str, dst: str) -> str | None:
+    flow = Flow(plan.pod("default", "private").ip, 20000, dst, 80)
+    hop = Hop("request", plan.router_netns, "prerouting", bridge, None, flow, flow, 63, (), (), "vanished")
+    return vanished_in_router(plan, [hop], Verdict("vanished", plan.router_netns, None, None))
+
+
+def test_trace_names_the_route_table_that_dropped_a_packet() -> None:
+    plan = _plan()
+    assert _vanished(plan, "br-iso", "198.51.100.10") == (
+        "subnet iso, no route table (the local route only): no route to 198.51.100.10")
+    assert _vanished(plan, "br-priv", "192.0.2.7") == "subnet priv, route table private: 192.0.2.0/24 is a blackhole route"
+    assert _vanished(plan, "br-priv", "198.51.100.10") is None  # it had a route: something else lost it
+    assert vanished_in_router(_plan(FLAT), [], Verdict("vanished", "dp-v.vpc", None, None)) is None
+
+
+def test_intended_reachability_follows_routes_gateways_and_public_addresses() -> None:
+    plan = _plan()
+    found = {t.subject: t for t in trials(plan, 40001)}
+    host = "internet api.example.net (198.51.100.10):40001"
+    assert found[f"pod default/private (node q1) -> {host}"].seen_as == "203.0.113.254"  # nat/nat-a's EIP
+    assert found[f"node p1 -> {host}"].seen_as == "203.0.113.253"  # its public IP
+    p2 = found[f"node p2 -> {host}"]
+    assert p2.seen_as is None and "node p2 has no public IPv4 address" in p2.why
+    assert found[f"node i1 -> {host}"].why == "subnet iso, no route table (the local route only): no route to 198.51.100.10"
+    assert found["node q1 -> node i1:40001"].seen_as == plan.node("q1").ip  # the local route, no NAT
+    assert analysed(plan) and analysed(_plan(FLAT))  # groups and ACLs decide too
+    assert not analysed(plan_from_text((ROOT / "topologies/minimal.yaml").read_text(), "minimal.yaml"))
