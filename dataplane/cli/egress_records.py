@@ -1,8 +1,10 @@
 """What ``dpctl get natgateways`` and ``dpctl get routetables`` show.
 
 A NAT gateway's metrics carry CloudWatch's names and are read from the
-gateway's own namespace: its named nftables counters and its conntrack
-table (``realize.egress_wiring`` says which rule feeds which counter).  A
+gateway's own namespace: its named nftables counters, its conntrack table
+and conntrack's ``insert_failed`` statistic, which is what a SYN that found
+no source port raises (``realize.egress_wiring`` says which rule feeds which
+counter).  A
 route table lists its subnets, whether it is public (it routes to the
 internet gateway) and its routes, the implicit ``local`` one first.
 """
@@ -35,6 +37,7 @@ def nat_gateways(plan: Plan) -> list[dict[str, Any]]:
     for nat in read(plan.vpc_egress).nat_gateways:
         running = netns.exists(nat.netns)
         counters = _counters(nat.netns) if running else {}
+        no_port = conntrack.insert_failed(nat.netns) if running else 0
 
         def count(name: str, field: str = "packets", counters: dict[str, dict[str, int]] = counters) -> int:
             return counters.get(name, {}).get(field, 0)
@@ -45,9 +48,9 @@ def nat_gateways(plan: Plan) -> list[dict[str, Any]]:
             "metrics": {
                 "ActiveConnectionCount": conntrack.established_tcp(nat.netns) if running else 0,
                 "ConnectionEstablishedCount": count("connections_established"),
-                "ErrorPortAllocation": count("error_port_allocation"),
+                "ErrorPortAllocation": no_port,
                 "IdleTimeoutCount": count("idle_timeout"),
-                "PacketsDropCount": count("packets_drop") + count("error_port_allocation"),
+                "PacketsDropCount": count("packets_drop") + no_port,
                 "BytesOutToDestination": count("bytes_out_to_destination", "bytes"),
                 "BytesInFromDestination": count("bytes_in_from_destination", "bytes"),
             },

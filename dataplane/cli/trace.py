@@ -289,7 +289,7 @@ def command(
         mesh=mesh,
         live=found,
     )
-    done = dataclasses.replace(done, route_reason=routing.vanished_in_router(plan, done.hops, done.verdict))
+    done = dataclasses.replace(done, route_reason=routing.vanished(plan, done.hops, done.verdict))
     if output == "json":
         as_dict = report.as_dict(done)
         if edge is not None:

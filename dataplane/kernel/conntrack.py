@@ -49,3 +49,13 @@ def established_tcp(netns_name: str) -> int:
         text=True,
     )
     return sum(1 for line in result.stdout.splitlines() if line.startswith("tcp"))
+
+
+def insert_failed(netns_name: str) -> int:
+    """Packets whose new entry could not be inserted, over every CPU (``conntrack -S``): behind a SNAT
+    with a port range, a connection that found no free source port for its destination."""
+    result = subprocess.run(
+        ["nsenter", f"--net={netns.path(netns_name)}", "conntrack", "-S"], capture_output=True, text=True
+    )
+    return sum(int(field.split("=", 1)[1]) for line in result.stdout.splitlines() for field in line.split()
+               if field.startswith("insert_failed="))

@@ -13,9 +13,11 @@ older files keep their flat routing.  Where each piece lives:
   replies go back out that way whatever the subnet's table says, as AWS's
   load balancers and internet gateway return traffic.
 * NAT gateway namespace: ``eth0`` on its public subnet's bridge, its Elastic
-  IP on ``lo``; SNAT to the EIP on ports 1024-65535, at most
-  ``max_per_destination`` connections per (IP, port, protocol) (``ct count``;
-  the next TCP one is reset, ``ErrorPortAllocation`` counts it), conntrack's
+  IP on ``lo``; SNAT to the EIP on ``max_per_destination`` ports from 1024:
+  a connection is a unique (source port, destination IP, port, protocol)
+  tuple, so the range is the per-destination limit, enforced where AWS's is,
+  at port allocation (the next SYN finds no port and is dropped; conntrack's
+  ``insert_failed`` is ``ErrorPortAllocation``), conntrack's
   established timeout set to the idle timeout and loose pickup off, so the
   inside host's first segment after it is invalid and answered with a RST
   (``IdleTimeoutCount``); unsolicited inbound is dropped.  Named counters
@@ -59,8 +61,8 @@ LOCAL_ONLY_TABLE = 250  # subnets with no table of their own and no main one: th
 FROM_OUTSIDE = 0x4000  # conntrack and packet mark bit in the router
 ROUTER_TABLE = "dpctl-egress"
 CNI_TABLE = "dpctl-cnisnat"
-METRICS = ("connections_established", "error_port_allocation", "idle_timeout", "packets_drop",
-           "bytes_out_to_destination", "bytes_in_from_destination")
+METRICS = ("connections_established", "idle_timeout", "packets_drop", "bytes_out_to_destination",
+           "bytes_in_from_destination")
 
 
 def requests(plan: Plan) -> list[Request]:
@@ -156,26 +158,17 @@ def _nat_gateway(plan: Plan, nat: NatGateway) -> list[Request]:
 
 
 def nat_ruleset(plan: Plan, nat: NatGateway) -> str:
-    vpc, limit = plan.vpc_cidr, nat.max_per_destination
+    vpc = plan.vpc_cidr
     counters = "".join(f"  counter {name} {{}}\n" for name in METRICS)
-    low, high = NAT_PORTS
+    low = NAT_PORTS[0]
+    high = low + nat.max_per_destination - 1
     return (
         f"table ip {NAT_TABLE}\ndelete table ip {NAT_TABLE}\n"
         f"table ip {NAT_TABLE} {{\n{counters}"
-        "  set tcp_destinations { type ipv4_addr . inet_service; flags dynamic; size 65535; }\n"
-        "  set udp_destinations { type ipv4_addr . inet_service; flags dynamic; size 65535; }\n"
         "  chain forward {\n"
         "    type filter hook forward priority 0; policy accept;\n"
         f"    ip saddr {vpc} ct state invalid tcp flags & rst == 0 counter name idle_timeout reject with tcp reset"
         f' comment "NAT gateway {nat.name}: the flow was idle past {nat.idle_timeout} s (IdleTimeoutCount)"\n'
-        f"    ip saddr {vpc} ip daddr != {vpc} ct state new tcp flags syn"
-        f" add @tcp_destinations {{ ip daddr . tcp dport ct count over {limit} }}"
-        " counter name error_port_allocation reject with tcp reset"
-        f' comment "NAT gateway {nat.name}: {limit} connections to this destination already (ErrorPortAllocation)"\n'
-        f"    ip saddr {vpc} ip daddr != {vpc} ct state new meta l4proto udp"
-        f" add @udp_destinations {{ ip daddr . udp dport ct count over {limit} }}"
-        " counter name error_port_allocation drop"
-        f' comment "NAT gateway {nat.name}: {limit} flows to this destination already (ErrorPortAllocation)"\n'
         f"    ip saddr {vpc} ip daddr != {vpc} ct state new counter name connections_established\n"
         f"    ip saddr {vpc} ip daddr != {vpc} counter name bytes_out_to_destination\n"
         f"    ip saddr != {vpc} ip daddr {vpc} counter name bytes_in_from_destination\n"

@@ -54,7 +54,7 @@ class Report:
     labels: Mapping[str, str]
     mesh: MeshTrace | None = None  # what the proxies do past the capture (a meshed source, TCP)
     live: LiveResult | None = None  # what one real connection did (``--live``)
-    route_reason: str | None = None  # a route table's drop in the router (``trace.routing``)
+    route_reason: str | None = None  # a drop outside nftables: a route table's, a NAT gateway's (``trace.routing``)
 
     def captured(self) -> bool:
         """The probe ended at the source's own proxy: its capture redirected it to 15001."""
@@ -77,7 +77,7 @@ class Report:
         if v.kind in ("rejected", "dropped"):
             via = f" (via {v.via})" if v.via else ""
             return f"{v.kind} at {where}{_by(v.rule)}{via}"
-        if v.kind == "vanished" and self.route_reason:
+        if v.kind in ("vanished", "lost") and self.route_reason:
             return f"dropped at {where} ({self.route_reason})"
         if v.kind == "vanished":
             return f"lost in {where} (it never left: no route, or dropped outside nftables)"

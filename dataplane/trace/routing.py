@@ -1,10 +1,12 @@
-"""Why a traced packet vanished in the VPC router: the route table that had no route for it.
+"""Why a traced packet vanished in the VPC router or a NAT gateway, where no nftables rule drops it.
 
 A route lookup that fails, or ends in a blackhole route, drops the packet
 without any nftables rule seeing it, so the monitors can only say it never
 left the router.  The plan knows the rest: the bridge it came in on names
 the subnet, the subnet names its route table (``vpc.egress``), and the
-table's routes say what happened to the destination.
+table's routes say what happened to the destination.  A new connection
+that vanishes in a NAT gateway found no source port for its destination:
+conntrack refused the entry (``ErrorPortAllocation``).
 """
 
 from __future__ import annotations
@@ -16,10 +18,16 @@ from dataplane.trace.hops import Hop, Verdict
 from dataplane.vpc.egress import read
 
 
-def vanished_in_router(plan: Plan, hops: Sequence[Hop], verdict: Verdict) -> str | None:
-    """The route table's part in a packet that vanished in the router; None when it had none."""
+def vanished(plan: Plan, hops: Sequence[Hop], verdict: Verdict) -> str | None:
+    """Why a packet vanished in the router (the route table's part) or in a NAT gateway; None when unknown."""
     egress = read(plan.vpc_egress)
-    if verdict.kind != "vanished" or verdict.netns != plan.router_netns or not egress.enforced:
+    if verdict.kind not in ("vanished", "lost") or not egress.enforced:
+        return None
+    nat = next((n for n in egress.nat_gateways if n.netns == verdict.netns), None)
+    if nat is not None:  # conntrack drops it after the last hook the monitor sees: "lost" or "vanished"
+        return (f"NAT gateway {nat.name}: no source port left for this destination, "
+                f"{nat.max_per_destination} in use (ErrorPortAllocation)")
+    if verdict.kind != "vanished" or verdict.netns != plan.router_netns:
         return None
     hop = next((h for h in reversed(hops) if h.netns == plan.router_netns and h.direction == "request"), None)
     subnet = next((s for s in plan.subnets if hop is not None and s.bridge == hop.iif), None)

@@ -33,7 +33,7 @@ from typing import Any
 
 MAX_CONNECTIONS_PER_DESTINATION = 55_000  # per unique (IP, port, protocol) per NAT address (§4.2)
 IDLE_TIMEOUT_SECONDS = 350
-NAT_PORTS = (1024, 65535)
+NAT_PORTS = (1024, 65535)  # AWS's source ports; the emulation uses the first max_per_destination of them
 # nftables tables of the gateways (realize.egress_wiring fills them, trace reads their comments)
 NAT_TABLE = "dpctl-natgw"
 IGW_TABLE = "dpctl-igw"

@@ -13,7 +13,7 @@ from dataplane.realize.wiring import Configure, PolicyRule, Route, Ruleset, exte
 from dataplane.topology import plan_from_text
 from dataplane.topology.plan import Plan
 from dataplane.trace.hops import Flow, Hop, Verdict
-from dataplane.trace.routing import vanished_in_router
+from dataplane.trace.routing import vanished
 from dataplane.verify.reachplan import analysed, trials
 from dataplane.vpc.egress import read
 
@@ -63,7 +63,7 @@ def test_the_router_picks_the_table_by_bridge_after_the_local_routes() -> None:
     assert not any(isinstance(link, Route) and link.dst == "203.0.113.0/24"
                    for request in external(plan) if isinstance(request, Configure) for link in request.links)
     texts = {r.netns: r.text for r in rest if isinstance(r, Ruleset)}
-    assert "ct count over 3" in texts["dp-e.nat_nat-a"] and "snat to 203.0.113.254:1024-65535" in texts["dp-e.nat_nat-a"]
+    assert "snat to 203.0.113.254:1024-1026" in texts["dp-e.nat_nat-a"]  # 3 ports: 3 connections per destination
     assert "203.0.113.253 : 10.50.0.4" in texts["dp-e.lb"]  # 1:1 NAT of p1 at the internet gateway
     assert "snat to 10.50.10.4 fully-random" in texts["dp-e.q1"]  # the VPC CNI's SNAT
 
@@ -97,7 +97,7 @@ def test_what_ec2_refuses_is_an_error_at_its_field(change: tuple[str, str], fiel
 def _vanished(plan: Plan, bridge: str, dst: str) -> str | None:
     flow = Flow(plan.pod("default", "private").ip, 20000, dst, 80)
     hop = Hop("request", plan.router_netns, "prerouting", bridge, None, flow, flow, 63, (), (), "vanished")
-    return vanished_in_router(plan, [hop], Verdict("vanished", plan.router_netns, None, None))
+    return vanished(plan, [hop], Verdict("vanished", plan.router_netns, None, None))
 
 
 def test_trace_names_the_route_table_that_dropped_a_packet() -> None:
@@ -106,7 +106,9 @@ def test_trace_names_the_route_table_that_dropped_a_packet() -> None:
         "subnet iso, no route table (the local route only): no route to 198.51.100.10")
     assert _vanished(plan, "br-priv", "192.0.2.7") == "subnet priv, route table private: 192.0.2.0/24 is a blackhole route"
     assert _vanished(plan, "br-priv", "198.51.100.10") is None  # it had a route: something else lost it
-    assert vanished_in_router(_plan(FLAT), [], Verdict("vanished", "dp-v.vpc", None, None)) is None
+    assert vanished(_plan(FLAT), [], Verdict("vanished", "dp-v.vpc", None, None)) is None
+    assert vanished(plan, [], Verdict("vanished", "dp-e.nat_nat-a", None, None)) == (
+        "NAT gateway nat-a: no source port left for this destination, 3 in use (ErrorPortAllocation)")
 
 
 def test_intended_reachability_follows_routes_gateways_and_public_addresses() -> None:
