@@ -59,6 +59,7 @@ FROM_OUTSIDE_TABLE = 200  # replies of connections that came in from outside
 FIRST_ROUTE_TABLE = 201
 LOCAL_ONLY_TABLE = 250  # subnets with no table of their own and no main one: the local route only
 FROM_OUTSIDE = 0x4000  # conntrack and packet mark bit in the router
+CLOSED_FLOW_SECONDS = 1  # how long a NAT gateway's closed flow keeps its port (conntrack's TIME_WAIT and CLOSE)
 ROUTER_TABLE = "dpctl-egress"
 CNI_TABLE = "dpctl-cnisnat"
 METRICS = ("connections_established", "idle_timeout", "packets_drop", "bytes_out_to_destination",
@@ -153,6 +154,9 @@ def _nat_gateway(plan: Plan, nat: NatGateway) -> list[Request]:
             Sysctl("net.netfilter.nf_conntrack_tcp_loose", 0),
             Sysctl("net.netfilter.nf_conntrack_tcp_timeout_established", nat.idle_timeout),
             Sysctl("net.netfilter.nf_conntrack_udp_timeout_stream", nat.idle_timeout),
+            # A closed flow gives its port back at once (AWS documents no hold; Linux would keep it 120 s).
+            Sysctl("net.netfilter.nf_conntrack_tcp_timeout_time_wait", CLOSED_FLOW_SECONDS),
+            Sysctl("net.netfilter.nf_conntrack_tcp_timeout_close", CLOSED_FLOW_SECONDS),
         )),
     ]
 

@@ -3,7 +3,7 @@
 The server is a socket in the outside client's namespace, on the internet
 host's address; it answers with the source address and port it saw, then
 echoes.  The NAT gateway's limit is lowered to 3 connections per
-destination and its idle timeout to 3 s, as the topology field allows.
+destination and its idle timeout to 5 s, as the topology field allows.
 """
 
 from __future__ import annotations
@@ -77,8 +77,19 @@ def emu(tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations) -
 def _connect(emu: Emulation, pod: str, port: int = 80) -> socket.socket:
     sock = netns.socket_in(emu.netns(pod), socket.AF_INET, socket.SOCK_STREAM)
     sock.settimeout(2)
-    sock.connect((HOST, port))
+    try:
+        sock.connect((HOST, port))
+    except BaseException:
+        sock.close()  # or the kernel retransmits the SYN, and takes a port the moment one frees
+        raise
     return sock
+
+
+def _keep_alive(socks: list[socket.socket]) -> None:
+    """One echoed byte on each: the flows stay younger than the gateway's 5 s idle timeout."""
+    for sock in socks:
+        sock.sendall(b".")
+        assert sock.recv(10) == b"."
 
 
 def _seen_as(emu: Emulation, pod: str) -> tuple[str, int]:
@@ -125,26 +136,28 @@ def test_t10_the_connection_past_the_limit_to_one_destination_fails(emu: Emulati
             assert sock.recv(100)
         with pytest.raises(TimeoutError):  # the SYN found no source port for this destination: dropped
             _connect(emu, "default/private")
+        _keep_alive(held)
         with _connect(emu, "default/private", 81) as other:  # another destination port has its own 3
             assert other.recv(100)
-        out = dpctl("trace", "-t", emu.name, "default/private", f"{HOST}:80").stdout
-        assert "dropped at nat gateway nat-a (NAT gateway nat-a: no source port left for this destination" in out
         metrics = _nat(emu)["metrics"]
         assert metrics["ErrorPortAllocation"] > before  # type: ignore[index]  # the SYN and its retransmission
         assert metrics["ActiveConnectionCount"] >= 3  # type: ignore[index]
+        _keep_alive(held)
+        out = dpctl("trace", "-t", emu.name, "default/private", f"{HOST}:80").stdout
+        assert "dropped at nat gateway nat-a (NAT gateway nat-a: no source port left for this destination" in out
     finally:
         for sock in held:
             sock.close()
 
 
 def test_t11_an_idle_flow_is_reset_when_the_inside_host_resumes(emu: Emulation) -> None:
-    time.sleep(1)  # the previous test's connections leave the gateway's count
+    time.sleep(2)  # the previous test's closed flows give their ports back (after 1 s)
     with _connect(emu, "default/private") as sock:
         sock.recv(100)
         time.sleep(1)  # under the idle timeout: data flows
         sock.sendall(b"x")
         assert sock.recv(10) == b"x"
-        time.sleep(4)  # past it (3 s)
+        time.sleep(6)  # past it (5 s)
         sock.sendall(b"y")
         with pytest.raises(ConnectionResetError):
             sock.recv(10)

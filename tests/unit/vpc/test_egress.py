@@ -31,7 +31,7 @@ def test_the_plan_gives_the_gateways_addresses_from_their_subnet_and_the_pool() 
     egress = read(plan.vpc_egress)
     nat = egress.nat("nat-a")
     assert nat.private_ip == "10.50.0.254" and nat.netns == "dp-e.nat_nat-a" and nat.netns in plan.all_netns()
-    assert (nat.max_per_destination, nat.idle_timeout) == (3, 3)
+    assert (nat.max_per_destination, nat.idle_timeout) == (3, 5)
     assert nat.elastic_ip == "203.0.113.254" and egress.public_ips == {"p1": "203.0.113.253"}  # top of the pool
     assert egress.subnet_tables == {"pub": "public", "priv": "private"}  # iso names none, and none is main
 
