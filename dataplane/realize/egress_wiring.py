@@ -41,6 +41,7 @@ from dataplane.realize.wiring import (
     Address,
     Configure,
     CreateNamespace,
+    Link,
     PolicyRule,
     Request,
     Route,
@@ -55,9 +56,9 @@ from dataplane.topology.plan import Plan
 from dataplane.vpc.egress import IGW_TABLE, NAT_PORTS, NAT_TABLE, Egress, NatGateway, read
 
 MAIN_TABLE = 254
-FROM_OUTSIDE_TABLE = 200  # replies of connections that came in from outside
-FIRST_ROUTE_TABLE = 201
-LOCAL_ONLY_TABLE = 250  # subnets with no table of their own and no main one: the local route only
+FROM_OUTSIDE_TABLE = 100  # replies of connections that came in from outside
+LOCAL_ONLY_TABLE = 101  # subnets with no table of their own and no main one: the local route only
+FIRST_ROUTE_TABLE = 1000  # then one per declared route table, in file order
 FROM_OUTSIDE = 0x4000  # conntrack and packet mark bit in the router
 CLOSED_FLOW_SECONDS = 1  # how long a NAT gateway's closed flow keeps its port (conntrack's TIME_WAIT and CLOSE)
 ROUTER_TABLE = "dpctl-egress"
@@ -67,7 +68,7 @@ METRICS = ("connections_established", "idle_timeout", "packets_drop", "bytes_out
 
 
 def requests(plan: Plan) -> list[Request]:
-    """Every request of the VPC's routing and gateways, in order; none for a flat VPC."""
+    """Every request of the VPC's routing and gateways, in order; a flat VPC gets only its internet hosts."""
     egress = read(plan.vpc_egress)
     found: list[Request] = []
     if egress.enforced:
@@ -89,7 +90,7 @@ def table_ids(plan: Plan, egress: Egress) -> dict[str, int]:
 def _router(plan: Plan, egress: Egress) -> list[Request]:
     assert plan.external is not None
     ids = {name: FIRST_ROUTE_TABLE + i for i, name in enumerate(egress.tables)}
-    links: list = [
+    links: list[Link] = [
         PolicyRule(100, FROM_OUTSIDE_TABLE, fwmark=FROM_OUTSIDE),
         PolicyRule(110, MAIN_TABLE, suppress_prefixlength=0),
         Route("default", via=plan.external.lb_transit_ip, dev=ROUTER_LB_IFACE, table=FROM_OUTSIDE_TABLE),

@@ -1,7 +1,7 @@
 """Reachability: the VPC's intended reachability (``verify/reachplan.py``) against real connections.
 
-The check listens on one free TCP port in every node and, on each internet
-host's address, in the outside client's namespace; each source connects
+The check listens on one free TCP port on every node and on each internet
+host's address (in the outside client's namespace); each source connects
 once, and the listener records the address the connection came from.  A
 connection that should arrive must arrive from the expected address; one
 that should be dropped must not arrive (a timeout).  A difference names the
@@ -28,7 +28,10 @@ from dataplane.verify.result import CheckResult
 NAME = "reachability"
 CONNECT_TIMEOUT = 2.0
 WORKERS = 8
-PORTS = range(40000, 45000)  # below Linux's ephemeral range's busy end, above every NodePort
+# Below the ephemeral range (32768-60999) and the NodePort range (30000-32767): no connection of the
+# emulation holds one of these as its own port.
+PORTS = range(20000, 30000)
+ATTEMPTS = 5  # ports tried before giving up: a namespace may already use one
 
 
 class Listeners:
@@ -112,9 +115,15 @@ def run(plan: Plan, progress: Callable[[int, int], None] | None = None, evidence
         return [CheckResult(NAME, NAME, ok=True, skipped=True, reason="skipped: a flat VPC with no security "
                             "group, network ACL, route table or internet host (connectivity covers it)")]
     taken = used_ports(plan)
-    port = random.choice([p for p in PORTS if p not in taken])
-    planned = trials(plan, port)
-    listeners = Listeners({(t.target_netns, t.target_ip) for t in planned}, port)
+    for port in random.sample([p for p in PORTS if p not in taken], ATTEMPTS):
+        planned = trials(plan, port)
+        try:
+            listeners = Listeners({(t.target_netns, t.target_ip) for t in planned}, port)
+            break
+        except OSError as error:
+            failure = f"cannot listen on port {port}: {error}"
+    else:
+        return [CheckResult(NAME, NAME, ok=False, reason=f"{failure} (and {ATTEMPTS - 1} other ports)")]
     results: list[CheckResult] = []
     try:
         with ThreadPoolExecutor(WORKERS) as pool:

@@ -52,12 +52,12 @@ def test_the_router_picks_the_table_by_bridge_after_the_local_routes() -> None:
     assert isinstance(router, Configure) and isinstance(marks, Ruleset)
     rules = [link for link in router.links if isinstance(link, PolicyRule)]
     assert [(r.priority, r.table, r.iif, r.fwmark, r.suppress_prefixlength) for r in rules] == [
-        (100, 200, None, 0x4000, None), (110, 254, None, None, 0),
-        (120, 201, "br-pub", None, None), (121, 202, "br-priv", None, None), (122, 250, "br-iso", None, None)]
+        (100, 100, None, 0x4000, None), (110, 254, None, None, 0),
+        (120, 1000, "br-pub", None, None), (121, 1001, "br-priv", None, None), (122, 101, "br-iso", None, None)]
     routes = {(r.dst, r.table): r for r in router.links if isinstance(r, Route)}
-    assert routes[("0.0.0.0/0", 202)].via == "10.50.0.254"  # nat/nat-a
-    assert routes[("192.0.2.0/24", 202)].kind == "blackhole"
-    assert routes[("default", 250)].kind == "blackhole"
+    assert routes[("0.0.0.0/0", 1001)].via == "10.50.0.254"  # nat/nat-a
+    assert routes[("192.0.2.0/24", 1001)].kind == "blackhole"
+    assert routes[("default", 101)].kind == "blackhole"
     assert routes[("203.0.113.254/32", None)].via == "10.50.0.254"  # the EIP's replies
     # with route tables, the outside client is no longer one hop from every subnet
     assert not any(isinstance(link, Route) and link.dst == "203.0.113.0/24"
