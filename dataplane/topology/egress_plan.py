@@ -58,10 +58,13 @@ def plan_egress(
     nats = []
     for i, nat in enumerate(raw.get("natGateways", [])):
         name = nat["name"]
+        address = next(private[nat["subnet"]], None)
+        if address is None:
+            report(f"spec.vpc.natGateways[{i}].subnet", f"subnet {nat['subnet']} has no free address left")
         nats.append({
             "name": name,
             "subnet": nat["subnet"],
-            "private_ip": str(next(private[nat["subnet"]])),
+            "private_ip": str(address or ""),
             "elastic_ip": elastic(f"spec.vpc.natGateways[{i}].elasticIp", nat.get("elasticIp")),
             "netns": naming.infra_netns(topology.name, f"nat_{name}"),
             "router_iface": naming.ifname("g-", name),

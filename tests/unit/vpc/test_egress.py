@@ -123,3 +123,10 @@ def test_intended_reachability_follows_routes_gateways_and_public_addresses() ->
     assert found["node q1 -> node i1:40001"].seen_as == plan.node("q1").ip  # the local route, no NAT
     assert analysed(plan) and analysed(_plan(FLAT))  # groups and ACLs decide too
     assert not analysed(plan_from_text((ROOT / "topologies/minimal.yaml").read_text(), "minimal.yaml"))
+
+
+def test_a_nat_gateway_in_a_full_subnet_is_an_error_at_its_field() -> None:
+    small = TOPOLOGY.replace("{name: pub, cidr: 10.50.0.0/24", "{name: pub, cidr: 10.50.0.0/28")  # 11 usable
+    more = "".join(f"    - {{name: x{k}, subnet: pub}}\n" for k in range(6))  # with p1, p2 and 3 pods: all 11
+    with pytest.raises(TopologyError, match=r"spec.vpc.natGateways\[0\].subnet: subnet pub has no free address left"):
+        _plan(small.replace("    - {name: p2, subnet: pub}\n", "    - {name: p2, subnet: pub}\n" + more))
