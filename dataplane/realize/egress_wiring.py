@@ -50,6 +50,7 @@ from dataplane.realize.wiring import (
     Sysctl,
     Up,
     Veth,
+    forwarding_on,
 )
 from dataplane.topology.naming import LB_PUBLIC_IFACE, ROUTER_LB_IFACE
 from dataplane.topology.plan import Plan
@@ -138,12 +139,10 @@ def _nat_gateway(plan: Plan, nat: NatGateway) -> list[Request]:
             Up(nat.router_iface),
         )),
         Configure(nat.netns, (
-            Sysctl("net.ipv4.ip_forward", 1),
-            Sysctl("net.ipv4.conf.all.forwarding", 1),
+            *forwarding_on(),
+            # one interface both ways: a packet leaves where it came in, which is no reason for a redirect
             Sysctl("net.ipv4.conf.all.send_redirects", 0),
             Sysctl("net.ipv4.conf.eth0.send_redirects", 0),
-            Sysctl("net.ipv6.conf.all.disable_ipv6", 1),
-            Up("lo"),
             Address("lo", f"{nat.elastic_ip}/32"),
             Address("eth0", f"{nat.private_ip}/{prefixlen}"),
             Up("eth0"),

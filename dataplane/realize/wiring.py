@@ -165,7 +165,7 @@ def vxlan_mac(plan: Plan, node: Node) -> str:
     return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
 
 
-def _forwarding() -> tuple[Link, ...]:
+def forwarding_on() -> tuple[Link, ...]:
     """Forwarding on before any device exists, so new devices inherit it."""
     return (
         Sysctl("net.ipv4.ip_forward", 1),
@@ -191,7 +191,7 @@ def router(plan: Plan) -> list[Request]:
         Configure(
             plan.router_netns,
             (
-                *_forwarding(),
+                *forwarding_on(),
                 Sysctl("net.ipv4.conf.all.send_redirects", 0),
                 Sysctl("net.ipv4.conf.default.send_redirects", 0),
                 *bridges(),
@@ -220,7 +220,7 @@ def node(plan: Plan, node: Node) -> list[Request]:
         Configure(
             node.netns,
             (
-                *_forwarding(),
+                *forwarding_on(),
                 Sysctl("net.ipv4.conf.eth0.forwarding", 1),
                 Sysctl("net.ipv4.conf.eth0.send_redirects", 0),
                 Sysctl("net.ipv4.conf.all.send_redirects", 0),
@@ -372,7 +372,7 @@ def external(plan: Plan) -> list[Request]:
         Configure(
             ext.lb_netns,
             (
-                *_forwarding(),
+                *forwarding_on(),
                 Veth(LB_PUBLIC_IFACE, "eth0", ext.client_netns, mtu=UNDERLAY_MTU),
                 Address(LB_PUBLIC_IFACE, f"{ext.lb_ip}/{public_prefix}"),
                 Up(LB_PUBLIC_IFACE),

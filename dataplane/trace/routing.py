@@ -33,11 +33,4 @@ def vanished(plan: Plan, hops: Sequence[Hop], verdict: Verdict) -> str | None:
     subnet = next((s for s in plan.subnets if hop is not None and s.bridge == hop.iif), None)
     if hop is None or subnet is None:
         return None
-    table = egress.subnet_tables.get(subnet.name)
-    named = f"route table {table}" if table else "no route table (the local route only)"
-    route = egress.route(subnet.name, hop.after.dst, plan.vpc_cidr)
-    if route is None:
-        return f"subnet {subnet.name}, {named}: no route to {hop.after.dst}"
-    if route.target == "blackhole":
-        return f"subnet {subnet.name}, {named}: {route.destination} is a blackhole route"
-    return None
+    return egress.unroutable(subnet.name, hop.after.dst, egress.route(subnet.name, hop.after.dst, plan.vpc_cidr))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from dataplane.topology.plan import Node, Plan, Pod
 from dataplane.vpc.egress import Egress, read
-from dataplane.vpc.evaluate import VpcVerdicts
+from dataplane.vpc.evaluate import VpcVerdicts, verdicts
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Reach:
 def analysed(plan: Plan) -> bool:
     """Whether the VPC declares anything that decides reachability (route tables, groups, ACLs, internet hosts)."""
     egress = read(plan.vpc_egress)
-    return egress.enforced or bool(egress.hosts) or VpcVerdicts(plan).active
+    return egress.enforced or bool(egress.hosts) or verdicts(plan).active
 
 
 def sample_pods(plan: Plan) -> list[Pod]:
@@ -47,7 +47,7 @@ def sample_pods(plan: Plan) -> list[Pod]:
 
 def trials(plan: Plan, port: int) -> list[Reach]:
     egress = read(plan.vpc_egress)
-    vpc = VpcVerdicts(plan)
+    vpc = verdicts(plan)
     found = []
     for source in plan.nodes:
         for target in plan.nodes:
@@ -79,12 +79,11 @@ def _to_internet(plan: Plan, egress: Egress, vpc: VpcVerdicts, source_ip: str, n
     if blocked:
         return None, blocked
     route = egress.route(node.subnet, host_ip, plan.vpc_cidr)
-    table = egress.subnet_tables.get(node.subnet)
-    where = f"subnet {node.subnet}, " + (f"route table {table}" if table else "no route table (the local route only)")
-    if route is None:
-        return None, f"{where}: no route to {host_ip}"
-    if route.target == "blackhole":
-        return None, f"{where}: {route.destination} is a blackhole route"
+    dropped = egress.unroutable(node.subnet, host_ip, route)
+    if dropped:
+        return None, dropped
+    assert route is not None  # no route is a reason to drop
+    where = egress.where(node.subnet)
     kind, _, name = route.target.partition("/")
     if kind == "nat":
         return egress.nat(name).elastic_ip, f"{where}: {route.destination} via nat/{name}"

@@ -101,6 +101,20 @@ class Egress:
     def nat(self, name: str) -> NatGateway:
         return next(n for n in self.nat_gateways if n.name == name)
 
+    def where(self, subnet: str) -> str:
+        """``subnet S, route table T``: how a route decision is named in trace and verify."""
+        table = self.subnet_tables.get(subnet)
+        return f"subnet {subnet}, " + (f"route table {table}" if table else "no route table (the local route only)")
+
+    def unroutable(self, subnet: str, destination: str, route: RouteEntry | None) -> str | None:
+        """Why ``subnet``'s table drops a packet to ``destination`` given its ``route`` lookup (no route, a
+        blackhole); None when it routes it."""
+        if route is None:
+            return f"{self.where(subnet)}: no route to {destination}"
+        if route.target == "blackhole":
+            return f"{self.where(subnet)}: {route.destination} is a blackhole route"
+        return None
+
     def route(self, subnet: str, destination: str, vpc_cidr: str) -> RouteEntry | None:
         """The route a packet from ``subnet`` to ``destination`` takes: longest prefix, ``local`` first; None: no route."""
         address = IPv4Address(destination)
