@@ -289,7 +289,8 @@ def command(
         mesh=mesh,
         live=found,
     )
-    done = dataclasses.replace(done, route_reason=routing.vanished(plan, done.hops, done.verdict))
+    done = dataclasses.replace(done, route_reason=routing.vanished(plan, done.hops, done.verdict),
+                               reply_lost=routing.reply_lost(plan, done.hops))
     if output == "json":
         as_dict = report.as_dict(done)
         if edge is not None:

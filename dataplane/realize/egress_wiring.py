@@ -55,6 +55,7 @@ from dataplane.realize.wiring import (
 from dataplane.topology.naming import LB_PUBLIC_IFACE, ROUTER_LB_IFACE
 from dataplane.topology.plan import Plan
 from dataplane.vpc.egress import IGW_TABLE, NAT_PORTS, NAT_TABLE, Egress, NatGateway, read
+from dataplane.vpc.network import read as read_network
 
 MAIN_TABLE = 254
 FROM_OUTSIDE_TABLE = 100  # replies of connections that came in from outside
@@ -109,6 +110,12 @@ def _router(plan: Plan, egress: Egress) -> list[Request]:
                 nat = egress.nat(target)
                 links.append(Route(route.destination, via=nat.private_ip, dev=plan.subnet(nat.subnet).bridge,
                                    table=ids[name]))
+            elif kind in ("pcx", "tgw", "vgw"):  # a link to another network (network_wiring makes it)
+                network = read_network(plan.vpc_network, egress)
+                hop, own = network.next_hop(network.cluster.name, route.target), network.local_end(
+                    network.cluster.name, route.target)
+                assert hop is not None and own is not None
+                links.append(Route(route.destination, via=hop.ip, dev=own.iface, table=ids[name]))
             else:
                 links.append(Route(route.destination, kind="blackhole", table=ids[name]))
         if not any(r.network.prefixlen == 0 for r in table.routes):

@@ -12,7 +12,7 @@ from typing import assert_never
 
 from dataplane.kernel import netns, nft
 from dataplane.kernel.links import NamespaceConfig
-from dataplane.realize import egress_wiring, wiring
+from dataplane.realize import egress_wiring, network_wiring, wiring
 from dataplane.realize.wiring import (
     Address,
     Bridge,
@@ -140,6 +140,9 @@ def steps(plan: Plan) -> Iterator[Step]:
                 f"{lb.kind} {lb.name} in zone {lb_node.zone}",
                 lambda lb_node=lb_node: apply(wiring.load_balancer_node(plan, lb_node)),  # type: ignore[misc]
             )
+    network = network_wiring.requests(plan)
+    if network:
+        yield ("other VPCs, peering, transit gateways and the VPN", lambda: apply(network))
     egress = egress_wiring.requests(plan)
     if egress:
         yield ("route tables and gateways", lambda: apply(egress))

@@ -19,6 +19,7 @@ from .egress_plan import plan_egress
 from .externaldns import with_external_dns
 from .ipam import Addresses, gateway
 from .model import Layout, Manifest, NodeSite, PodSpec, ServiceSpec, TopologySpec
+from .network_plan import plan_network
 from .nlbs import plan_nlbs
 from .overrides import Overrides
 from .plan import CronJob, External, Namespace, Node, Plan, Pod, Service, ServicePort, Subnet, TrafficObject, Waypoint
@@ -47,6 +48,7 @@ def build_plan(
     nlbs = plan_nlbs(manifest.services, name, topology.cni, layout, addresses, services, external, albs,
                      topology.certificates, edge_warnings)
     load_balancers = (*albs, *nlbs)
+    egress = plan_egress(topology, layout, addresses, services, external, load_balancers)
     plan = Plan(
         name=name,
         source=manifest.file,
@@ -91,7 +93,8 @@ def build_plan(
         certificates=topology.certificates,
         shifted_zones=tuple(sorted(changes.shifted_zones)),
         vpc_security=topology.vpc_security,
-        vpc_egress=plan_egress(topology, layout, addresses, services, external, load_balancers),
+        vpc_egress=egress,
+        vpc_network=plan_network(topology, layout, addresses, egress, load_balancers),
     )
     return with_external_dns(plan, manifest, topology)
 

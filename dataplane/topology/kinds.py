@@ -277,6 +277,49 @@ _SG_RULE = Obj(
     required=("protocol",),
 )
 
+_VPC_FIELDS: dict[str, Field] = {
+    "name": Str(),  # what peerings, transit gateways and the VPN name it by (vpc.network)
+    "cidr": Str(),
+    "subnets": ListOf(
+        Obj({"name": Str(), "cidr": Str(), "zone": Str(), "networkAcl": Str(), "routeTable": Str()},
+            required=("name", "cidr", "zone")),
+        min_items=1,
+    ),
+    # EC2's names (vpc.security): stateful allow-only groups, stateless numbered ACLs
+    "securityGroups": ListOf(Obj(
+        {"name": Str(), "description": Str(), "ingress": ListOf(_SG_RULE), "egress": ListOf(_SG_RULE)},
+        required=("name",),
+    )),
+    # EC2's names (vpc.egress): route tables per subnet, the internet gateway, public NAT gateways
+    "internetGateway": Bool(),
+    "routeTables": ListOf(Obj(
+        {"name": Str(), "main": Bool(),
+         "routes": ListOf(Obj({"destination": Str(), "target": Str()}, required=("destination", "target")))},
+        required=("name",),
+    )),
+    "natGateways": ListOf(Obj(
+        {"name": Str(), "subnet": Str(), "elasticIp": Str(), "maxConnectionsPerDestination": Int(),
+         "idleTimeoutSeconds": Int()},
+        required=("name", "subnet"),
+    )),
+    "networkAcls": ListOf(Obj(
+        {
+            "name": Str(),
+            "entries": ListOf(Obj(
+                {
+                    "ruleNumber": Int(), "egress": Bool(), "protocol": Str(),
+                    "portRange": Obj({"from": Int(), "to": Int()}, required=("from", "to")),
+                    "cidrBlock": Str(), "ruleAction": Enum(("allow", "deny")),
+                },
+                required=("ruleNumber", "protocol", "cidrBlock", "ruleAction"),
+            )),
+        },
+        required=("name",),
+    )),
+    # EC2 instances: a namespace each on its subnet (vpc.network)
+    "instances": ListOf(Obj({"name": Str(), "subnet": Str(), "ip": Str()}, required=("name", "subnet"))),
+}
+
 _TOPOLOGY_SPEC = Obj(
     {
         "cni": Enum(("vpc", "overlay")),
@@ -284,47 +327,31 @@ _TOPOLOGY_SPEC = Obj(
         "clusterDomain": Str(),
         "podCIDR": Str(),
         "nodeCIDRMaskSize": Int(),
-        "vpc": Obj(
+        "vpc": Obj(_VPC_FIELDS, required=("cidr", "subnets")),
+        # several VPCs (vpc.network): the one holding the nodes is the cluster's; the others, their links
+        "vpcs": ListOf(Obj({**_VPC_FIELDS, "name": Str()}, required=("name", "cidr", "subnets")), min_items=1),
+        "peeringConnections": ListOf(Obj({"name": Str(), "requester": Str(), "accepter": Str()},
+                                         required=("name", "requester", "accepter"))),
+        "transitGateways": ListOf(Obj(
             {
-                "cidr": Str(),
-                "subnets": ListOf(
-                    Obj({"name": Str(), "cidr": Str(), "zone": Str(), "networkAcl": Str(), "routeTable": Str()},
-                        required=("name", "cidr", "zone")),
-                    min_items=1,
-                ),
-                # EC2's names (vpc.security): stateful allow-only groups, stateless numbered ACLs
-                "securityGroups": ListOf(Obj(
-                    {"name": Str(), "description": Str(), "ingress": ListOf(_SG_RULE), "egress": ListOf(_SG_RULE)},
-                    required=("name",),
-                )),
-                # EC2's names (vpc.egress): route tables per subnet, the internet gateway, public NAT gateways
-                "internetGateway": Bool(),
+                "name": Str(),
+                "attachments": ListOf(Str(), min_items=1),
                 "routeTables": ListOf(Obj(
-                    {"name": Str(), "main": Bool(),
-                     "routes": ListOf(Obj({"destination": Str(), "target": Str()}, required=("destination", "target")))},
-                    required=("name",),
-                )),
-                "natGateways": ListOf(Obj(
-                    {"name": Str(), "subnet": Str(), "elasticIp": Str(), "maxConnectionsPerDestination": Int(),
-                     "idleTimeoutSeconds": Int()},
-                    required=("name", "subnet"),
-                )),
-                "networkAcls": ListOf(Obj(
-                    {
-                        "name": Str(),
-                        "entries": ListOf(Obj(
-                            {
-                                "ruleNumber": Int(), "egress": Bool(), "protocol": Str(),
-                                "portRange": Obj({"from": Int(), "to": Int()}, required=("from", "to")),
-                                "cidrBlock": Str(), "ruleAction": Enum(("allow", "deny")),
-                            },
-                            required=("ruleNumber", "protocol", "cidrBlock", "ruleAction"),
-                        )),
-                    },
+                    {"name": Str(), "associations": ListOf(Str()), "propagations": ListOf(Str()),
+                     "routes": ListOf(Obj({"destination": Str(), "attachment": Str(), "blackhole": Bool()},
+                                          required=("destination",)))},
                     required=("name",),
                 )),
             },
-            required=("cidr", "subnets"),
+            required=("name", "attachments"),
+        )),
+        "onPremises": Obj(
+            {
+                "name": Str(), "cidr": Str(),
+                "connection": Obj({"vpn": Obj({"vpc": Str()}, required=("vpc",))}),
+                "hosts": ListOf(Obj({"name": Str(), "ip": Str()}, required=("name", "ip"))),
+            },
+            required=("name", "cidr", "connection"),
         ),
         "nodes": ListOf(
             Obj({"name": Str(), "subnet": Str(), "labels": StrMap(), "ip": Str(), "securityGroups": ListOf(Str()),
@@ -355,7 +382,7 @@ _TOPOLOGY_SPEC = Obj(
             required=("name",),
         ))}),
     },
-    required=("vpc", "nodes"),
+    required=("nodes",),  # and a VPC: spec.vpc or spec.vpcs (vpc.network.cluster_vpc_index)
 )
 
 _WITH_SPEC = ("metadata", "spec")

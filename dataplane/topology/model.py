@@ -100,6 +100,7 @@ class TopologySpec:
     hosted_zones: tuple[HostedZone, ...] = ()  # spec.route53.hostedZones, with their declared records
     vpc_security: dict[str, Any] = field(default_factory=dict)  # spec.vpc's securityGroups and networkAcls, checked
     vpc_egress: dict[str, Any] = field(default_factory=dict)  # route tables, gateways, public IPs, internet hosts, checked
+    vpc_network: dict[str, Any] = field(default_factory=dict)  # other VPCs, peering, transit gateways, on-premises
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import Problem
 from ..l7.routing import extauthz
 from ..vpc import egress as vpc_egress
+from ..vpc import network as vpc_network
 from ..vpc import security as vpc_security
 from . import parse_edge, parse_pods, parse_policies, parse_requestauthn, parse_route53, parse_traffic
 from .external import DEFAULT_PUBLIC_CIDR, DEFAULT_TRANSIT_CIDR, default_pool
@@ -176,7 +177,7 @@ def _topology(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None
     spec = clean.get("spec", {})
     cni = spec.get("cni", "vpc")
     pod_cidr, node_mask = _overlay(spec, cni, report)
-    vpc = spec.get("vpc", {})
+    at_vpc, vpc = _cluster_vpc(spec, report)
     subnets = valid_items(vpc.get("subnets", []))
     public_cidr, transit_cidr, lb_pool = _outside(spec, report)
     manifest.topology = TopologySpec(
@@ -188,8 +189,8 @@ def _topology(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None
         or DEFAULT_CLUSTER_DOMAIN,
         pod_cidr=pod_cidr,
         node_mask=node_mask,
-        vpc_cidr=apply(ipv4_network, vpc.get("cidr"), "spec.vpc.cidr", report),
-        subnets=[_subnet(s, item_path("spec.vpc.subnets", i), origin) for i, s in subnets],
+        vpc_cidr=apply(ipv4_network, vpc.get("cidr"), f"{at_vpc}.cidr", report),
+        subnets=[_subnet(s, item_path(f"{at_vpc}.subnets", i), origin) for i, s in subnets],
         nodes=[_node(n, item_path("spec.nodes", i), origin) for i, n in valid_items(spec.get("nodes", []))],
         public_cidr=public_cidr,
         transit_cidr=transit_cidr,
@@ -197,28 +198,39 @@ def _topology(clean: dict[str, Any], origin: Origin, manifest: Manifest) -> None
         mesh_config=_mesh_config(spec, report),
         certificates=_certificates(spec, report),
         hosted_zones=parse_route53.hosted_zones(spec, report),
-        vpc_security=_vpc_security(spec, report),
-        vpc_egress=_vpc_egress(spec, report),
+        vpc_security=_vpc_security(spec, at_vpc, vpc, report),
+        vpc_egress=_vpc_egress(spec, at_vpc, vpc, report),
+        vpc_network=_vpc_network(spec, report),
     )
 
 
-def _vpc_security(spec: dict[str, Any], report: Report) -> dict[str, Any]:
-    """``spec.vpc``'s security groups and network ACLs, with what EC2 would refuse reported."""
-    vpc = spec.get("vpc", {})
+def _cluster_vpc(spec: dict[str, Any], report: Report) -> tuple[str, dict[str, Any]]:
+    """Where the cluster's VPC is (``spec.vpc``, or the entry of ``spec.vpcs`` holding the nodes) and its fields."""
+    index, problems = vpc_network.cluster_vpc_index(spec)
+    for path, message in problems:
+        report(path, message)
+    if index is None:
+        return "spec.vpc", spec.get("vpc") or {}
+    vpcs = spec.get("vpcs") or [{}]
+    return f"spec.vpcs[{index}]", vpcs[index] or {}
+
+
+def _vpc_security(spec: dict[str, Any], at_vpc: str, vpc: dict[str, Any], report: Report) -> dict[str, Any]:
+    """The cluster VPC's security groups and network ACLs, with what EC2 would refuse reported."""
     subnets = [s for _, s in valid_items(vpc.get("subnets", []))]
     nodes = [n for _, n in valid_items(spec.get("nodes", []))]
-    for path, message in vpc_security.check(vpc, subnets, nodes):
+    for path, message in vpc_security.check(vpc, subnets, nodes, at_vpc):
         report(path, message)
     return compact({k: vpc[k] for k in ("securityGroups", "networkAcls") if k in vpc})
 
 
-def _vpc_egress(spec: dict[str, Any], report: Report) -> dict[str, Any]:
-    """``spec.vpc``'s routing and gateways, the nodes' public addresses and ``spec.internet``, checked."""
-    vpc = spec.get("vpc", {})
+def _vpc_egress(spec: dict[str, Any], at_vpc: str, vpc: dict[str, Any], report: Report) -> dict[str, Any]:
+    """The cluster VPC's routing and gateways, the nodes' public addresses and ``spec.internet``, checked."""
     subnets = [s for _, s in valid_items(vpc.get("subnets", []))]
     nodes = [n for _, n in valid_items(spec.get("nodes", []))]
     internet = spec.get("internet", {})
-    for path, message in vpc_egress.check(vpc, subnets, nodes, internet):
+    targets = vpc_network.targets_of(spec, vpc.get("name"))
+    for path, message in vpc_egress.check(vpc, subnets, nodes, internet, at_vpc, targets):
         report(path, message)
     tables = vpc.get("routeTables", [])
     main = vpc_egress.main_table(tables)
@@ -231,6 +243,27 @@ def _vpc_egress(spec: dict[str, Any], report: Report) -> dict[str, Any]:
         "hosts": internet.get("hosts", []),
     })
     return {k: v for k, v in found.items() if v}  # a file without any of it keeps the plan it had
+
+
+def _vpc_network(spec: dict[str, Any], report: Report) -> dict[str, Any]:
+    """The other VPCs, peering connections, transit gateways and the on-premises site, checked; {} without any."""
+    index, _ = vpc_network.cluster_vpc_index(spec)
+    for path, message in vpc_network.check(spec, index):
+        report(path, message)
+    listed = spec.get("vpcs") is not None
+    vpcs = [{**v, "at": f"spec.vpcs[{i}]" if listed else "spec.vpc"}
+            for i, v in enumerate(spec.get("vpcs") or [spec.get("vpc") or {}]) if v]
+    found = compact({
+        "clusterVpc": index or 0,
+        "vpcs": vpcs,
+        "peeringConnections": spec.get("peeringConnections", []),
+        "transitGateways": spec.get("transitGateways", []),
+        "onPremises": spec.get("onPremises") or {},
+    })
+    if len(found["vpcs"]) == 1 and not any(found[k] for k in ("peeringConnections", "transitGateways", "onPremises")) \
+            and not found["vpcs"][0].get("instances"):
+        return {}  # one VPC and nothing around it: the plan it always had
+    return found
 
 
 def _certificates(spec: dict[str, Any], report: Report) -> dict[str, tuple[str, ...]]:

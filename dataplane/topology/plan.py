@@ -408,6 +408,7 @@ class Plan:
     shifted_zones: tuple[str, ...] = ()  # an EKS zonal shift's zones: their pods are in no EndpointSlice
     vpc_security: dict[str, Any] = field(default_factory=dict)  # spec.vpc's securityGroups and networkAcls
     vpc_egress: dict[str, Any] = field(default_factory=dict)  # vpc.egress's form, addresses allocated (egress_plan)
+    vpc_network: dict[str, Any] = field(default_factory=dict)  # vpc.network's form, allocated (network_plan)
     version: int = PLAN_VERSION
 
     def node(self, name: str) -> Node:
@@ -436,8 +437,17 @@ class Plan:
         outside = (self.external.lb_netns, self.external.client_netns) if self.external else ()
         edge = tuple(n.netns for lb in self.load_balancers if lb.kind == "alb" for n in lb.nodes)
         gateways = tuple(n["netns"] for n in self.vpc_egress.get("natGateways", []))
-        return (self.router_netns, *outside, *edge, *gateways, *(n.netns for n in self.nodes),
+        return (self.router_netns, *outside, *edge, *gateways, *self.network_netns(), *(n.netns for n in self.nodes),
                 *(p.netns for p in self.pods))
+
+    def network_netns(self) -> tuple[str, ...]:
+        """The namespaces of the other VPCs' routers, the instances, transit gateways and the VPN's ends."""
+        raw = self.vpc_network
+        site = raw.get("onPremises")
+        return (*(v["router_netns"] for v in raw.get("vpcs", []) if not v["cluster"]),
+                *(t["netns"] for t in raw.get("transitGateways", [])),
+                *((site["vgw_netns"], site["netns"]) if site else ()),
+                *(i["netns"] for v in raw.get("vpcs", []) for i in v["instances"]))
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=1, sort_keys=True)

@@ -21,10 +21,12 @@ from dataplane.trace.livereport import LiveResult
 from dataplane.trace.meshmodel import MeshTrace
 from dataplane.trace.targets import Destination
 from dataplane.vpc.egress import IGW_TABLE, NAT_TABLE, read
+from dataplane.vpc.network import NETWORK_TABLE
+from dataplane.vpc.network import read as read_network
 from dataplane.vpc.render import NACL_TABLE, SG_TABLE
 
 _COMMENT = re.compile(r'comment "([^"]*)"')
-_OWN_TABLES = (NETPOL_TABLE, SG_TABLE, NACL_TABLE, NAT_TABLE, IGW_TABLE)
+_OWN_TABLES = (NETPOL_TABLE, SG_TABLE, NACL_TABLE, NAT_TABLE, IGW_TABLE, NETWORK_TABLE)
 
 
 def netns_labels(plan: Plan) -> dict[str, str]:
@@ -34,8 +36,23 @@ def netns_labels(plan: Plan) -> dict[str, str]:
         labels[plan.external.client_netns] = "external client"
     labels.update({n.netns: f"alb {lb.name} zone {n.zone}" for lb in plan.load_balancers if lb.kind == "alb" for n in lb.nodes})
     labels.update({n.netns: f"nat gateway {n.name}" for n in read(plan.vpc_egress).nat_gateways})
+    labels.update(network_labels(plan))
     labels.update({n.netns: f"node {n.name}" for n in plan.nodes})
     labels.update({p.netns: p.key for p in plan.pods})
+    return labels
+
+
+def network_labels(plan: Plan) -> dict[str, str]:
+    """The other VPCs' routers, instances, transit gateways and the VPN's ends (``vpc.network``)."""
+    if not plan.vpc_network:
+        return {}
+    network = read_network(plan.vpc_network)
+    labels = {v.router_netns: f"vpc {v.name} router" for v in network.vpcs.values() if not v.cluster}
+    labels.update({i.netns: f"ec2 {i.name}" for i in network.instances})
+    labels.update({t.netns: f"transit gateway {t.name}" for t in network.transit_gateways})
+    if network.on_premises is not None:
+        site = network.on_premises
+        labels.update({site.vgw_netns: f"vpn gateway of {site.vpc}", site.netns: f"on-premises {site.name}"})
     return labels
 
 
@@ -55,6 +72,7 @@ class Report:
     mesh: MeshTrace | None = None  # what the proxies do past the capture (a meshed source, TCP)
     live: LiveResult | None = None  # what one real connection did (``--live``)
     route_reason: str | None = None  # a drop outside nftables: a route table's, a NAT gateway's (``trace.routing``)
+    reply_lost: tuple[str, str] | None = None  # (namespace, why) a reply found no route back (``trace.routing``)
 
     def captured(self) -> bool:
         """The probe ended at the source's own proxy: its capture redirected it to 15001."""
@@ -88,6 +106,9 @@ class Report:
     def _reply_drop(self) -> str:
         """``, but the reply was dropped at ...`` when a stateless rule drops the answer (an ACL's ephemeral-port trap)."""
         hop = next((h for h in self.hops if h.direction == "reply" and h.outcome == "dropped"), None)
+        if hop is None and self.reply_lost is not None:
+            netns, why = self.reply_lost
+            return f", but the reply was dropped at {self.label(netns)} ({why})"
         if hop is None:
             return ""
         rule = next((r for r in reversed(hop.rules) if r.verdict == "drop"), None)

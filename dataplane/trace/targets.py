@@ -177,7 +177,7 @@ def watchers(plan: Plan, src_netns: str, destination: Destination) -> list[str]:
     outside = (plan.external.lb_netns, plan.external.client_netns) if plan.external else ()
     edge = (n.netns for lb in plan.load_balancers for n in lb.nodes)
     gateways = (n.netns for n in read(plan.vpc_egress).nat_gateways)
-    fabric = [plan.router_netns, *outside, *edge, *gateways, *(n.netns for n in plan.nodes)]
+    fabric = [plan.router_netns, *outside, *edge, *gateways, *plan.network_netns(), *(n.netns for n in plan.nodes)]
     return list(dict.fromkeys([src_netns, *fabric, *destination.pod_netns]))
 
 

@@ -39,8 +39,6 @@ NAT_TABLE = "dpctl-natgw"
 IGW_TABLE = "dpctl-igw"
 MAX_NAT_NAME = 40  # it names the gateway's namespace
 _DNS_LABEL = re.compile(rf"[a-z0-9]([a-z0-9-]{{0,{MAX_NAT_NAME - 2}}}[a-z0-9])?")
-TARGET_KINDS = ("igw", "nat", "blackhole")
-NOT_YET = {"pcx": "VPC peering", "tgw": "transit gateways", "vgw": "VPN gateways"}
 # Never on the internet: RFC 1918 and the carrier-grade NAT range (Python's is_private also counts the TEST-NETs).
 PRIVATE_RANGES = tuple(IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"))
 
@@ -147,31 +145,33 @@ def main_table(tables: Sequence[Mapping[str, Any]]) -> str | None:
 
 def check(
     vpc: Mapping[str, Any], subnets: Sequence[Mapping[str, Any]], nodes: Sequence[Mapping[str, Any]],
-    internet: Mapping[str, Any],
+    internet: Mapping[str, Any], at_vpc: str = "spec.vpc", targets: Targets | None = None,
 ) -> list[tuple[str, str]]:
-    """(field path, message) of what EC2 would refuse in the VPC's routing and gateways."""
+    """(field path, message) of what EC2 would refuse in the cluster VPC's routing and gateways; ``at_vpc``
+    is where the VPC is in the file, ``targets`` the peerings, transit gateways and VPN it may route to."""
     found: list[tuple[str, str]] = []
-    vpc_cidr = _network(vpc.get("cidr"))
+    vpc_cidr = network_or_none(vpc.get("cidr"))
     tables = list(vpc.get("routeTables", []))
     nats = list(vpc.get("natGateways", []))
     nat_names = [n.get("name") for n in nats]
     table_names = [t.get("name") for t in tables]
-    found += _twice("spec.vpc.routeTables", table_names) + _twice("spec.vpc.natGateways", nat_names)
+    found += _twice(f"{at_vpc}.routeTables", table_names) + _twice(f"{at_vpc}.natGateways", nat_names)
     if sum(1 for t in tables if t.get("main")) > 1:
-        found.append(("spec.vpc.routeTables", "only one route table can be the main one"))
+        found.append((f"{at_vpc}.routeTables", "only one route table can be the main one"))
     for i, table in enumerate(tables):
         for r, route in enumerate(table.get("routes", [])):
-            found += _check_route(f"spec.vpc.routeTables[{i}].routes[{r}]", route, vpc_cidr, set(nat_names),
-                                  bool(vpc.get("internetGateway")))
+            found += check_route(f"{at_vpc}.routeTables[{i}].routes[{r}]", route, vpc_cidr,
+                                 targets or Targets({}, frozenset(), False), set(nat_names),
+                                 bool(vpc.get("internetGateway")))
     public_tables = {t.get("name") for t in tables if any(r.get("target") == "igw" for r in t.get("routes", []))}
     main = main_table(tables)
     subnet_tables = {s.get("name"): s.get("routeTable") or main for s in subnets}
     for i, subnet in enumerate(subnets):
         if subnet.get("routeTable") is not None and subnet["routeTable"] not in table_names:
-            found.append((f"spec.vpc.subnets[{i}].routeTable",
+            found.append((f"{at_vpc}.subnets[{i}].routeTable",
                           f"no route table {subnet['routeTable']!r} (declared: {', '.join(map(str, table_names)) or 'none'})"))
     for i, nat in enumerate(nats):
-        at = f"spec.vpc.natGateways[{i}]"
+        at = f"{at_vpc}.natGateways[{i}]"
         if not _DNS_LABEL.fullmatch(str(nat.get("name", ""))):
             found.append((f"{at}.name", f"expected a DNS label (a-z, 0-9, -; at most {MAX_NAT_NAME} characters), "
                           f"got {nat.get('name')!r}"))
@@ -192,12 +192,12 @@ def check(
     for i, node in enumerate(nodes):
         found += _check_address(f"spec.nodes[{i}].elasticIp", node.get("elasticIp"))
         if (node.get("publicIp") or node.get("elasticIp")) and not vpc.get("internetGateway"):
-            found.append((f"spec.nodes[{i}]", "a public address needs spec.vpc.internetGateway: true"))
+            found.append((f"spec.nodes[{i}]", f"a public address needs {at_vpc}.internetGateway: true"))
     if nats and not tables:
-        found.append(("spec.vpc.natGateways", "a NAT gateway is reached through a route table: declare spec.vpc.routeTables"))
+        found.append((f"{at_vpc}.natGateways", f"a NAT gateway is reached through a route table: declare {at_vpc}.routeTables"))
     for i, host in enumerate(internet.get("hosts", [])):
         at = f"spec.internet.hosts[{i}]"
-        address = _address(host.get("ip"))
+        address = address_or_none(host.get("ip"))
         if address is None:
             found.append((f"{at}.ip", f"expected an IPv4 address, got {host.get('ip')!r}"))
         elif any(address in n for n in PRIVATE_RANGES) or (vpc_cidr is not None and address in vpc_cidr):
@@ -205,24 +205,57 @@ def check(
     return found
 
 
-def _check_route(at: str, route: Mapping[str, Any], vpc_cidr: IPv4Network | None, nats: set[Any],
-                 internet_gateway: bool) -> list[tuple[str, str]]:
+@dataclass(frozen=True)
+class Targets:
+    """The gateways a VPC's route tables may name besides ``igw``/``nat``: its peerings, the
+    transit gateways it is attached to, and whether it has a VPN gateway."""
+
+    peerings: Mapping[str, str]  # pcx name -> the other VPC
+    transit_gateways: frozenset[str]
+    vpn: bool
+
+
+def check_target(kind: str, name: str, targets: Targets) -> str | None:
+    """Why a ``pcx/NAME``, ``tgw/NAME`` or ``vgw`` route target is wrong for this VPC; None when it is right."""
+    if kind == "pcx":
+        if name not in targets.peerings:
+            known = ", ".join(sorted(map(str, targets.peerings))) or "none"
+            return f"no peering connection {name!r} of this VPC (its peerings: {known})"
+    elif kind == "tgw":
+        if name not in targets.transit_gateways:
+            known = ", ".join(sorted(map(str, targets.transit_gateways))) or "none"
+            return f"no transit gateway {name!r} attached to this VPC (attached: {known})"
+    elif kind == "vgw":
+        if name:
+            return "vgw takes no name: a VPC has one virtual private gateway"
+        if not targets.vpn:
+            return "vgw: this VPC has no VPN connection (spec.onPremises.connection.vpn.vpc)"
+    return None
+
+
+def check_route(at: str, route: Mapping[str, Any], vpc_cidr: IPv4Network | None, targets: Targets,
+                nats: set[Any] | frozenset[Any] = frozenset(), internet_gateway: bool = False) -> list[tuple[str, str]]:
+    """One route of a VPC's table: a CIDR outside the VPC's and a target the VPC has."""
     found: list[tuple[str, str]] = []
-    destination = _network(route.get("destination"))
+    destination = network_or_none(route.get("destination"))
     if destination is None:
         found.append((f"{at}.destination", f"expected an IPv4 CIDR, got {route.get('destination')!r}"))
     elif vpc_cidr is not None and destination.overlaps(vpc_cidr) and destination.prefixlen >= vpc_cidr.prefixlen:
         found.append((f"{at}.destination", f"{destination} is inside the VPC's {vpc_cidr}: the local route covers it"))
     target = str(route.get("target", ""))
     kind, _, name = target.partition("/")
-    if kind in NOT_YET:
-        found.append((f"{at}.target", f"{target}: {NOT_YET[kind]} are not emulated yet"))
-    elif kind not in TARGET_KINDS or (kind == "nat") != bool(name):
-        found.append((f"{at}.target", f"expected igw, nat/NAME or blackhole; got {target!r}"))
+    if kind in ("pcx", "tgw", "vgw"):
+        if kind != "vgw" and not name:
+            found.append((f"{at}.target", f"expected {kind}/NAME, got {target!r}"))
+        elif (why := check_target(kind, name, targets)) is not None:
+            found.append((f"{at}.target", why))
+    elif kind not in ("igw", "nat", "blackhole") or (kind == "nat") != bool(name) or (kind in ("igw", "blackhole")
+                                                                                     and name):
+        found.append((f"{at}.target", f"expected igw, nat/NAME, pcx/NAME, tgw/NAME, vgw or blackhole; got {target!r}"))
     elif kind == "nat" and name not in nats:
         found.append((f"{at}.target", f"no NAT gateway {name!r} (declared: {', '.join(sorted(map(str, nats))) or 'none'})"))
     elif kind == "igw" and not internet_gateway:
-        found.append((f"{at}.target", "igw: the VPC has no internet gateway (spec.vpc.internetGateway: true)"))
+        found.append((f"{at}.target", "igw: the VPC has no internet gateway (internetGateway: true)"))
     return found
 
 
@@ -231,12 +264,13 @@ def _twice(at: str, names: Sequence[Any]) -> list[tuple[str, str]]:
 
 
 def _check_address(at: str, value: Any) -> list[tuple[str, str]]:
-    if value is not None and _address(value) is None:
+    if value is not None and address_or_none(value) is None:
         return [(at, f"expected an IPv4 address, got {value!r}")]
     return []
 
 
-def _network(value: Any) -> IPv4Network | None:
+def network_or_none(value: Any) -> IPv4Network | None:
+    """``value`` as an IPv4 network (host bits allowed), or None."""
     try:
         network = ip_network(str(value), strict=False)
     except ValueError:
@@ -244,7 +278,8 @@ def _network(value: Any) -> IPv4Network | None:
     return network if isinstance(network, IPv4Network) else None
 
 
-def _address(value: Any) -> IPv4Address | None:
+def address_or_none(value: Any) -> IPv4Address | None:
+    """``value`` as an IPv4 address, or None."""
     try:
         address = ip_address(str(value))
     except ValueError:

@@ -134,12 +134,14 @@ def _entry(raw: Mapping[str, Any]) -> NaclEntry:
                      str(raw.get("cidrBlock", "0.0.0.0/0")), raw.get("ruleAction", "allow") == "allow")
 
 
-def check(spec: Mapping[str, Any], subnets: list[Mapping[str, Any]], nodes: list[Mapping[str, Any]]) -> list[tuple[str, str]]:
-    """(field path, message) of what EC2 would refuse in ``spec.vpc`` and the nodes' groups."""
+def check(spec: Mapping[str, Any], subnets: list[Mapping[str, Any]], nodes: list[Mapping[str, Any]],
+          at_vpc: str = "spec.vpc") -> list[tuple[str, str]]:
+    """(field path, message) of what EC2 would refuse in the cluster's VPC (``at_vpc`` in the file) and the
+    nodes' groups."""
     found: list[tuple[str, str]] = []
     names: set[str] = set()
     for i, group in enumerate(spec.get("securityGroups", [])):
-        at = f"spec.vpc.securityGroups[{i}]"
+        at = f"{at_vpc}.securityGroups[{i}]"
         if group.get("name") in names:
             found.append((f"{at}.name", f"{group.get('name')!r} is declared twice"))
         names.add(group.get("name", ""))
@@ -147,10 +149,10 @@ def check(spec: Mapping[str, Any], subnets: list[Mapping[str, Any]], nodes: list
     for i, group in enumerate(spec.get("securityGroups", [])):
         for direction, peer_field in (("ingress", "sourceGroup"), ("egress", "destinationGroup")):
             for r, rule in enumerate(group.get(direction) or []):
-                found += _check_rule(f"spec.vpc.securityGroups[{i}].{direction}[{r}]", rule, peer_field, known)
+                found += _check_rule(f"{at_vpc}.securityGroups[{i}].{direction}[{r}]", rule, peer_field, known)
     acl_names: set[str] = set()
     for i, acl in enumerate(spec.get("networkAcls", [])):
-        at = f"spec.vpc.networkAcls[{i}]"
+        at = f"{at_vpc}.networkAcls[{i}]"
         if acl.get("name") in acl_names:
             found.append((f"{at}.name", f"{acl.get('name')!r} is declared twice"))
         acl_names.add(acl.get("name", ""))
@@ -170,7 +172,7 @@ def check(spec: Mapping[str, Any], subnets: list[Mapping[str, Any]], nodes: list
     for i, subnet in enumerate(subnets):
         acl = subnet.get("networkAcl")
         if acl is not None and acl not in acl_names:
-            found.append((f"spec.vpc.subnets[{i}].networkAcl", f"no network ACL {acl!r} (declared: "
+            found.append((f"{at_vpc}.subnets[{i}].networkAcl", f"no network ACL {acl!r} (declared: "
                           f"{', '.join(sorted(acl_names)) or 'none'})"))
     for i, node in enumerate(nodes):
         groups = node.get("securityGroups", [])

@@ -75,7 +75,7 @@ def test_a_vpc_without_route_tables_keeps_its_flat_routing() -> None:
 
 @pytest.mark.parametrize(("change", "field", "message"), [
     (("target: nat/nat-a}", "target: nat/nope}"), "routeTables[1].routes[0].target", "no NAT gateway 'nope'"),
-    (("target: igw}", "target: pcx/peer}"), "routeTables[0].routes[0].target", "VPC peering are not emulated yet"),
+    (("target: igw}", "target: pcx/peer}"), "routeTables[0].routes[0].target", "no peering connection 'peer' of this VPC (its peerings: none)"),
     (("    internetGateway: true\n", ""), "routeTables[0].routes[0].target", "the VPC has no internet gateway"),
     (("destination: 192.0.2.0/24", "destination: 10.50.3.0/24"), "routes[1].destination",
      "inside the VPC's 10.50.0.0/16: the local route covers it"),
