@@ -15,6 +15,7 @@ from typing import Any
 
 from dataplane.cli.context import print_json, print_table
 from dataplane.kernel import conntrack, netns, nft
+from dataplane.realize.network_wiring import network_of
 from dataplane.topology.plan import Plan
 from dataplane.vpc.egress import NAT_TABLE, Egress, read
 
@@ -64,13 +65,23 @@ def _target(route_target: str, egress: Egress) -> str:
 
 
 def route_tables(plan: Plan) -> list[dict[str, Any]]:
+    """The cluster VPC's tables, then every other VPC's (``vpc.network``)."""
     egress = read(plan.vpc_egress)
-    return [{
+    network = network_of(plan) if plan.vpc_network else None
+    cluster = network.cluster.name if network else "vpc"
+    found = [{
+        "vpc": cluster,
         "name": table.name,
         "public": table.public,
         "subnets": [s.name for s in plan.subnets if egress.subnet_tables.get(s.name) == table.name],
         "routes": [f"{plan.vpc_cidr} local", *(f"{r.destination} {_target(r.target, egress)}" for r in table.routes)],
     } for table in egress.tables.values()]
+    for vpc in (v for v in network.vpcs.values() if not v.cluster) if network else ():
+        found += [{"vpc": vpc.name, "name": table.name, "public": False,
+                   "subnets": [s.name for s in vpc.subnets if vpc.subnet_tables.get(s.name) == table.name],
+                   "routes": [f"{vpc.cidr} local", *(f"{r.destination} {r.target}" for r in table.routes)]}
+                  for table in vpc.tables.values()]
+    return found
 
 
 def show(plan: Plan, resource: str, output: str) -> None:
@@ -91,7 +102,8 @@ def show(plan: Plan, resource: str, output: str) -> None:
     if output == "json":
         print_json(records)
         return
-    print_table(["NAME", "TYPE", "SUBNETS", "ROUTES"], [
-        [r["name"], "public" if r["public"] else "private", ",".join(r["subnets"]) or "-", "; ".join(r["routes"])]
+    print_table(["VPC", "NAME", "TYPE", "SUBNETS", "ROUTES"], [
+        [r["vpc"], r["name"], "public" if r["public"] else "private", ",".join(r["subnets"]) or "-",
+         "; ".join(r["routes"])]
         for r in records
     ])

@@ -1,5 +1,5 @@
 """``dpctl get nodes|pods|services|cronjobs|ingress|certificates|dns|gateways|httproutes|grpcroutes|tlsroutes|
-securitygroups|networkacls|routetables|natgateways``: what the emulation is made of."""
+securitygroups|networkacls|routetables|natgateways|vpcs|instances|peeringconnections|transitgateways``: what the emulation is made of."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from dataplane.agent import ready
-from dataplane.cli import dns_records, edge_records, egress_records, gateway_records, vpc_records
+from dataplane.cli import dns_records, edge_records, egress_records, gateway_records, network_records, vpc_records
 from dataplane.cli.context import output_option, print_json, print_table, running_plan, topology_option
 from dataplane.lb import acm
 from dataplane.mesh.enrollment import has_sidecar
@@ -127,7 +127,7 @@ def _exited(plan: Plan) -> dict[str, int]:
     type=click.Choice([
         "nodes", "pods", "services", "node", "pod", "svc", "service", "cronjobs", "cronjob", "cj",
         "ingress", "ingresses", "ing", "certificates", "certificate", "cert", "dns", *gateway_records.RESOURCES,
-        *vpc_records.RESOURCES, *egress_records.RESOURCES,
+        *vpc_records.RESOURCES, *egress_records.RESOURCES, *network_records.RESOURCES,
     ]),
 )
 @click.option("-n", "--namespace", help="Only this Kubernetes namespace.")
@@ -135,12 +135,15 @@ def _exited(plan: Plan) -> dict[str, int]:
 def command(topology: str | None, resource: str, namespace: str | None, output: str) -> None:
     """List nodes, pods, services, cronjobs, ingresses, gateways and routes, the emulated ACM's
     certificates, Route 53's records, or the VPC's security groups, network ACLs, route tables and
-    NAT gateways (with their CloudWatch metrics)."""
+    NAT gateways (with their CloudWatch metrics), the VPCs, their instances, peering connections and
+    transit gateways."""
     plan = running_plan(topology)
     if resource in vpc_records.RESOURCES:
         vpc_records.show(plan, resource, output)
     elif resource in egress_records.RESOURCES:
         egress_records.show(plan, resource, output)
+    elif resource in network_records.RESOURCES:
+        network_records.show(plan, resource, output)
     elif resource in gateway_records.RESOURCES:
         gateway_records.show(plan, resource, namespace, output)
     elif resource == "dns":

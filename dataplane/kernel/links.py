@@ -157,13 +157,16 @@ class NamespaceConfig:
         scope_link: bool = False,
         table: int | None = None,
         kind: str | None = None,
+        src: str | None = None,
     ) -> None:
-        """Add a route; ``dst`` is a CIDR or ``default``.
+        """Add a route; ``dst`` is a CIDR or ``default``; ``src`` the preferred source address.
 
         ``kind="local"`` routes get host scope, as ``ip route add local``
         gives them (the kernel refuses them with universe scope).
         """
         spec = self._route_spec(dst, via=via, onlink=onlink, scope_link=scope_link, table=table, kind=kind)
+        if src:
+            spec["prefsrc"] = src
 
         def add() -> None:
             if dev:

@@ -52,7 +52,7 @@ def _send(cfg: NamespaceConfig, link: Link) -> None:
             cfg.set_master(link.ifname, link.master)
         case Route():
             cfg.route(link.dst, via=link.via, dev=link.dev, onlink=link.onlink, scope_link=link.scope_link,
-                      table=link.table, kind=link.kind)
+                      table=link.table, kind=link.kind, src=link.src)
         case PolicyRule():
             cfg.rule("add", table=link.table, priority=link.priority, fwmark=link.fwmark,
                      fwmask=link.fwmark, iifname=link.iif, suppress_prefixlength=link.suppress_prefixlength)

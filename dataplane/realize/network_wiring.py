@@ -191,7 +191,9 @@ def _vpn(network: Network, site: OnPremises) -> list[Request]:
                                    Route(vpc.cidr, via=router_end.ip, dev=vgw_end.iface))),
         Configure(site.netns, (*tunnel(site_wan, site_tun, vgw_wan, vgw_tun),
                                *(Address("lo", f"{ip}/32") for _, ip in site.hosts),
-                               Route(vpc.cidr, via=vgw_tun.ip, dev=site_tun.iface))),
+                               # the site's own traffic leaves from its first host, an address the VPC routes back
+                               Route(vpc.cidr, via=vgw_tun.ip, dev=site_tun.iface,
+                                     src=site.hosts[0][1] if site.hosts else None))),
     ]
 
 

@@ -88,6 +88,7 @@ class Route:
     scope_link: bool = False
     table: int | None = None  # the main table when None
     kind: str | None = None  # "blackhole": dropped silently, as a VPC route table's blackhole target
+    src: str | None = None  # the preferred source address of what the namespace itself sends
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,15 @@
 """Where a command acts: the one target grammar every command and the pytest plugin share.
 
     PLACE   NS/POD | node/NODE | external | lb     a namespace to run in or capture on
+            | ec2/INSTANCE | onprem/SITE             another VPC's instance, the on-premises site
     KEY     NS/NAME                                 a pod or a controller, for live changes
 
 Text is parsed into a typed target (syntax errors are ``InputError``, exit 2)
 and resolved against a plan (a name the plan lacks is ``StateError``, exit 1,
 naming what it has).  ``node/X`` is a node when the plan has one called X; a
 Kubernetes namespace may also be called ``node``, so ``node/X`` is its pod X
-when the plan has no such node but has pods in that namespace.
+when the plan has no such node but has pods in that namespace; ``ec2/X`` and
+``onprem/X`` are read the same way (an instance or the site first).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def parse_place(text: str) -> Place:
         return OutsideTarget(text)
     kind, sep, name = text.partition("/")
     if not sep or not kind or not name or "/" in name:
-        raise InputError(f"{text!r}: expected NAMESPACE/POD, node/NODE, external or lb")
+        raise InputError(f"{text!r}: expected NAMESPACE/POD, node/NODE, ec2/INSTANCE, onprem/SITE, external or lb")
     return NodeTarget(name) if kind == "node" else PodTarget(kind, name)
 
 
@@ -79,8 +81,32 @@ def _located(plan: Plan, text: str) -> tuple[str, str]:
         if not any(p.namespace == "node" for p in plan.pods):
             raise StateError(f"no node {place.name} in {plan.name} (nodes: {', '.join(nodes)})")
         place = PodTarget("node", place.name)
+    network = _network_place(plan, place)
+    if network is not None:
+        return network
     pod = resolve_pod(plan, place.key)
     return pod.netns, pod.ip
+
+
+def _network_place(plan: Plan, place: PodTarget) -> tuple[str, str] | None:
+    """An instance's or the on-premises site's (namespace, address) for ``ec2/X`` or ``onprem/X``."""
+    if place.namespace not in ("ec2", "onprem") or not plan.vpc_network:
+        return None
+    raw = plan.vpc_network
+    if place.namespace == "ec2":
+        found = [(i["netns"], i["ip"]) for v in raw["vpcs"] for i in v["instances"] if i["name"] == place.name]
+        known = [i["name"] for v in raw["vpcs"] for i in v["instances"]]
+    else:
+        site = raw.get("onPremises") or {}
+        hosts = site.get("hosts") or [{"ip": site.get("tunnel", [{}, {}])[1].get("ip")}]
+        found = [(site["netns"], hosts[0]["ip"])] if site.get("name") == place.name else []
+        known = [site["name"]] if site else []
+    if found:
+        return found[0]
+    if any(p.namespace == place.namespace for p in plan.pods):
+        return None  # a Kubernetes namespace of that name: the pod
+    raise StateError(f"no {'instance' if place.namespace == 'ec2' else 'on-premises site'} {place.name} in "
+                     f"{plan.name} (declared: {', '.join(known) or 'none'})")
 
 
 def resolve_place(plan: Plan, text: str) -> str:

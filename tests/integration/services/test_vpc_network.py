@@ -1,0 +1,153 @@
+"""Several VPCs on real packets: peering (T13, T14), a transit gateway, an on-premises site over the VPN.
+
+The topology (``vpcs.yaml``): the cluster's VPC ``prod`` is peered with
+``shared`` (instance ``db``), which is peered with ``other`` (``far``);
+``prod`` routes ``other``'s CIDR to the ``shared`` peering anyway, which is
+what peering's non-transitivity must stop.  ``oneway`` is peered with
+``prod`` but has no route back.  ``spoke-b`` and ``spoke-c`` hang off the
+transit gateway ``hub`` with ``prod``; the site ``dc`` is behind ``prod``'s
+VPN.  Each server is a socket in the instance's (or the site's) namespace
+that answers with the source address and port it saw.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from dataplane.kernel import netns
+from dataplane.realize.network_wiring import network_of
+from dataplane.testing.emulation import Emulation
+from dataplane.testing.plugin import Emulations
+from tests.integration.support import dpctl, write_topology
+
+pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
+
+PORT = 7000
+LDAP = "172.16.0.10"
+
+
+class SourceServer:
+    """Listens on ``ip:PORT`` in ``netns_name`` and answers each connection with the peer's address."""
+
+    def __init__(self, netns_name: str, ip: str):
+        self.sock = netns.socket_in(netns_name, socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ip, PORT))
+        self.sock.listen(16)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, (ip, port) = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(f"{ip}:{port}\n".encode())
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory: pytest.TempPathFactory, module_topology: Emulations) -> Iterator[Emulation]:
+    emulation = module_topology(str(write_topology(tmp_path_factory.mktemp("vpcs"), "vpcs.yaml", "vpcs")))
+    network = network_of(emulation.plan)
+    assert network.on_premises is not None
+    servers = [SourceServer(i.netns, i.ip) for i in network.instances]
+    servers.append(SourceServer(network.on_premises.netns, LDAP))
+    yield emulation
+    for server in servers:
+        server.close()
+
+
+def _ask(source_netns: str, ip: str, timeout: float = 2) -> str:
+    """The address the server at ``ip`` saw this connection come from."""
+    with netns.socket_in(source_netns, socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect((ip, PORT))
+        return sock.recv(100).decode().strip().rpartition(":")[0]
+
+
+def _instance(emu: Emulation, name: str) -> tuple[str, str]:
+    instance = network_of(emu.plan).instance(name)
+    return instance.netns, instance.ip
+
+
+def _trace(emu: Emulation, ip: str) -> str:
+    out = dpctl("trace", "-t", emu.name, "default/client", f"{ip}:{PORT}", "-o", "json", check=True).stdout
+    return str(json.loads(out)["verdict"]["text"])
+
+
+def test_a_pod_reaches_a_peered_vpc_as_its_node_address(emu: Emulation) -> None:
+    """The VPC CNI SNATs pod traffic leaving the VPC's CIDR, a peered VPC included (its default)."""
+    node_ip = emu.plan.node("n1").ip
+    assert _ask(emu.netns("default/client"), _instance(emu, "db")[1]) == node_ip
+
+
+def test_t13_peering_is_not_transitive(emu: Emulation) -> None:
+    """prod routes other's CIDR to the prod-shared peering; shared drops it, and trace says why."""
+    with pytest.raises(TimeoutError):
+        _ask(emu.netns("default/client"), _instance(emu, "far")[1])
+    far_netns, _ = _instance(emu, "far")
+    with pytest.raises(TimeoutError):  # nor the other way round, through shared's peering with other
+        _ask(far_netns, emu.plan.node("n1").ip, timeout=1)
+    assert "not transitive" in _trace(emu, _instance(emu, "far")[1])
+    assert "vpc shared router" in _trace(emu, _instance(emu, "far")[1])
+
+
+def test_t14_a_peering_needs_a_route_on_both_sides(emu: Emulation) -> None:
+    """oneway's table has no route back: the SYN arrives, its answer is dropped in oneway's router."""
+    lonely_netns, lonely_ip = _instance(emu, "lonely")
+    with emu.sniffer("ec2/lonely", "eth0", f"tcp port {PORT}") as sniffer:
+        with pytest.raises(TimeoutError):
+            _ask(emu.netns("default/client"), lonely_ip)
+    assert lonely_netns == emu.netns("ec2/lonely")
+    assert any(p.direction == "in" for p in sniffer.stop())
+    verdict = _trace(emu, lonely_ip)
+    assert verdict.startswith("delivered to ec2 lonely") and "reply was dropped at vpc oneway router" in verdict
+    assert f"no route to {emu.plan.node('n1').ip}" in verdict
+
+
+def test_a_transit_gateway_is_transitive(emu: Emulation) -> None:
+    """prod, spoke-b and spoke-c reach each other through the hub's default route table."""
+    client = emu.netns("default/client")
+    api_netns, api_ip = _instance(emu, "api")
+    cache_netns, cache_ip = _instance(emu, "cache")
+    assert _ask(client, api_ip) == emu.plan.node("n1").ip
+    assert _ask(client, cache_ip) == emu.plan.node("n1").ip
+    assert _ask(api_netns, cache_ip) == api_ip  # spoke to spoke: no NAT anywhere on the way
+    assert _ask(cache_netns, api_ip) == cache_ip
+
+
+def test_the_on_premises_site_is_reached_through_the_vpn_tunnel(emu: Emulation) -> None:
+    site = network_of(emu.plan).on_premises
+    assert site is not None
+    with emu.sniffer(f"onprem/{site.name}", "wan0") as sniffer:
+        assert _ask(emu.netns("default/client"), LDAP) == emu.plan.node("n1").ip
+    frames = sniffer.stop()
+    assert frames and all(p.packet.haslayer("VXLAN") for p in frames if p.packet.haslayer("IP"))
+    assert any(p.packet["VXLAN"].vni == site.vni for p in frames if p.packet.haslayer("VXLAN"))
+
+
+def test_the_site_reaches_its_vpc_but_not_the_vpcs_behind_it(emu: Emulation) -> None:
+    site = network_of(emu.plan).on_premises
+    assert site is not None
+    result = emu.exec(f"onprem/{site.name}", "ping", "-c1", "-W1", emu.plan.node("n1").ip, check=False)
+    assert result.returncode == 0 and f"from {emu.plan.node('n1').ip}" in result.stdout
+    with pytest.raises(OSError):  # shared is prod's peer: no edge-to-edge routing through prod
+        _ask(site.netns, _instance(emu, "db")[1], timeout=1)
+
+
+def test_get_lists_the_vpcs_and_their_links(emu: Emulation) -> None:
+    vpcs = {v["name"]: v for v in json.loads(dpctl("get", "vpcs", "-t", emu.name, "-o", "json", check=True).stdout)}
+    assert set(vpcs) == {"prod", "shared", "other", "oneway", "spoke-b", "spoke-c"} and vpcs["prod"]["cluster"]
+    assert vpcs["shared"]["connections"] == ["peering connection prod-shared", "peering connection shared-other"]
+    [hub] = json.loads(dpctl("get", "tgw", "-t", emu.name, "-o", "json", check=True).stdout)
+    assert hub["attachments"] == ["prod", "spoke-b", "spoke-c"]
+    assert dpctl("exec", "-t", emu.name, "ec2/db", "--", "ip", "-br", "addr", check=True).stdout.count("10.61.0.254")
