@@ -117,7 +117,7 @@ def test_every_kind_of_request_becomes_its_kernel_call_in_order(kernel: Recorder
         ("up", "pv1", {}),
         ("address", "pv1", "10.0.0.1/24", {}),
         ("route", "10.0.0.2/32", {"via": None, "dev": "pv1", "onlink": False, "scope_link": True, "table": None,
-                                  "kind": None}),
+                                  "kind": None, "src": None}),
         ("route", "default", {"via": None, "dev": None, "onlink": False, "scope_link": False, "table": 250,
                               "kind": "blackhole"}),
         ("rule", "add", {"table": 250, "priority": 120, "fwmark": None, "fwmask": None, "iifname": "br0",
@@ -134,6 +134,6 @@ def test_every_kind_of_request_becomes_its_kernel_call_in_order(kernel: Recorder
         ("close", "dp-t.a1"),
         ("open", "dp-t.ns.p"),
         ("route", "default", {"via": "169.254.1.1", "dev": "eth0", "onlink": True, "scope_link": False, "table": None,
-                              "kind": None}),
+                              "kind": None, "src": None}),
         ("close", "dp-t.ns.p"),
     ]

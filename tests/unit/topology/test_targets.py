@@ -71,9 +71,9 @@ def test_places_resolve_to_addresses(plan: Plan) -> None:
 @pytest.mark.parametrize(
     ("text", "error", "message"),
     [
-        ("web", InputError, "'web': expected NAMESPACE/POD, node/NODE, external or lb"),
-        ("a/b/c", InputError, "'a/b/c': expected NAMESPACE/POD, node/NODE, external or lb"),
-        ("/web", InputError, "'/web': expected NAMESPACE/POD, node/NODE, external or lb"),
+        ("web", InputError, "'web': expected NAMESPACE/POD, node/NODE, ec2/INSTANCE, onprem/SITE, external or lb"),
+        ("a/b/c", InputError, "'a/b/c': expected NAMESPACE/POD, node/NODE, ec2/INSTANCE, onprem/SITE, external or lb"),
+        ("/web", InputError, "'/web': expected NAMESPACE/POD, node/NODE, ec2/INSTANCE, onprem/SITE, external or lb"),
         ("shop/nope", StateError, "no pod shop/nope in shop (pods: node/web, kube-system/coredns-0, kube-system/coredns-1)"),
     ],
 )

@@ -1,0 +1,249 @@
+"""Several VPCs, peering, transit gateways and an on-premises VPN, pure: reading and checking the Topology,
+the namespaces and link addresses the plan gives them, which route a packet takes, what the kernel is
+asked for, and how trace names them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dataplane.errors import TopologyError
+from dataplane.realize import network_wiring
+from dataplane.realize.wiring import Address, Configure, PolicyRule, Route, Vxlan
+from dataplane.topology import plan_from_text
+from dataplane.topology.plan import Plan
+from dataplane.trace.hops import Flow, Hop
+from dataplane.trace.report import network_labels
+from dataplane.trace.routing import reply_lost
+from dataplane.vpc.network import End, TgwRoute, TgwTable
+
+ROOT = Path(__file__).resolve().parents[3]
+TOPOLOGY = (ROOT / "tests/integration/topologies/vpcs.yaml").read_text().replace("NAME", "n")
+MINIMAL = (ROOT / "topologies/minimal.yaml").read_text()
+HUB = "{name: hub, attachments: [prod, spoke-b, spoke-c]}"
+# hub with a route table of its own: every VPC associated and propagated, and a static route for spoke-c's CIDR
+TABLES = ("{name: hub, attachments: [prod, spoke-b, spoke-c], routeTables: [{name: main, "
+          "associations: [prod, spoke-b, spoke-c], propagations: [prod, spoke-b, spoke-c], "
+          "routes: [{destination: 10.63.0.0/16, attachment: spoke-b}]}]}")
+
+
+def _plan(text: str = TOPOLOGY) -> Plan:
+    return plan_from_text(text, "vpcs.yaml")
+
+
+def _changed(*changes: tuple[str, str], text: str = TOPOLOGY) -> str:
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text
+
+
+def test_the_plan_gives_each_vpc_instance_gateway_and_site_a_namespace() -> None:
+    netns = _plan().all_netns()
+    for name in ("dp-n.vpc_shared", "dp-n.ec2_db", "dp-n.tgw_hub", "dp-n.vgw_prod", "dp-n.onprem_dc"):
+        assert name in netns
+    assert "dp-n.vpc_prod" not in netns  # the cluster's VPC keeps its router dp-n.vpc
+
+
+def test_an_instance_keeps_its_address_or_gets_the_highest_free_one() -> None:
+    network = network_wiring.network_of(_plan())
+    assert network.instance("cache").ip == "10.63.0.20"
+    assert network.instance("db").ip == "10.61.0.254"
+    assert (network.instance("db").netns, network.instance("db").router_iface) == ("dp-n.ec2_db", "i-db")
+
+
+def test_each_link_takes_the_two_hosts_of_the_next_slash_30() -> None:
+    network = network_wiring.network_of(_plan())
+    assert [(p.name, p.ends[p.requester].ip, p.ends[p.accepter].ip) for p in network.peerings] == [
+        ("prod-shared", "169.254.192.1", "169.254.192.2"), ("shared-other", "169.254.192.5", "169.254.192.6"),
+        ("prod-oneway", "169.254.192.9", "169.254.192.10")]
+    assert network.peering("prod-shared").ends["shared"] == End("dp-n.vpc_shared", "p-prod-shared", "169.254.192.2")
+    assert network.transit_gateway("hub").attachments["spoke-b"] == (
+        End("dp-n.tgw_hub", "a-spoke-b", "169.254.192.17"), End("dp-n.vpc_spoke-b", "t-hub", "169.254.192.18"))
+    assert network.on_premises is not None and network.on_premises.vni == 100
+    assert network.on_premises.attachment == (End("dp-n.vgw_prod", "vpc0", "169.254.192.25"),
+                                              End("dp-n.vpc", "vgw0", "169.254.192.26"))
+
+
+def test_a_transit_gateway_without_tables_associates_and_propagates_every_attachment() -> None:
+    assert network_wiring.network_of(_plan()).transit_gateway("hub").tables == (TgwTable(
+        "default", ("prod", "spoke-b", "spoke-c"),
+        (TgwRoute("10.60.0.0/16", "prod", True), TgwRoute("10.62.0.0/16", "spoke-b", True),
+         TgwRoute("10.63.0.0/16", "spoke-c", True))),)
+
+
+def test_the_cluster_subnet_routes_to_the_peering_the_transit_gateway_and_the_vpn() -> None:
+    network = network_wiring.network_of(_plan())
+    prod = network.vpcs["prod"]
+    assert prod.cluster and network.cluster is prod
+    targets = {dst: prod.route("app-a", dst).target  # type: ignore[union-attr]
+               for dst in ("10.61.0.254", "10.62.0.254", "10.63.0.20", "172.16.0.10", "10.60.10.4")}
+    assert targets == {"10.61.0.254": "pcx/prod-shared", "10.62.0.254": "tgw/hub", "10.63.0.20": "tgw/hub",
+                       "172.16.0.10": "vgw", "10.60.10.4": "local"}
+    assert prod.route("app-a", "192.0.2.1") is None
+    assert network.next_hop("prod", "tgw/hub") == End("dp-n.tgw_hub", "a-prod", "169.254.192.13")
+    assert network.local_end("prod", "vgw") == End("dp-n.vpc", "vgw0", "169.254.192.26")
+    assert network.next_hop("prod", "blackhole") is None
+    assert [what for what, _ in network.router_links("shared")] == [
+        "peering connection prod-shared", "peering connection shared-other"]
+    assert network.vpc_of("10.63.0.20").name == "spoke-c"  # type: ignore[union-attr]
+    assert network.vpc_of("172.16.0.10") is None
+
+
+def test_a_vpc_without_a_route_table_has_no_route_out() -> None:
+    network = network_wiring.network_of(_plan())
+    assert network.vpcs["oneway"].unroutable("oneway-a", "10.60.10.5") == (
+        "VPC oneway, subnet oneway-a, no route table (the local route only): no route to 10.60.10.5")
+    assert network.vpcs["oneway"].unroutable("oneway-a", "10.65.0.9") is None  # the local route
+    assert network.vpcs["shared"].unroutable("shared-a", "10.60.10.5") is None
+
+
+def test_a_blackhole_route_is_named_as_such() -> None:
+    text = _changed(("{destination: 10.64.0.0/16, target: pcx/shared-other}",
+                     "{destination: 10.64.0.0/16, target: blackhole}"))
+    assert network_wiring.network_of(_plan(text)).vpcs["shared"].unroutable("shared-a", "10.64.0.254") == (
+        "VPC shared, subnet shared-a, route table shared: 10.64.0.0/16 is a blackhole route")
+
+
+def test_the_transit_gateway_table_routes_to_the_attachment_holding_the_cidr() -> None:
+    [table] = network_wiring.network_of(_plan()).transit_gateway("hub").tables
+    assert table.route("10.63.0.20") == TgwRoute("10.63.0.0/16", "spoke-c", True)
+    assert table.route("10.64.0.254") is None
+
+
+def test_a_static_transit_gateway_route_beats_a_propagated_one_of_the_same_length() -> None:
+    hub = network_wiring.network_of(_plan(_changed((HUB, TABLES)))).transit_gateway("hub")
+    [table] = hub.tables
+    assert table.route("10.63.0.20") == TgwRoute("10.63.0.0/16", "spoke-b", False)
+    assert table.route("10.62.0.254") == TgwRoute("10.62.0.0/16", "spoke-b", True)
+    assert hub.table_of("spoke-c") is table
+
+
+def test_another_vpcs_router_picks_the_table_by_bridge_after_the_connected_routes() -> None:
+    text = _changed(("{name: shared-a, cidr: 10.61.0.0/24, zone: a, routeTable: shared}",
+                     ("{name: shared-a, cidr: 10.61.0.0/24, zone: a, routeTable: shared}, "
+                      "{name: shared-b, cidr: 10.61.1.0/24, zone: b}")))
+    network = network_wiring.network_of(_plan(text))
+    links = network_wiring.route_table_links(network, network.vpcs["shared"])
+    rules = [(r.priority, r.table, r.iif, r.suppress_prefixlength) for r in links if isinstance(r, PolicyRule)]
+    assert rules == [(110, 254, None, 0), (120, 1000, "br-shared-a", None), (121, 101, "br-shared-b", None)]
+    routes = [(r.dst, r.via, r.dev, r.table, r.kind) for r in links if isinstance(r, Route)]
+    assert routes == [("default", None, None, 101, "blackhole"),
+                      ("10.60.0.0/16", "169.254.192.1", "p-prod-shared", 1000, None),  # prod's end of the peering
+                      ("10.64.0.0/16", "169.254.192.6", "p-shared-other", 1000, None),  # other's end
+                      ("default", None, None, 1000, "blackhole")]
+
+
+def test_a_peered_router_drops_what_is_not_for_its_own_vpc() -> None:
+    network = network_wiring.network_of(_plan())
+    text = network_wiring.edge_ruleset(network, network.vpcs["shared"])
+    assert text.startswith("table inet dpctl-vpcnet\ndelete table inet dpctl-vpcnet\n")
+    assert ('    iifname "p-prod-shared" ip daddr != 10.61.0.0/16 counter drop comment "peering connection '
+            'prod-shared is not transitive: it carries traffic for VPC shared (10.61.0.0/16) only"\n') in text
+    assert text.count("counter drop") == 2  # prod-shared and shared-other
+    assert ('iifname "t-hub" ip daddr != 10.62.0.0/16 counter drop comment "came in over transit gateway hub: '
+            'VPC spoke-b routes it to its own addresses only (no edge-to-edge routing)"') in (
+        network_wiring.edge_ruleset(network, network.vpcs["spoke-b"]))
+
+
+def test_the_vpn_is_a_vxlan_tunnel_between_the_gateway_and_the_site() -> None:
+    configured = [r for r in network_wiring.requests(_plan()) if isinstance(r, Configure)]
+    tunnels = {r.netns: link for r in configured for link in r.links if isinstance(link, Vxlan)}
+    assert {netns: (t.ifname, t.vni, t.local, t.dev) for netns, t in tunnels.items()} == {
+        "dp-n.vgw_prod": ("tun0", 100, "169.254.192.29", "wan0"),
+        "dp-n.onprem_dc": ("tun0", 100, "169.254.192.30", "wan0")}
+    site = [link for r in configured if r.netns == "dp-n.onprem_dc" for link in r.links]
+    assert [a.cidr for a in site if isinstance(a, Address) and a.ifname == "lo"] == ["172.16.0.10/32"]
+    vgw = [(r.dst, r.via, r.dev) for c in configured if c.netns == "dp-n.vgw_prod" for r in c.links
+           if isinstance(r, Route)]
+    assert vgw == [("172.16.0.0/16", "169.254.192.34", "tun0"), ("10.60.0.0/16", "169.254.192.26", "vpc0")]
+
+
+def test_a_file_with_one_vpc_and_nothing_around_it_has_no_network() -> None:
+    plan = plan_from_text(MINIMAL, "minimal.yaml")
+    assert plan.vpc_network == {} and network_wiring.requests(plan) == [] and network_labels(plan) == {}
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ((("cidr: 10.64.0.0/16\n", "cidr: 10.61.0.0/16\n"), ("{name: other-a, cidr: 10.64.0.0/24",
+                                                         "{name: other-a, cidr: 10.61.1.0/24")),
+     "spec.peeringConnections[1]", "shared (10.61.0.0/16) and other (10.61.0.0/16) have overlapping CIDR blocks"),
+    ((("accepter: oneway}", "accepter: prod}"),), "spec.peeringConnections[2].accepter",
+     "a VPC cannot peer with itself"),
+    ((("target: pcx/prod-oneway}", "target: pcx/shared-other}"),), "spec.vpcs[0].routeTables[0].routes[2].target",
+     "no peering connection 'shared-other' of this VPC (its peerings: prod-oneway, prod-shared)"),
+    (((HUB, "{name: hub, attachments: [prod, spoke-b]}"),), "spec.vpcs[5].routeTables[0].routes[0].target",
+     "no transit gateway 'hub' attached to this VPC (attached: none)"),
+    ((("vpn: {vpc: prod}", "vpn: {vpc: shared}"),), "spec.vpcs[0].routeTables[0].routes[4].target",
+     "vgw: this VPC has no VPN connection"),
+    ((("{name: n1, subnet: app-a}\n", "{name: n1, subnet: app-a}\n    - {name: n2, subnet: shared-a}\n"),),
+     "spec.nodes", "an EKS cluster's nodes live in one VPC; these are in prod (spec.nodes[0]), shared (spec.nodes[1])"),
+    ((("  vpcs:\n", "  vpc: {cidr: 10.60.0.0/16}\n  vpcs:\n"),), "spec.vpcs",
+     "spec.vpc is the one-VPC shorthand of spec.vpcs: give one of them"),
+    ((("other-a", "shared-a"), ("other-a", "shared-a")), "spec.vpcs[2].subnets[0].name",
+     "subnet 'shared-a' is also in VPC shared: subnet names are unique across VPCs"),
+    ((("instances: [{name: far, subnet: other-a}]\n", ("instances: [{name: far, subnet: other-a}]\n"
+                                                       "      securityGroups: [{name: sg}]\n")),),
+     "spec.vpcs[2].securityGroups", "emulated in the cluster's VPC only"),
+    ((("{name: far, subnet: other-a}", "{name: far, subnet: shared-a}"),), "spec.vpcs[2].instances[0].subnet",
+     "no subnet 'shared-a' in this VPC (subnets: other-a)"),
+    ((("ip: 10.63.0.20}", "ip: 10.63.0.3}"),), "spec.vpcs[5].instances[0].ip",
+     "10.63.0.3 is one of the five addresses AWS reserves in 10.63.0.0/24"),
+    ((("ip: 10.63.0.20}", "ip: 10.63.0.255}"),), "spec.vpcs[5].instances[0].ip",
+     "10.63.0.255 is one of the five addresses AWS reserves in 10.63.0.0/24"),
+    (((HUB, TABLES), ("attachment: spoke-b}", "attachment: spoke-b, blackhole: true}")),
+     "spec.transitGateways[0].routeTables[0].routes[0]", "a route has either an attachment or blackhole: true"),
+    (((HUB, TABLES), ("}]}]}", "}]}, {name: second, associations: [prod]}]}")),
+     "spec.transitGateways[0].routeTables[1].associations[0]",
+     "prod is already associated with route table main: an attachment has one"),
+    ((("cidr: 172.16.0.0/16\n", "cidr: 10.60.128.0/17\n"), ("ip: 172.16.0.10}", "ip: 10.60.128.10}")),
+     "spec.onPremises.cidr", "10.60.128.0/17 overlaps prod's 10.60.0.0/16: the VPN could not route it"),
+    ((("ip: 172.16.0.10}", "ip: 172.17.0.10}"),), "spec.onPremises.hosts[0].ip",
+     "172.17.0.10 is outside the site's 172.16.0.0/16"),
+])
+def test_what_ec2_refuses_is_an_error_at_its_field(changes: tuple[tuple[str, str], ...], field: str,
+                                                   message: str) -> None:
+    with pytest.raises(TopologyError) as raised:
+        _plan(_changed(*changes))
+    assert f"{field}: {message}" in str(raised.value)
+
+
+def test_a_cluster_needs_a_vpc() -> None:
+    text = _changed(("  vpc:\n    cidr: 192.168.0.0/16\n", "  xvpc:\n    cidr: 192.168.0.0/16\n"), text=MINIMAL)
+    with pytest.raises(TopologyError) as raised:
+        plan_from_text(text, "minimal.yaml")
+    assert "minimal.yaml:9: " in str(raised.value)  # at spec
+    assert "spec: the cluster needs a VPC: spec.vpc, or spec.vpcs for several" in str(raised.value)
+
+
+def test_trace_labels_the_namespaces_of_the_other_networks() -> None:
+    labels = network_labels(_plan())
+    assert {k: labels[k] for k in ("dp-n.vpc_shared", "dp-n.ec2_db", "dp-n.tgw_hub", "dp-n.vgw_prod",
+                                   "dp-n.onprem_dc")} == {
+        "dp-n.vpc_shared": "vpc shared router", "dp-n.ec2_db": "ec2 db", "dp-n.tgw_hub": "transit gateway hub",
+        "dp-n.vgw_prod": "vpn gateway of prod", "dp-n.onprem_dc": "on-premises dc"}
+    assert len(labels) == 13 and "dp-n.vpc" not in labels  # 5 routers, 5 instances, the gateway and the VPN's ends
+
+
+def _hops(reply_outcome: str) -> list[Hop]:
+    """client -> lonely in oneway, delivered; lonely's answer comes into oneway's router and meets ``reply_outcome``."""
+    request, reply = Flow("10.60.10.5", 40000, "10.65.0.254", 80), Flow("10.65.0.254", 80, "10.60.10.5", 40000)
+
+    def hop(direction: str, netns: str, iif: str | None, flow: Flow, ttl: int, outcome: str) -> Hop:
+        return Hop(direction, netns, "prerouting" if iif else "output", iif, None, flow, flow, ttl, (), (), outcome)
+    return [hop("request", "dp-n.default.client", None, request, 64, "sent"),
+            hop("request", "dp-n.vpc", "br-app-a", request, 63, "forwarded"),
+            hop("request", "dp-n.vpc_oneway", "p-prod-oneway", request, 62, "forwarded"),
+            hop("request", "dp-n.ec2_lonely", "eth0", request, 61, "delivered"),
+            hop("reply", "dp-n.ec2_lonely", None, reply, 64, "sent"),
+            hop("reply", "dp-n.vpc_oneway", "br-oneway-a", reply, 63, reply_outcome)]
+
+
+def test_trace_names_the_router_that_had_no_route_back_for_the_reply() -> None:
+    plan = _plan()
+    assert reply_lost(plan, _hops("vanished")) == (
+        "dp-n.vpc_oneway",
+        "VPC oneway, subnet oneway-a, no route table (the local route only): no route to 10.60.10.5")
+    assert reply_lost(plan, _hops("forwarded")) is None
+    assert reply_lost(plan_from_text(MINIMAL, "minimal.yaml"), _hops("vanished")) is None  # no other VPCs
