@@ -34,10 +34,11 @@ def plan_network(topology: TopologySpec, layout: Layout, addresses: Addresses, e
     name = topology.name
     links = _links()
     cluster_index = raw.get("clusterVpc", 0)
-    taken = {*addresses.nodes.values(), *addresses.pods.values(),
-             *(IPv4Address(n.ip) for lb in load_balancers for n in lb.nodes),
-             *(IPv4Address(n["private_ip"]) for n in egress.get("natGateways", []) if n.get("private_ip"))}
-    taken |= {IPv4Address(i["ip"]) for v in raw["vpcs"] for i in v.get("instances", []) if i.get("ip")}
+    cluster_taken = {*addresses.nodes.values(), *addresses.pods.values(),
+                     *(IPv4Address(n.ip) for lb in load_balancers for n in lb.nodes),
+                     *(IPv4Address(n["private_ip"]) for n in egress.get("natGateways", []) if n.get("private_ip"))}
+    given = {IPv4Address(i["ip"]) for v in raw["vpcs"] for i in v.get("instances", []) if i.get("ip")}
+    taken = cluster_taken | given
     vpcs = []
     routers: dict[str, str] = {}
     for index, vpc in enumerate(raw["vpcs"]):
@@ -54,8 +55,17 @@ def plan_network(topology: TopologySpec, layout: Layout, addresses: Addresses, e
                         for s in vpc.get("subnets", [])])
         free = {s["name"]: downwards(IPv4Network(s["cidr"]), taken) for s in subnet_rows}
         instances = []
+        holders: dict[IPv4Address, str] = {}  # an address the file gives -> the instance holding it
         for k, inst in enumerate(vpc.get("instances", [])):
             address = inst.get("ip") or next(free[inst["subnet"]], None)
+            if inst.get("ip"):
+                wanted = IPv4Address(inst["ip"])
+                holder = holders.setdefault(wanted, inst["name"])
+                if holder != inst["name"]:
+                    topology.origin.report(f"{vpc['at']}.instances[{k}].ip", f"{wanted} is instance {holder}'s already")
+                elif cluster and wanted in cluster_taken:
+                    topology.origin.report(f"{vpc['at']}.instances[{k}].ip",
+                                           f"{wanted} is already a node's, a pod's or a gateway's address")
             if address is None:
                 topology.origin.report(f"{vpc['at']}.instances[{k}].subnet",
                                        f"subnet {inst['subnet']} has no free address left")

@@ -376,6 +376,7 @@ def _check_other_vpc(at: str, vpc: Mapping[str, Any], targets: Targets) -> list[
     elif not 16 <= cidr.prefixlen <= 28:
         found.append((f"{at}.cidr", f"a VPC's CIDR is /16 to /28 (EC2); got {cidr}"))
     subnets = [(j, s) for j, s in enumerate(vpc.get("subnets", [])) if s]
+    found += _twice(f"{at}.subnets", [s.get("name") if s else None for s in vpc.get("subnets", [])])
     tables = [t for t in vpc.get("routeTables", []) if t]
     table_names = [t.get("name") for t in tables]
     found += _twice(f"{at}.routeTables", table_names)

@@ -119,7 +119,7 @@ def test_every_kind_of_request_becomes_its_kernel_call_in_order(kernel: Recorder
         ("route", "10.0.0.2/32", {"via": None, "dev": "pv1", "onlink": False, "scope_link": True, "table": None,
                                   "kind": None, "src": None}),
         ("route", "default", {"via": None, "dev": None, "onlink": False, "scope_link": False, "table": 250,
-                              "kind": "blackhole"}),
+                              "kind": "blackhole", "src": None}),
         ("rule", "add", {"table": 250, "priority": 120, "fwmark": None, "fwmask": None, "iifname": "br0",
                          "suppress_prefixlength": None}),
         ("rule", "add", {"table": 254, "priority": 110, "fwmark": None, "fwmask": None, "iifname": None,

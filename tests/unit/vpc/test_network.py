@@ -201,6 +201,15 @@ def test_a_file_with_one_vpc_and_nothing_around_it_has_no_network() -> None:
      "spec.onPremises.cidr", "10.60.128.0/17 overlaps prod's 10.60.0.0/16: the VPN could not route it"),
     ((("ip: 172.16.0.10}", "ip: 172.17.0.10}"),), "spec.onPremises.hosts[0].ip",
      "172.17.0.10 is outside the site's 172.16.0.0/16"),
+    ((("{name: cache, subnet: spoke-c-a, ip: 10.63.0.20}",
+       "{name: cache, subnet: spoke-c-a, ip: 10.63.0.20}, {name: c2, subnet: spoke-c-a, ip: 10.63.0.20}"),),
+     "spec.vpcs[5].instances[1].ip", "10.63.0.20 is instance cache's already"),
+    ((("{name: oneway-a, cidr: 10.65.0.0/24, zone: a}",
+       "{name: oneway-a, cidr: 10.65.0.0/24, zone: a}, {name: oneway-a, cidr: 10.65.1.0/24, zone: a}"),),
+     "spec.vpcs[3].subnets[1].name", "'oneway-a' is declared twice"),
+    ((("      routeTables:\n        - name: app\n",
+       "      instances: [{name: x, subnet: app-a, ip: 10.60.10.4}]\n      routeTables:\n        - name: app\n"),),
+     "spec.vpcs[0].instances[0].ip", "10.60.10.4 is already a node's, a pod's or a gateway's address"),
 ])
 def test_what_ec2_refuses_is_an_error_at_its_field(changes: tuple[tuple[str, str], ...], field: str,
                                                    message: str) -> None:
