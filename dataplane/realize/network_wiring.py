@@ -200,7 +200,7 @@ def _vpn(network: Network, site: OnPremises) -> list[Request]:
 def edge_ruleset(network: Network, vpc: Vpc) -> str:
     """Drops of what came in over a link into ``vpc`` and is not for ``vpc`` itself."""
     rules = "".join(
-        f'    iifname "{end.iface}" ip daddr != {vpc.cidr} counter drop comment "{_why(what, vpc)}"\n'
+        f'    iifname "{end.iface}" ip daddr != {vpc.cidr} counter drop comment "{network.edge_drop(what, vpc)}"\n'
         for what, end in network.router_links(vpc.name)
     )
     return (
@@ -211,13 +211,6 @@ def edge_ruleset(network: Network, vpc: Vpc) -> str:
         f"{rules}"
         "  }\n}\n"
     )
-
-
-def _why(what: str, vpc: Vpc) -> str:
-    vpc_name = f"VPC {vpc.name}"
-    if what.startswith("peering"):
-        return f"{what} is not transitive: it carries traffic for {vpc_name} ({vpc.cidr}) only"
-    return f"came in over {what}: {vpc_name} routes it to its own addresses only (no edge-to-edge routing)"
 
 
 def _mac(end: End) -> str:

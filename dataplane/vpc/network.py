@@ -240,6 +240,63 @@ class Network:
             found.append((f"the VPN to {self.on_premises.name}", self.on_premises.attachment[1]))
         return tuple(found)
 
+    def edge_drop(self, what: str, vpc: Vpc) -> str:
+        """Why ``vpc``'s router drops what came in over ``what`` for an address not its own (the wiring's
+        rule comment, which trace prints, and verify's reason)."""
+        if what.startswith("peering"):
+            return f"{what} is not transitive: it carries traffic for VPC {vpc.name} ({vpc.cidr}) only"
+        return f"came in over {what}: VPC {vpc.name} routes it to its own addresses only (no edge-to-edge routing)"
+
+    def path(self, vpc: str | None, subnet: str | None, destination: str) -> tuple[bool, str]:
+        """Whether a packet from ``subnet`` of ``vpc`` (None: from the on-premises site) reaches
+        ``destination`` through the route tables, peerings, transit gateways and the VPN; and how, or
+        what drops it."""
+        if vpc is None:
+            site = self.on_premises
+            assert site is not None
+            if IPv4Address(destination) not in self.vpcs[site.vpc].network:
+                return False, f"on-premises {site.name} routes only {self.vpcs[site.vpc].cidr} into its VPN"
+            return self._enter(site.vpc, destination, f"the VPN to {site.name}",
+                               f"on-premises {site.name}: {self.vpcs[site.vpc].cidr} through the VPN")
+        here = self.vpcs[vpc]
+        if IPv4Address(destination) in here.network:
+            return True, f"VPC {vpc}: local route"
+        assert subnet is not None
+        dropped = here.unroutable(subnet, destination)
+        route = here.route(subnet, destination)
+        if dropped is not None or route is None:
+            return False, dropped or ""
+        table = here.subnet_tables.get(subnet)
+        step = f"VPC {vpc}, subnet {subnet}, route table {table}: {route.destination} via {route.target}"
+        kind, _, name = route.target.partition("/")
+        if kind == "pcx":
+            return self._enter(self.peering(name).other(vpc), destination, f"peering connection {name}", step)
+        if kind == "tgw":
+            tgw = self.transit_gateway(name)
+            tgw_table = tgw.table_of(vpc)
+            hop = tgw_table.route(destination) if tgw_table else None
+            if tgw_table is None:
+                return False, f"{step}; transit gateway {name}: attachment {vpc} is associated with no route table"
+            if hop is None or hop.target == "blackhole":
+                what = "no route to" if hop is None else f"{hop.destination} is a blackhole route for"
+                return False, f"{step}; transit gateway {name}, route table {tgw_table.name}: {what} {destination}"
+            return self._enter(hop.target, destination, f"transit gateway {name}",
+                               f"{step}; transit gateway {name}, route table {tgw_table.name}: {hop.destination} "
+                               f"to {hop.target}")
+        if kind == "vgw" and self.on_premises is not None:
+            site = self.on_premises
+            if IPv4Address(destination) in site.network:
+                return True, f"{step}; through the VPN to on-premises {site.name}"
+            return False, f"{step}; the VPN gateway routes only {site.cidr} to on-premises {site.name}"
+        return False, f"{step}: {route.target} does not lead to {destination}"
+
+    def _enter(self, vpc: str, destination: str, what: str, step: str) -> tuple[bool, str]:
+        """A packet arriving in ``vpc`` over ``what``: only ``vpc``'s own addresses are delivered."""
+        there = self.vpcs[vpc]
+        if IPv4Address(destination) not in there.network:
+            return False, f"{step}; {self.edge_drop(what, there)}"
+        return True, f"{step}; local in VPC {vpc}"
+
     def vpc_of(self, address: str) -> Vpc | None:
         """The VPC holding ``address`` in one of its subnets."""
         return next((v for v in self.vpcs.values() if v.subnet_of(address) is not None), None)

@@ -10,6 +10,7 @@ rule the model applied.
 
 from __future__ import annotations
 
+import errno
 import random
 import secrets
 import socket
@@ -98,8 +99,8 @@ def _probe(trial: Reach, listeners: Listeners) -> CheckResult:
         seen = listeners.peer(token) or "no token at the listener"
     except TimeoutError:
         seen = None
-    except OSError as error:
-        seen = f"error: {error}"
+    except OSError as error:  # no route at the source, or a router's ICMP unreachable: dropped on the way
+        seen = None if error.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH) else f"error: {error}"
     finally:
         sock.close()
     expected = f"from {trial.seen_as}" if trial.seen_as else "dropped"

@@ -151,3 +151,13 @@ def test_get_lists_the_vpcs_and_their_links(emu: Emulation) -> None:
     [hub] = json.loads(dpctl("get", "tgw", "-t", emu.name, "-o", "json", check=True).stdout)
     assert hub["attachments"] == ["prod", "spoke-b", "spoke-c"]
     assert dpctl("exec", "-t", emu.name, "ec2/db", "--", "ip", "-br", "addr", check=True).stdout.count("10.61.0.254")
+
+
+def test_verify_reachability_matches_the_model_across_vpcs(emu: Emulation) -> None:
+    """Every trial between the nodes, a pod, the instances and the site passes, drops included."""
+    report = emu.assert_verified("reachability")
+    results = [r for r in report.results if r.check == "reachability"]
+    subjects = {r.subject.rsplit(":", 1)[0]: r for r in results}
+    assert len(results) == 48 and all(r.ok for r in results)
+    assert "not transitive" in subjects["pod default/client (node n1) -> ec2 far (10.64.0.254)"].evidence
+    assert "the reply: VPC oneway" in subjects["node n1 -> ec2 lonely (10.65.0.254)"].evidence

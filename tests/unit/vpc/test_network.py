@@ -16,6 +16,7 @@ from dataplane.topology.plan import Plan
 from dataplane.trace.hops import Flow, Hop
 from dataplane.trace.report import network_labels
 from dataplane.trace.routing import reply_lost
+from dataplane.verify.reachplan import trials
 from dataplane.vpc.network import End, TgwRoute, TgwTable
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -256,3 +257,28 @@ def test_trace_names_the_router_that_had_no_route_back_for_the_reply() -> None:
         "VPC oneway, subnet oneway-a, no route table (the local route only): no route to 10.60.10.5")
     assert reply_lost(plan, _hops("forwarded")) is None
     assert reply_lost(plan_from_text(MINIMAL, "minimal.yaml"), _hops("vanished")) is None  # no other VPCs
+
+
+def test_a_path_names_each_hop_and_the_drop() -> None:
+    network = network_wiring.network_of(_plan())
+    assert network.path("prod", "app-a", "10.61.0.254") == (
+        True, "VPC prod, subnet app-a, route table app: 10.61.0.0/16 via pcx/prod-shared; local in VPC shared")
+    ok, why = network.path("other", "other-a", "10.60.10.4")
+    assert not ok and why.endswith("peering connection shared-other is not transitive: it carries traffic for "
+                                   "VPC shared (10.61.0.0/16) only")
+    assert network.path("spoke-b", "spoke-b-a", "10.61.0.254") == (
+        False, "VPC spoke-b, subnet spoke-b-a, route table spoke: 10.0.0.0/8 via tgw/hub; transit gateway hub, "
+               "route table default: no route to 10.61.0.254")
+    assert network.path(None, None, "10.61.0.254") == (False, "on-premises dc routes only 10.60.0.0/16 into its VPN")
+
+
+def test_reachability_trials_expect_the_node_address_and_a_route_back() -> None:
+    found = {t.subject.rsplit(":", 1)[0]: t for t in trials(_plan(), 20001)}
+    to_db = found["pod default/client (node n1) -> ec2 db (10.61.0.254)"]
+    assert to_db.seen_as == "10.60.10.4" and to_db.target_netns == "dp-n.ec2_db"  # the CNI's SNAT to the node
+    lonely = found["node n1 -> ec2 lonely (10.65.0.254)"]
+    assert lonely.seen_as is None and lonely.why.endswith(
+        "the reply: VPC oneway, subnet oneway-a, no route table (the local route only): no route to 10.60.10.4")
+    assert found["on-premises dc ldap -> node n1 (10.60.10.4)"].seen_as == "172.16.0.10"
+    assert found["ec2 api -> ec2 cache (10.63.0.20)"].seen_as == "10.62.0.254"
+    assert len(found) == 48
