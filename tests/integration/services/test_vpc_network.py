@@ -16,6 +16,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +28,7 @@ from tests.integration.support import dpctl, write_topology
 
 pytestmark = [pytest.mark.dpctl_root, pytest.mark.timeout(300)]
 
+REPO = Path(__file__).resolve().parents[3]
 PORT = 7000
 LDAP = "172.16.0.10"
 
@@ -161,3 +163,11 @@ def test_verify_reachability_matches_the_model_across_vpcs(emu: Emulation) -> No
     assert len(results) == 48 and all(r.ok for r in results)
     assert "not transitive" in subjects["pod default/client (node n1) -> ec2 far (10.64.0.254)"].evidence
     assert "the reply: VPC oneway" in subjects["node n1 -> ec2 lonely (10.65.0.254)"].evidence
+
+
+def test_the_shipped_two_vpc_example_verifies(topology: Emulations) -> None:
+    """topologies/vpc.yaml: three zones, NAT per zone, a peered VPC and a site; every default check passes."""
+    emulation = topology(str(REPO / "topologies" / "vpc.yaml"))
+    report = emulation.assert_verified()
+    reach = [r for r in report.results if r.check == "reachability"]
+    assert any("ec2 db" in r.subject for r in reach) and any("on-premises dc" in r.subject for r in reach)
