@@ -77,8 +77,8 @@ def requests(plan: Plan) -> list[Request]:
         found += _router(plan, egress)
         for nat in egress.nat_gateways:
             found += _nat_gateway(plan, nat)
-        if plan.cni == "vpc":
-            found += [Ruleset(n.netns, cni_snat_ruleset(plan, n.ip)) for n in plan.nodes]
+        if plan.cni == "vpc" and not egress.external_snat:
+            found += [Ruleset(n.netns, cni_snat_ruleset(plan, n.ip, egress.exclude_snat)) for n in plan.nodes]
     found += _internet_gateway(plan, egress)
     return found
 
@@ -243,14 +243,16 @@ def igw_ruleset(plan: Plan, egress: Egress) -> str:
     )
 
 
-def cni_snat_ruleset(plan: Plan, node_ip: str) -> str:
-    """The VPC CNI's SNAT: pod traffic leaving the VPC takes the node's primary address."""
+def cni_snat_ruleset(plan: Plan, node_ip: str, excluded: tuple[str, ...] = ()) -> str:
+    """The VPC CNI's SNAT: pod traffic leaving the VPC takes the node's primary address, but for the
+    destinations ``AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS`` lists."""
+    kept = ", ".join((plan.vpc_cidr, *excluded))
     return (
         f"table ip {CNI_TABLE}\ndelete table ip {CNI_TABLE}\n"
         f"table ip {CNI_TABLE} {{\n"
         "  chain postrouting {\n"
         "    type nat hook postrouting priority 100; policy accept;\n"
-        f'    iifname != "eth0" oifname "eth0" ip saddr != {node_ip} ip daddr != {plan.vpc_cidr}'
+        f'    iifname != "eth0" oifname "eth0" ip saddr != {node_ip} ip daddr != {{ {kept} }}'
         f" snat to {node_ip} fully-random\n"
         "  }\n}\n"
     )

@@ -359,6 +359,8 @@ _TOPOLOGY_SPEC = Obj(
                 required=("name", "subnet")),
             min_items=1,
         ),
+        # the aws-node DaemonSet's settings the emulation honours (vpc.egress: the CNI's SNAT)
+        "vpcCni": Obj({"env": StrMap()}),
         "external": Obj({"cidr": Str(), "transitCIDR": Str()}),
         # addresses on the emulated internet, held by the outside client's namespace (vpc.egress)
         "internet": Obj({"hosts": ListOf(Obj({"name": Str(), "ip": Str()}, required=("name", "ip")))}),

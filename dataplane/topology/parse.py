@@ -232,6 +232,9 @@ def _vpc_egress(spec: dict[str, Any], at_vpc: str, vpc: dict[str, Any], report: 
     targets = vpc_network.targets_of(spec, vpc.get("name"))
     for path, message in vpc_egress.check(vpc, subnets, nodes, internet, at_vpc, targets):
         report(path, message)
+    snat, problems = vpc_egress.cni_snat(spec.get("vpcCni", {}).get("env", {}), spec.get("cni", "vpc"))
+    for path, message in problems:
+        report(path, message)
     tables = vpc.get("routeTables", [])
     main = vpc_egress.main_table(tables)
     found = compact({
@@ -241,6 +244,7 @@ def _vpc_egress(spec: dict[str, Any], at_vpc: str, vpc: dict[str, Any], report: 
         "natGateways": vpc.get("natGateways", []),
         "publicIps": {n["name"]: n.get("elasticIp") or "auto" for n in nodes if n.get("publicIp") or n.get("elasticIp")},
         "hosts": internet.get("hosts", []),
+        "cniSnat": snat,
     })
     return {k: v for k, v in found.items() if v}  # a file without any of it keeps the plan it had
 

@@ -77,7 +77,8 @@ def _to_internet(plan: Plan, egress: Egress, vpc: VpcVerdicts, source_ip: str, n
                  port: int) -> tuple[str | None, str]:
     """(the address the host sees or None, why) for a connection from ``source_ip`` on ``node``."""
     # The VPC CNI SNATs a pod's traffic leaving the VPC to its node's address (enforced VPCs only).
-    leaving = node.ip if egress.enforced and plan.cni == "vpc" else source_ip
+    leaving = node.ip if egress.enforced and plan.cni == "vpc" and egress.snat_by_node(host_ip, plan.vpc_cidr) \
+        else source_ip
     if not egress.enforced:
         return source_ip, "flat VPC: no route table, no NAT"
     blocked = vpc.refusal(leaving, host_ip, "tcp", port)
@@ -92,6 +93,9 @@ def _to_internet(plan: Plan, egress: Egress, vpc: VpcVerdicts, source_ip: str, n
     kind, _, name = route.target.partition("/")
     if kind == "nat":
         return egress.nat(name).elastic_ip, f"{where}: {route.destination} via nat/{name}"
+    if leaving != node.ip:
+        return None, (f"{where}: {route.destination} via igw, but the pod's {leaving} has no public IPv4 address "
+                      "(the VPC CNI leaves its SNAT to an external NAT: AWS_VPC_K8S_CNI_EXTERNALSNAT)")
     public = egress.public_ips.get(node.name)
     if public is None:
         return None, f"{where}: {route.destination} via igw, but node {node.name} has no public IPv4 address"
@@ -143,7 +147,8 @@ def _across(plan: Plan, network: Network, source: _Place, target: _Place, port: 
     leaving = source.ip
     cluster = network.cluster
     if source.pod and source.node is not None and not _unsnatted(plan, cluster.cidr, target.ip):
-        snat = plan.cni == "overlay" or read(plan.vpc_egress).enforced
+        egress = read(plan.vpc_egress)
+        snat = plan.cni == "overlay" or (egress.enforced and egress.snat_by_node(target.ip, cluster.cidr))
         leaving = source.node.ip if snat else source.ip  # the CNI's SNAT of pod traffic leaving the VPC
     if source.vpc == cluster.name or target.vpc == cluster.name:
         blocked = verdicts(plan).refusal(leaving, target.ip, "tcp", port)

@@ -90,6 +90,15 @@ class Egress:
     nat_gateways: tuple[NatGateway, ...]
     public_ips: Mapping[str, str]  # node name -> its public IPv4 address (1:1 NAT at the internet gateway)
     hosts: tuple[InternetHost, ...]
+    external_snat: bool = False  # AWS_VPC_K8S_CNI_EXTERNALSNAT: the node does not SNAT pod traffic at all
+    exclude_snat: tuple[str, ...] = ()  # AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS: destinations pods reach unSNATed
+
+    def snat_by_node(self, destination: str, vpc_cidr: str) -> bool:
+        """Whether the VPC CNI SNATs a pod's connection to ``destination`` to its node's address: leaving the
+        VPC's CIDR, not excluded, and the SNAT not left to an external device."""
+        address = IPv4Address(destination)
+        return (not self.external_snat and address not in IPv4Network(vpc_cidr)
+                and not any(address in IPv4Network(c) for c in self.exclude_snat))
 
     @property
     def enforced(self) -> bool:
@@ -135,12 +144,37 @@ def read(raw: Mapping[str, Any]) -> Egress:
         nat_gateways=tuple(NatGateway(**n) for n in raw.get("natGateways", [])),
         public_ips=dict(raw.get("publicIps", {})),
         hosts=tuple(InternetHost(h["name"], h["ip"]) for h in raw.get("hosts", [])),
+        external_snat=bool(raw.get("cniSnat", {}).get("external", False)),
+        exclude_snat=tuple(raw.get("cniSnat", {}).get("exclude", ())),
     )
 
 
 def main_table(tables: Sequence[Mapping[str, Any]]) -> str | None:
     """The name of the table marked ``main``, if any."""
     return next((t.get("name") for t in tables if t.get("main")), None)
+
+
+CNI_ENV = ("AWS_VPC_K8S_CNI_EXTERNALSNAT", "AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS")
+
+
+def cni_snat(env: Mapping[str, str], cni: str) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """``spec.vpcCni.env`` as the plan keeps it (``external``, ``exclude``), and what is wrong with it."""
+    found: list[tuple[str, str]] = []
+    for key in env:
+        if key not in CNI_ENV:
+            found.append((f"spec.vpcCni.env.{key}", f"not emulated; the emulation honours {', '.join(CNI_ENV)}"))
+    if env and cni != "vpc":
+        found.append(("spec.vpcCni", "the aws-node settings apply to the VPC CNI (spec.cni: vpc)"))
+    external = str(env.get(CNI_ENV[0], "false")).lower()
+    if external not in ("true", "false"):
+        found.append((f"spec.vpcCni.env.{CNI_ENV[0]}", f"expected \"true\" or \"false\", got {external!r}"))
+    exclude = [c.strip() for c in str(env.get(CNI_ENV[1], "")).split(",") if c.strip()]
+    for cidr in exclude:
+        if network_or_none(cidr) is None:
+            found.append((f"spec.vpcCni.env.{CNI_ENV[1]}", f"expected comma-separated IPv4 CIDRs, got {cidr!r}"))
+    kept = {"external": external == "true", "exclude": [str(network_or_none(c)) for c in exclude
+                                                        if network_or_none(c) is not None]}
+    return {k: v for k, v in kept.items() if v}, found
 
 
 def check(

@@ -171,3 +171,21 @@ def test_the_shipped_two_vpc_example_verifies(topology: Emulations) -> None:
     report = emulation.assert_verified()
     reach = [r for r in report.results if r.check == "reachability"]
     assert any("ec2 db" in r.subject for r in reach) and any("on-premises dc" in r.subject for r in reach)
+
+
+def test_excluded_snat_cidrs_keep_the_pods_address(tmp_path_factory: pytest.TempPathFactory,
+                                                    topology: Emulations) -> None:
+    """AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS: the peered VPC sees the pod; the transit gateway's spoke, its node."""
+    path = write_topology(tmp_path_factory.mktemp("nosnat"), "vpcs.yaml", "nosnat", **{
+        "  cni: vpc\n": '  cni: vpc\n  vpcCni: {env: {AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS: "10.61.0.0/16"}}\n'})
+    emulation = topology(str(path))
+    network = network_of(emulation.plan)
+    servers = [SourceServer(i.netns, i.ip) for i in network.instances if i.name in ("db", "api")]
+    try:
+        client = emulation.netns("default/client")
+        assert _ask(client, network.instance("db").ip) == emulation.address("default/client")
+        assert _ask(client, network.instance("api").ip) == emulation.plan.node("n1").ip
+        emulation.assert_verified("reachability")
+    finally:
+        for server in servers:
+            server.close()

@@ -130,3 +130,33 @@ def test_a_nat_gateway_in_a_full_subnet_is_an_error_at_its_field() -> None:
     more = "".join(f"    - {{name: x{k}, subnet: pub}}\n" for k in range(6))  # with p1, p2 and 3 pods: all 11
     with pytest.raises(TopologyError, match=r"spec.vpc.natGateways\[0\].subnet: subnet pub has no free address left"):
         _plan(small.replace("    - {name: p2, subnet: pub}\n", "    - {name: p2, subnet: pub}\n" + more))
+
+
+def _with_cni_env(env: str) -> Plan:
+    return _plan(TOPOLOGY.replace("  cni: vpc\n", f"  cni: vpc\n  vpcCni: {{env: {env}}}\n", 1))
+
+
+def test_excluded_cidrs_leave_the_cni_snat_and_external_snat_removes_it() -> None:
+    plan = _with_cni_env('{AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS: "192.0.2.0/24, 198.18.0.0/15"}')
+    texts = {r.netns: r.text for r in egress_wiring.requests(plan) if isinstance(r, Ruleset)}
+    assert "ip daddr != { 10.50.0.0/16, 192.0.2.0/24, 198.18.0.0/15 } snat to 10.50.0.4" in texts["dp-e.p1"]
+    external = _with_cni_env('{AWS_VPC_K8S_CNI_EXTERNALSNAT: "true"}')
+    assert not any(isinstance(r, Ruleset) and "dpctl-cnisnat" in r.text for r in egress_wiring.requests(external))
+    found = {t.subject: t for t in trials(external, 40001)}
+    host = "internet api.example.net (198.51.100.10):40001"
+    assert found[f"pod default/private (node q1) -> {host}"].seen_as == "203.0.113.254"  # the NAT gateway SNATs it
+    public = found[f"pod default/on-public-ip (node p1) -> {host}"]  # the pod's own address meets the gateway
+    assert public.seen_as is None and "AWS_VPC_K8S_CNI_EXTERNALSNAT" in public.why
+
+
+@pytest.mark.parametrize(("env", "field", "message"), [
+    ("{AWS_VPC_K8S_CNI_EXTERNALSNAT: maybe}", "spec.vpcCni.env.AWS_VPC_K8S_CNI_EXTERNALSNAT",
+     "expected \"true\" or \"false\", got 'maybe'"),
+    ('{AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS: "10.1.0.0/16,nope"}', "spec.vpcCni.env.AWS_VPC_K8S_CNI_EXCLUDE_SNAT_CIDRS",
+     "expected comma-separated IPv4 CIDRs, got 'nope'"),
+    ("{WARM_IP_TARGET: '5'}", "spec.vpcCni.env.WARM_IP_TARGET", "not emulated; the emulation honours"),
+])
+def test_bad_cni_settings_are_errors_at_their_field(env: str, field: str, message: str) -> None:
+    with pytest.raises(TopologyError) as raised:
+        _with_cni_env(env)
+    assert f"{field}: {message}" in str(raised.value)
