@@ -22,7 +22,7 @@ import signal
 from collections.abc import Sequence
 from pathlib import Path
 
-from dataplane.agent import dns_responder, ready, reconcile, responders, route53, serving, workloads
+from dataplane.agent import dns_responder, ready, reconcile, resolver, responders, route53, serving, workloads
 from dataplane.agent.pods import PodService
 from dataplane.agent.shiftexpiry import ShiftExpiry
 from dataplane.errors import DpctlError
@@ -68,6 +68,7 @@ class Agent:
         # The emulation's load balancer nodes (ALBs), if this is the node that serves them.
         self._load_balancers = LoadBalancers(state_dir, node)
         self._resolver = route53.OutsideResolver(state_dir, node)  # Route 53 for the outside client, beside them
+        self._endpoints = resolver.ResolverEndpoints(state_dir, node)  # the site's DNS and the inbound endpoint
         self._shift_expiry = ShiftExpiry(state_dir, node)  # ends an EKS zonal shift at its expiry (first node)
         self._metrics_server: asyncio.Server | None = None
         self._metrics_connections = responders.Connections()
@@ -162,6 +163,7 @@ class Agent:
         errors.extend(await self._gateways.reconcile(plan))
         errors.extend(await self._load_balancers.reconcile(plan))
         errors.extend(await self._resolver.reconcile(plan))
+        errors.extend(await self._endpoints.reconcile(plan))
         errors.extend(await self._shift_expiry.reconcile(plan))
         self._plan_digest = digest
         self._publish(errors)
@@ -216,6 +218,7 @@ class Agent:
         self._metrics_connections.close()
         await self._load_balancers.close()
         await self._resolver.close()
+        await self._endpoints.close()
         await self._shift_expiry.close()
         await self._waypoints.close()
         await self._gateways.close()

@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from pathlib import Path
 
 from dataplane.agent import dns_responder
 from dataplane.agent.responders import Connections
 from dataplane.edge import zonalshift
-from dataplane.kernel import netns
 from dataplane.kubeproxy.nlb import nodes_in_dns
 from dataplane.lb.manager import serves_edge
 from dataplane.route53.answer import OUTSIDE_RESOLVER, View, answer
@@ -39,7 +37,7 @@ from dataplane.state.layout import route53_path, zonal_shifts_path
 from dataplane.topology.plan import Plan
 
 log = logging.getLogger(__name__)
-PORT = 53
+PORT = dns_responder.PORT
 
 
 class OutsideResolver:
@@ -80,18 +78,8 @@ class OutsideResolver:
         return []
 
     async def _open(self, name: str) -> None:
-        loop = asyncio.get_running_loop()
         self._netns, self._connections = name, Connections()
-        udp = netns.socket_in(name, socket.AF_INET, socket.SOCK_DGRAM)
-        tcp = netns.socket_in(name, socket.AF_INET, socket.SOCK_STREAM)
-        for sock in (udp, tcp):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((OUTSIDE_RESOLVER, PORT))
-            sock.setblocking(False)
-        tcp.listen(64)
-        transport, _ = await loop.create_datagram_endpoint(dns_responder.datagram_factory(self), sock=udp)
-        self._closers.append(transport)
-        self._closers.append(await loop.create_server(dns_responder.stream_factory(self, self._connections), sock=tcp))
+        self._closers += await dns_responder.serve(name, OUTSIDE_RESOLVER, self, self._connections)
 
     def _view_at(self, now: float) -> None:
         """The answers as of ``now``: a load balancer's nodes in a zone shifted away are left out."""
@@ -105,6 +93,9 @@ class OutsideResolver:
         } if self._plan else {}
         self._view = View(self._zones, aliases)
         self._changes_at = zonalshift.next_change(self._shifts, now)
+
+    def forwarding(self, message: bytes) -> dns_responder.Forwarding | None:
+        return None  # the internet's resolvers answer from Route 53's public zones alone
 
     def answer(self, message: bytes, over_udp: bool) -> bytes | None:
         now = time.time()

@@ -56,7 +56,17 @@ from dataplane.realize.wiring import (
 )
 from dataplane.topology.plan import Plan
 from dataplane.vpc.egress import read as read_egress
-from dataplane.vpc.network import NETWORK_TABLE, End, Instance, Network, OnPremises, TransitGateway, Vpc, read
+from dataplane.vpc.network import (
+    NETWORK_TABLE,
+    End,
+    Instance,
+    Network,
+    OnPremises,
+    ResolverEndpoints,
+    TransitGateway,
+    Vpc,
+    read,
+)
 
 LINK_PREFIX = 30
 
@@ -86,6 +96,8 @@ def requests(plan: Plan) -> list[Request]:
         found.append(Configure(tgw.netns, _tgw_routes(network, tgw)))
     if network.on_premises is not None:
         found += _vpn(network, network.on_premises)
+    if network.resolver is not None:
+        found += _resolver(network.cluster, network.resolver)
     for vpc in network.vpcs.values():
         if not vpc.cluster:
             found.append(Configure(vpc.router_netns, route_table_links(network, vpc)))
@@ -113,6 +125,20 @@ def _instance(vpc: Vpc, instance: Instance) -> list[Request]:
         Configure(vpc.router_netns, (Veth(instance.router_iface, "eth0", instance.netns, mtu=UNDERLAY_MTU),
                                      SetMaster(instance.router_iface, subnet.bridge), Up(instance.router_iface))),
         Configure(instance.netns, (Up("lo"), Address("eth0", f"{instance.ip}/{_prefixlen(subnet.cidr)}"), Up("eth0"),
+                                   Route("default", via=subnet.gateway))),
+    ]
+
+
+def _resolver(vpc: Vpc, resolver: ResolverEndpoints) -> list[Request]:
+    """Route 53 Resolver's endpoints: one namespace on their subnet holding both addresses."""
+    subnet = next(s for s in vpc.subnets if s.name == resolver.subnet)
+    prefixlen = _prefixlen(subnet.cidr)
+    return [
+        CreateNamespace(resolver.netns),
+        Configure(vpc.router_netns, (Veth(resolver.router_iface, "eth0", resolver.netns, mtu=UNDERLAY_MTU),
+                                     SetMaster(resolver.router_iface, subnet.bridge), Up(resolver.router_iface))),
+        Configure(resolver.netns, (Up("lo"), Address("eth0", f"{resolver.inbound_ip}/{prefixlen}"),
+                                   Address("eth0", f"{resolver.outbound_ip}/{prefixlen}"), Up("eth0"),
                                    Route("default", via=subnet.gateway))),
     ]
 
@@ -191,9 +217,10 @@ def _vpn(network: Network, site: OnPremises) -> list[Request]:
                                    Route(vpc.cidr, via=router_end.ip, dev=vgw_end.iface))),
         Configure(site.netns, (*tunnel(site_wan, site_tun, vgw_wan, vgw_tun),
                                *(Address("lo", f"{ip}/32") for _, ip in site.hosts),
+                               *((Address("lo", f"{site.dns_server}/32"),) if site.dns_server else ()),
                                # the site's own traffic leaves from its first host, an address the VPC routes back
                                Route(vpc.cidr, via=vgw_tun.ip, dev=site_tun.iface,
-                                     src=site.hosts[0][1] if site.hosts else None))),
+                                     src=site.hosts[0][1] if site.hosts else site.dns_server))),
     ]
 
 

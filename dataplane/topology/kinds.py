@@ -350,6 +350,8 @@ _TOPOLOGY_SPEC = Obj(
                 "name": Str(), "cidr": Str(),
                 "connection": Obj({"vpn": Obj({"vpc": Str()}, required=("vpc",))}),
                 "hosts": ListOf(Obj({"name": Str(), "ip": Str()}, required=("name", "ip"))),
+                # the site's DNS server and Route 53 Resolver endpoints forwarding both ways (vpc.network)
+                "dns": Obj({"domain": Str(), "server": Str()}, required=("domain",)),
             },
             required=("name", "cidr", "connection"),
         ),

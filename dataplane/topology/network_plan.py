@@ -41,6 +41,7 @@ def plan_network(topology: TopologySpec, layout: Layout, addresses: Addresses, e
     taken = cluster_taken | given
     vpcs = []
     routers: dict[str, str] = {}
+    free_in_cluster: dict[str, Iterator[IPv4Address]] = {}
     for index, vpc in enumerate(raw["vpcs"]):
         cluster = index == cluster_index
         vpc_name = vpc.get("name") or naming.ROUTER
@@ -54,6 +55,8 @@ def plan_network(topology: TopologySpec, layout: Layout, addresses: Addresses, e
                          "gateway": str(IPv4Network(s["cidr"], strict=False).network_address + 1)}
                         for s in vpc.get("subnets", [])])
         free = {s["name"]: downwards(IPv4Network(s["cidr"]), taken) for s in subnet_rows}
+        if cluster:
+            free_in_cluster = free  # the resolver's endpoints come after the instances
         instances = []
         holders: dict[IPv4Address, str] = {}  # an address the file gives -> the instance holding it
         for k, inst in enumerate(vpc.get("instances", [])):
@@ -113,7 +116,25 @@ def plan_network(topology: TopologySpec, layout: Layout, addresses: Addresses, e
             "tunnel": [_end(vgw, "tun0", tunnel[0]), _end(netns, "tun0", tunnel[1])],
             "vni": VXLAN_VNI_BASE, "hosts": site.get("hosts", []),
         }
+        if site.get("dns"):
+            found["onPremises"]["dns"] = {
+                "domain": site["dns"]["domain"].rstrip(".").lower(),
+                "server": site["dns"].get("server") or str(IPv4Network(site["cidr"], strict=False).network_address + 2),
+            }
+            found["resolver"] = _resolver(topology, layout, free_in_cluster)
     return found
+
+
+def _resolver(topology: TopologySpec, layout: Layout, free: dict[str, Iterator[IPv4Address]]) -> dict[str, Any]:
+    """Route 53 Resolver's inbound and outbound endpoints: two addresses in the first node's subnet."""
+    assert topology.name is not None
+    subnet = layout.nodes[0].subnet.name if layout.nodes else layout.subnets[0].name
+    inbound, outbound = next(free[subnet], None), next(free[subnet], None)
+    if inbound is None or outbound is None:
+        topology.origin.report("spec.onPremises.dns", f"subnet {subnet} has no two free addresses left for the "
+                               "Route 53 Resolver endpoints")
+    return {"netns": naming.infra_netns(topology.name, "r53_resolver"), "subnet": subnet,
+            "router_iface": "r53resolver", "inbound_ip": str(inbound or ""), "outbound_ip": str(outbound or "")}
 
 
 def _tgw_tables(tgw: dict[str, Any], cidrs: dict[str, str]) -> list[dict[str, Any]]:

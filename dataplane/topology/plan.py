@@ -447,6 +447,7 @@ class Plan:
         return (*(v["router_netns"] for v in raw.get("vpcs", []) if not v["cluster"]),
                 *(t["netns"] for t in raw.get("transitGateways", [])),
                 *((site["vgw_netns"], site["netns"]) if site else ()),
+                *((raw["resolver"]["netns"],) if raw.get("resolver") else ()),
                 *(i["netns"] for v in raw.get("vpcs", []) for i in v["instances"]))
 
     def to_json(self) -> str:

@@ -53,6 +53,8 @@ def network_labels(plan: Plan) -> dict[str, str]:
     if network.on_premises is not None:
         site = network.on_premises
         labels.update({site.vgw_netns: f"vpn gateway of {site.vpc}", site.netns: f"on-premises {site.name}"})
+    if network.resolver is not None:
+        labels[network.resolver.netns] = "route 53 resolver endpoints"
     return labels
 
 

@@ -48,6 +48,7 @@ VXLAN_VNI_BASE = 100  # the VPN tunnel's VNI (the overlay's is 1)
 NETWORK_TABLE = "dpctl-vpcnet"  # each router's nftables table of peering drops (trace reads its comments)
 MAX_NAME = 40
 _DNS_LABEL = re.compile(rf"[a-z0-9]([a-z0-9-]{{0,{MAX_NAME - 2}}}[a-z0-9])?")
+_DNS_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 ONLY_IN_CLUSTER_VPC = ("securityGroups", "networkAcls", "internetGateway", "natGateways")
 
 
@@ -177,10 +178,24 @@ class OnPremises:
     tunnel: tuple[End, End]  # the tunnel's inside addresses (VXLAN), as AWS's 169.254.x.x/30
     vni: int
     hosts: tuple[tuple[str, str], ...]  # (name, ip)
+    domain: str | None = None  # the site's DNS domain, answered by its server and forwarded to by the VPC
+    dns_server: str | None = None
 
     @property
     def network(self) -> IPv4Network:
         return IPv4Network(self.cidr)
+
+
+@dataclass(frozen=True)
+class ResolverEndpoints:
+    """Route 53 Resolver's endpoints in the cluster's VPC: the site's server forwards the VPC's private
+    zones to ``inbound_ip``; the VPC's resolver forwards the site's domain from ``outbound_ip``."""
+
+    netns: str
+    subnet: str
+    router_iface: str
+    inbound_ip: str
+    outbound_ip: str
 
 
 @dataclass(frozen=True)
@@ -189,6 +204,7 @@ class Network:
     peerings: tuple[Peering, ...]
     transit_gateways: tuple[TransitGateway, ...]
     on_premises: OnPremises | None
+    resolver: ResolverEndpoints | None = None
 
     @property
     def cluster(self) -> Vpc:
@@ -330,13 +346,16 @@ def read(raw: Mapping[str, Any], egress: Egress | None = None) -> Network:
         name=site["name"], cidr=site["cidr"], vpc=site["vpc"], netns=site["netns"], vgw_netns=site["vgw_netns"],
         attachment=_pair(site["attachment"]), underlay=_pair(site["underlay"]), tunnel=_pair(site["tunnel"]),
         vni=site["vni"], hosts=tuple((h["name"], h["ip"]) for h in site.get("hosts", [])),
+        domain=(site.get("dns") or {}).get("domain"), dns_server=(site.get("dns") or {}).get("server"),
     )
+    resolver = raw.get("resolver")
     return Network(
         vpcs=vpcs,
         peerings=tuple(Peering(p["name"], p["requester"], p["accepter"], {k: End(**e) for k, e in p["ends"].items()})
                        for p in raw.get("peeringConnections", [])),
         transit_gateways=tuple(tgws),
         on_premises=on_premises,
+        resolver=ResolverEndpoints(**resolver) if resolver else None,
     )
 
 
@@ -411,7 +430,8 @@ def check(spec: Mapping[str, Any], cluster: int | None) -> list[tuple[str, str]]
             found += _check_instances(_vpc_at(cluster, cluster or 0), vpc)
     found += _check_peerings(spec, names, cidrs)
     found += _check_transit_gateways(spec, names)
-    found += _check_on_premises(spec, names, cidrs)
+    cluster_name = listed[cluster or 0].get("name") if listed and listed[cluster or 0] else None
+    found += _check_on_premises(spec, names, cidrs, cluster_name)
     return found
 
 
@@ -571,8 +591,23 @@ def _check_transit_gateways(spec: Mapping[str, Any], names: Sequence[Any]) -> li
     return found
 
 
+def _check_site_dns(at: str, dns: Mapping[str, Any], cidr: IPv4Network | None, vpn: Mapping[str, Any] | None,
+                    cluster_vpc: Any) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    domain = str(dns.get("domain", "")).rstrip(".").lower()
+    if not _DNS_NAME.fullmatch(domain) or "." not in domain:
+        found.append((f"{at}.dns.domain", f"expected a DNS domain such as corp.example, got {dns.get('domain')!r}"))
+    server = address_or_none(dns.get("server")) if dns.get("server") is not None else None
+    if dns.get("server") is not None and (server is None or (cidr is not None and server not in cidr)):
+        found.append((f"{at}.dns.server", f"expected an address in the site's {cidr}, got {dns.get('server')!r}"))
+    if vpn and vpn.get("vpc") != cluster_vpc:
+        found.append((f"{at}.dns", "Route 53 Resolver endpoints are emulated in the cluster's VPC: connect the "
+                      "VPN to it"))
+    return found
+
+
 def _check_on_premises(spec: Mapping[str, Any], names: Sequence[Any],
-                       cidrs: Mapping[Any, IPv4Network | None]) -> list[tuple[str, str]]:
+                       cidrs: Mapping[Any, IPv4Network | None], cluster_vpc: Any = None) -> list[tuple[str, str]]:
     site = spec.get("onPremises")
     if not site:
         return []
@@ -591,6 +626,9 @@ def _check_on_premises(spec: Mapping[str, Any], names: Sequence[Any],
         found.append((f"{at}.connection.vpn.vpc", f"no VPC {vpn.get('vpc')!r} (VPCs: {', '.join(map(str, names))})"))
     elif cidr is not None and (vpc_cidr := cidrs.get(vpn["vpc"])) is not None and cidr.overlaps(vpc_cidr):
         found.append((f"{at}.cidr", f"{cidr} overlaps {vpn['vpc']}'s {vpc_cidr}: the VPN could not route it"))
+    dns = site.get("dns")
+    if dns:
+        found += _check_site_dns(at, dns, cidr, vpn, cluster_vpc)
     for k, host in enumerate(site.get("hosts", [])):
         address = address_or_none(host.get("ip")) if host else None
         if host and address is None:

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import dnslib
 import pytest
 
 from dataplane.kernel import netns
@@ -189,3 +190,26 @@ def test_excluded_snat_cidrs_keep_the_pods_address(tmp_path_factory: pytest.Temp
     finally:
         for server in servers:
             server.close()
+
+
+def _resolve(source_netns: str, server: str, name: str) -> list[str]:
+    """The A records ``server`` gives for ``name``, asked over UDP from ``source_netns``."""
+    with netns.socket_in(source_netns, socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(4)
+        sock.sendto(dnslib.DNSRecord.question(name).pack(), (server, 53))
+        reply = dnslib.DNSRecord.parse(sock.recv(4096))
+    return [str(r.rdata) for r in reply.rr if r.rtype == dnslib.QTYPE.A]
+
+
+def test_names_resolve_both_ways_through_the_resolver_endpoints(emu: Emulation) -> None:
+    """A pod asks the cluster DNS for the site's domain (forwarded by the outbound endpoint over the VPN); the
+    site's server forwards the VPC's private zone to the inbound endpoint."""
+    network = network_of(emu.plan)
+    site, resolver = network.on_premises, network.resolver
+    assert site is not None and resolver is not None and site.dns_server is not None
+    with emu.sniffer(f"onprem/{site.name}", "tun0", "udp port 53") as sniffer:
+        assert _resolve(emu.netns("default/client"), emu.plan.dns_ip, "ldap.corp.example") == [LDAP]
+    queries = [p.packet for p in sniffer.stop() if p.direction == "in"]
+    assert queries and all(q["IP"].src == resolver.outbound_ip for q in queries)  # from the outbound endpoint
+    assert _resolve(site.netns, site.dns_server, "db.internal.example") == [_instance(emu, "db")[1]]
+    assert _resolve(site.netns, site.dns_server, "ldap.corp.example") == [LDAP]

@@ -6,18 +6,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dnslib
 import pytest
 
+from dataplane.agent import dns_responder
+from dataplane.agent.dns_responder import Forwarding
+from dataplane.agent.resolver import SiteServer
 from dataplane.errors import TopologyError
 from dataplane.realize import network_wiring
 from dataplane.realize.wiring import Address, Configure, PolicyRule, Route, Vxlan
+from dataplane.route53.answer import View
+from dataplane.route53.records import HostedZone
+from dataplane.route53.site import site_zone
 from dataplane.topology import plan_from_text
 from dataplane.topology.plan import Plan
 from dataplane.trace.hops import Flow, Hop
 from dataplane.trace.report import network_labels
 from dataplane.trace.routing import reply_lost
 from dataplane.verify.reachplan import trials
-from dataplane.vpc.network import End, TgwRoute, TgwTable
+from dataplane.vpc.network import End, ResolverEndpoints, TgwRoute, TgwTable
 
 ROOT = Path(__file__).resolve().parents[3]
 TOPOLOGY = (ROOT / "tests/integration/topologies/vpcs.yaml").read_text().replace("NAME", "n")
@@ -155,7 +162,7 @@ def test_the_vpn_is_a_vxlan_tunnel_between_the_gateway_and_the_site() -> None:
         "dp-n.vgw_prod": ("tun0", 100, "169.254.192.29", "wan0"),
         "dp-n.onprem_dc": ("tun0", 100, "169.254.192.30", "wan0")}
     site = [link for r in configured if r.netns == "dp-n.onprem_dc" for link in r.links]
-    assert [a.cidr for a in site if isinstance(a, Address) and a.ifname == "lo"] == ["172.16.0.10/32"]
+    assert [a.cidr for a in site if isinstance(a, Address) and a.ifname == "lo"] == ["172.16.0.10/32", "172.16.0.2/32"]  # a host, the DNS server
     vgw = [(r.dst, r.via, r.dev) for c in configured if c.netns == "dp-n.vgw_prod" for r in c.links
            if isinstance(r, Route)]
     assert vgw == [("172.16.0.0/16", "169.254.192.34", "tun0"), ("10.60.0.0/16", "169.254.192.26", "vpc0")]
@@ -233,7 +240,8 @@ def test_trace_labels_the_namespaces_of_the_other_networks() -> None:
                                    "dp-n.onprem_dc")} == {
         "dp-n.vpc_shared": "vpc shared router", "dp-n.ec2_db": "ec2 db", "dp-n.tgw_hub": "transit gateway hub",
         "dp-n.vgw_prod": "vpn gateway of prod", "dp-n.onprem_dc": "on-premises dc"}
-    assert len(labels) == 13 and "dp-n.vpc" not in labels  # 5 routers, 5 instances, the gateway and the VPN's ends
+    assert len(labels) == 14 and "dp-n.vpc" not in labels  # 5 routers, 5 instances, the gateway, the VPN's ends, the resolver
+    assert labels["dp-n.r53_resolver"] == "route 53 resolver endpoints"
 
 
 def _hops(reply_outcome: str) -> list[Hop]:
@@ -282,3 +290,45 @@ def test_reachability_trials_expect_the_node_address_and_a_route_back() -> None:
     assert found["on-premises dc ldap -> node n1 (10.60.10.4)"].seen_as == "172.16.0.10"
     assert found["ec2 api -> ec2 cache (10.63.0.20)"].seen_as == "10.62.0.254"
     assert len(found) == 48
+
+
+def test_the_resolver_endpoints_sit_in_the_first_nodes_subnet_and_forward_the_site_domain() -> None:
+    plan = _plan()
+    network = network_wiring.network_of(plan)
+    assert network.resolver == ResolverEndpoints("dp-n.r53_resolver", "app-a", "r53resolver", "10.60.10.254",
+                                                 "10.60.10.253")
+    site = network.on_premises
+    assert site is not None and (site.domain, site.dns_server) == ("corp.example", "172.16.0.2")
+    zone = dns_responder.ZoneSource()
+    zone.replace(plan)
+    ask = lambda name: bytes(dnslib.DNSRecord.question(name).pack())  # noqa: E731
+    assert zone.forwarding(ask("ldap.corp.example")) == Forwarding("dp-n.r53_resolver", "10.60.10.253", "172.16.0.2")
+    assert zone.forwarding(ask("catalog.default.svc.cluster.local")) is None
+    assert zone.forwarding(ask("db.internal.example")) is None  # a private zone: the VPC's resolver answers it
+
+
+def test_the_site_answers_its_hosts_and_forwards_the_private_zones_inbound() -> None:
+    server = SiteServer()
+    server.view = View((site_zone("corp.example", [("ldap", "172.16.0.10"), ("mail.corp.example", "172.16.0.11")]),))
+    server.private = View((HostedZone("internal.example", private=True),))
+    server.inbound = Forwarding("dp-n.onprem_dc", "172.16.0.2", "10.60.10.254")
+    reply = dnslib.DNSRecord.parse(server.answer(bytes(dnslib.DNSRecord.question("ldap.corp.example").pack()),
+                                                 over_udp=True) or b"")
+    assert [str(r.rdata) for r in reply.rr] == ["172.16.0.10"]
+    assert server.forwarding(bytes(dnslib.DNSRecord.question("db.internal.example").pack())) == server.inbound
+    assert server.forwarding(bytes(dnslib.DNSRecord.question("mail.corp.example").pack())) is None
+    assert server.forwarding(bytes(dnslib.DNSRecord.question("example.com").pack())) is None  # REFUSED here
+
+
+@pytest.mark.parametrize(("change", "field", "message"), [
+    (("dns: {domain: corp.example}", "dns: {domain: corp}"), "spec.onPremises.dns.domain",
+     "expected a DNS domain such as corp.example, got 'corp'"),
+    (("dns: {domain: corp.example}", "dns: {domain: corp.example, server: 10.9.9.9}"), "spec.onPremises.dns.server",
+     "expected an address in the site's 172.16.0.0/16, got '10.9.9.9'"),
+    (("vpn: {vpc: prod}", "vpn: {vpc: shared}"), "spec.onPremises.dns",
+     "Route 53 Resolver endpoints are emulated in the cluster's VPC"),
+])
+def test_bad_site_dns_is_an_error_at_its_field(change: tuple[str, str], field: str, message: str) -> None:
+    with pytest.raises(TopologyError) as raised:
+        _plan(_changed(change))
+    assert f"{field}: {message}" in str(raised.value)
