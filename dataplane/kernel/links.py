@@ -8,6 +8,7 @@ pyroute2.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 from typing import Any
@@ -251,12 +252,26 @@ class NamespaceConfig:
         self._do(lambda: self._ipr.rule(command, **spec))
 
     def neighbour(self, ip: str, mac: str, dev: str) -> None:
-        """A permanent ARP entry (no ARP round trip, no proxy_delay)."""
+        """A permanent ARP entry (no ARP round trip, no proxy_delay), replacing any entry of ``ip``."""
         self._do(
             lambda: self._ipr.neigh(
-                "add", dst=ip, lladdr=mac, ifindex=self.index(dev), state=NUD_PERMANENT
+                "replace", dst=ip, lladdr=mac, ifindex=self.index(dev), state=NUD_PERMANENT
             )
         )
+
+    def forget_neighbour(self, ip: str, dev: str) -> None:
+        """Remove the ARP entry of ``ip`` on ``dev``; none there (or no ``dev``) is not an error."""
+
+        def forget() -> None:
+            try:
+                self._ipr.neigh("del", dst=ip, ifindex=self.index(dev))
+            except LookupError:
+                return
+            except NetlinkError as exc:
+                if exc.code not in (errno.ENOENT, errno.ENODEV):
+                    raise
+
+        self._do(forget)
 
     def fdb(self, mac: str, dst: str, dev: str) -> None:
         """A VXLAN forwarding entry: frames for ``mac`` go to remote VTEP ``dst``."""

@@ -21,6 +21,7 @@ from dataplane.realize.wiring import (
     Fdb,
     Link,
     Neighbour,
+    NeighbourGone,
     PolicyRule,
     Request,
     Route,
@@ -47,7 +48,7 @@ def _send(cfg: NamespaceConfig, link: Link) -> None:
         case Address():
             cfg.address(link.ifname, link.cidr)
         case Veth():
-            cfg.veth(link.ifname, link.peer, link.peer_netns, mac=link.mac, mtu=link.mtu)
+            cfg.veth(link.ifname, link.peer, link.peer_netns, mac=link.mac, peer_mac=link.peer_mac, mtu=link.mtu)
         case SetMaster():
             cfg.set_master(link.ifname, link.master)
         case Route():
@@ -58,6 +59,8 @@ def _send(cfg: NamespaceConfig, link: Link) -> None:
                      fwmask=link.fwmark, iifname=link.iif, suppress_prefixlength=link.suppress_prefixlength)
         case Neighbour():
             cfg.neighbour(link.ip, link.mac, link.dev)
+        case NeighbourGone():
+            cfg.forget_neighbour(link.ip, link.dev)
         case Fdb():
             cfg.fdb(link.mac, link.dst, link.dev)
         case Vxlan():
@@ -130,6 +133,8 @@ def steps(plan: Plan) -> Iterator[Step]:
             yield (f"overlay {node.name}", lambda node=node: build_overlay(plan, node))  # type: ignore[misc]
     for pod in plan.pods:
         yield (f"pod {pod.key}", lambda pod=pod: build_pod(plan, pod))  # type: ignore[misc]
+    if plan.cni == "vpc":
+        yield ("fabric map (permanent ARP entries)", lambda: apply(wiring.fabric_map(plan, plan.pods)))
     if plan.external is not None:
         yield ("external client and load balancer", lambda: build_external(plan))
     for lb in plan.load_balancers:

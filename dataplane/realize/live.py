@@ -36,7 +36,7 @@ from typing import NoReturn
 from dataplane.agent import ready
 from dataplane.errors import DpctlError
 from dataplane.kernel import etcnetns, netns
-from dataplane.realize import fabric, identities, netpol, outsidetrust, podfiles, route53, services, vpc
+from dataplane.realize import fabric, identities, netpol, outsidetrust, podfiles, route53, services, vpc, wiring
 from dataplane.state.store import StateDir
 from dataplane.topology import plan_from_sources
 from dataplane.topology.limits import DEFAULT_LIMITS, Limits
@@ -103,6 +103,7 @@ def _build_pods(plan: Plan, pods: list[Pod]) -> None:
             made.append(pod)
             fabric.build_pod(plan, pod)
             etcnetns.write(pod.netns, podfiles.files_for(plan, pod))
+        fabric.apply(wiring.fabric_map(plan, pods))
     except BaseException:
         _remove_pods(plan, made)
         raise
@@ -116,9 +117,15 @@ def _clear_leftover(plan: Plan, pod: Pod) -> None:
         _remove_pods(plan, [pod])
 
 
-def _remove_pods(plan: Plan, pods: list[Pod]) -> list[str]:
-    """Remove every one of ``pods`` that can be removed; what could not, and why."""
+def _remove_pods(plan: Plan, pods: list[Pod], staying: Plan | None = None) -> list[str]:
+    """Remove every one of ``pods`` that can be removed; what could not, and why.  The fabric map forgets
+    them, but for an address a pod of ``staying`` (the plan that runs next) has taken over."""
     failures = []
+    taken = {p.ip for p in staying.pods} if staying is not None else set()
+    try:
+        fabric.apply(wiring.fabric_unmap(plan, [p for p in pods if p.ip not in taken]))
+    except OSError as exc:
+        failures.append(f"permanent ARP entries: {exc}")
     for pod in pods:
         try:
             fabric.remove_pod_link(plan, pod)
@@ -151,7 +158,7 @@ def roll_out(state: StateDir, old: Plan, new: Plan, overrides: Overrides, source
     except BaseException as exc:
         _roll_back(state, old, new, added, exc)
     state.save_inputs(sources, overrides)
-    failures = _remove_pods(old, removed)
+    failures = _remove_pods(old, removed, staying=new)
     if failures:
         raise DpctlError(f"the change is live, but some removed pods' namespaces are left: {'; '.join(failures)}")
     return ChangeReport(
@@ -170,7 +177,9 @@ def _roll_back(state: StateDir, old: Plan, new: Plan, added: list[Pod], cause: B
         services.apply_all(old)
         netpol.apply_all(old)
         vpc.apply_all(old)
-        leftovers = _remove_pods(new, added)
+        leftovers = _remove_pods(new, added, staying=old)
+        reused = {p.ip for p in added}  # an address an added pod took over points at the old pod's node again
+        fabric.apply(wiring.fabric_map(old, [p for p in old.pods if p.ip in reused]))
     except BaseException as again:
         raise DpctlError(
             f"the change {what}; putting the emulation back failed too ({again}): "

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from dataplane.topology.naming import LB_PUBLIC_IFACE, LB_TRANSIT_IFACE, ROUTER_LB_IFACE, VXLAN_IFACE
@@ -71,6 +71,7 @@ class Veth:
     peer_netns: str
     mtu: int
     mac: str | None = None
+    peer_mac: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,18 @@ class PolicyRule:
 
 @dataclass(frozen=True)
 class Neighbour:
+    """A permanent ARP entry (made or replaced)."""
+
     ip: str
     mac: str
+    dev: str
+
+
+@dataclass(frozen=True)
+class NeighbourGone:
+    """The ARP entry of ``ip`` on ``dev`` removed, if there is one."""
+
+    ip: str
     dev: str
 
 
@@ -128,7 +139,7 @@ class Vxlan:
     mtu: int
 
 
-Link = Sysctl | Up | Bridge | Address | Veth | SetMaster | Route | PolicyRule | Neighbour | Fdb | Vxlan
+Link = Sysctl | Up | Bridge | Address | Veth | SetMaster | Route | PolicyRule | Neighbour | NeighbourGone | Fdb | Vxlan
 
 
 # -- requests: what one step sends, in order -----------------------------------
@@ -162,8 +173,21 @@ def pod_mtu(plan: Plan) -> int:
 
 def vxlan_mac(plan: Plan, node: Node) -> str:
     """A stable, locally administered MAC for a node's VTEP."""
-    digest = hashlib.sha256(f"{plan.name}/{node.name}".encode()).digest()
-    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
+    return _mac(f"{plan.name}/{node.name}")
+
+
+def node_mac(plan: Plan, node: Node) -> str:
+    """A node's ``eth0`` (its ENI): stable, so the fabric map can name it before it exists."""
+    return _mac(f"{plan.name}/{node.name}/eth0")
+
+
+def pod_mac(plan: Plan, pod: Pod) -> str:
+    """A pod's ``eth0``: stable, so its node's permanent ARP entry can name it."""
+    return _mac(f"{plan.name}/{pod.namespace}/{pod.name}/eth0")
+
+
+def _mac(text: str) -> str:
+    return "02:" + ":".join(f"{b:02x}" for b in hashlib.sha256(text.encode()).digest()[:5])
 
 
 def forwarding_on() -> tuple[Link, ...]:
@@ -213,7 +237,7 @@ def node(plan: Plan, node: Node) -> list[Request]:
         Configure(
             plan.router_netns,
             (
-                Veth(node.router_iface, "eth0", node.netns, mtu=UNDERLAY_MTU),
+                Veth(node.router_iface, "eth0", node.netns, mtu=UNDERLAY_MTU, peer_mac=node_mac(plan, node)),
                 SetMaster(node.router_iface, subnet.bridge),
                 Up(node.router_iface),
             ),
@@ -288,9 +312,11 @@ def pod(plan: Plan, pod: Pod) -> list[Request]:
         Configure(
             host.netns,
             (
-                Veth(pod.host_iface, "eth0", pod.netns, mtu=pod_mtu(plan), mac=HOST_VETH_MAC),
+                Veth(pod.host_iface, "eth0", pod.netns, mtu=pod_mtu(plan), mac=HOST_VETH_MAC,
+                     peer_mac=pod_mac(plan, pod)),
                 Up(pod.host_iface),
                 Route(f"{pod.ip}/32", dev=pod.host_iface, scope_link=True),
+                Neighbour(pod.ip, pod_mac(plan, pod), pod.host_iface),
             ),
         ),
         Configure(
@@ -306,6 +332,43 @@ def pod(plan: Plan, pod: Pod) -> list[Request]:
     ]
 
 
+def fabric_map(plan: Plan, pods: Sequence[Pod]) -> list[Request]:
+    """Where ``pods`` are, as the VPC fabric knows every ENI address (VPC CNI): a permanent ARP entry for
+    each in the router (on its subnet's bridge) and in every other node of its subnet, pointing at its
+    node's ``eth0``.
+
+    The kernel's ARP table is one for all namespaces, bounded by the host's
+    ``gc_thresh3`` (1,024 by default), and a burst of first packets to new
+    addresses cannot evict entries younger than 5 s: at a thousand pods,
+    learned entries overflowed it and first SYNs were dropped. Permanent
+    entries do not count against it."""
+    if plan.cni != "vpc":
+        return []
+    entries: dict[str, list[Link]] = {}
+    for pod in pods:
+        host = plan.node(pod.node)
+        mac = node_mac(plan, host)
+        entries.setdefault(plan.router_netns, []).append(Neighbour(pod.ip, mac, plan.subnet(host.subnet).bridge))
+        for peer in plan.nodes:
+            if peer.subnet == host.subnet and peer.name != host.name:
+                entries.setdefault(peer.netns, []).append(Neighbour(pod.ip, mac, "eth0"))
+    return [Configure(netns_name, tuple(links)) for netns_name, links in entries.items()]
+
+
+def fabric_unmap(plan: Plan, pods: Sequence[Pod]) -> list[Request]:
+    """``fabric_map``'s entries of ``pods`` removed (their own node's goes with their veth)."""
+    if plan.cni != "vpc":
+        return []
+    entries: dict[str, list[Link]] = {}
+    for pod in pods:
+        host = plan.node(pod.node)
+        entries.setdefault(plan.router_netns, []).append(NeighbourGone(pod.ip, plan.subnet(host.subnet).bridge))
+        for peer in plan.nodes:
+            if peer.subnet == host.subnet and peer.name != host.name:
+                entries.setdefault(peer.netns, []).append(NeighbourGone(pod.ip, "eth0"))
+    return [Configure(netns_name, tuple(links)) for netns_name, links in entries.items()]
+
+
 def load_balancer_node(plan: Plan, node: LbNode) -> list[Request]:
     """One zone's node of an ALB: like a cluster node on its zone's subnet
     bridge, with the VPC router as its default gateway (its public address,
@@ -316,7 +379,7 @@ def load_balancer_node(plan: Plan, node: LbNode) -> list[Request]:
         Configure(
             plan.router_netns,
             (
-                Veth(node.router_iface, "eth0", node.netns, mtu=UNDERLAY_MTU),
+                Veth(node.router_iface, "eth0", node.netns, mtu=UNDERLAY_MTU, peer_mac=node_mac(plan, node)),
                 SetMaster(node.router_iface, subnet.bridge),
                 Up(node.router_iface),
             ),

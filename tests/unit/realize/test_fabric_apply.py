@@ -112,7 +112,7 @@ def test_every_kind_of_request_becomes_its_kernel_call_in_order(kernel: Recorder
         ("open", "dp-t.a1"),
         ("sysctl", "net.ipv4.ip_forward", 1, {}),
         ("bridge", "br0", {}),
-        ("veth", "pv1", "eth0", "dp-t.ns.p", {"mac": "ee:ee:ee:ee:ee:ee", "mtu": 1450}),
+        ("veth", "pv1", "eth0", "dp-t.ns.p", {"mac": "ee:ee:ee:ee:ee:ee", "peer_mac": None, "mtu": 1450}),
         ("set_master", "pv1", "br0", {}),
         ("up", "pv1", {}),
         ("address", "pv1", "10.0.0.1/24", {}),

@@ -46,6 +46,7 @@ def namespaces(request: Request) -> list[str]:
 
 def test_step_names_and_order(plan: Plan, recorded: Recorded) -> None:
     overlay = ["overlay a1", "overlay b1"] if plan.cni == "overlay" else []
+    fabric_map = ["fabric map (permanent ARP entries)"] if plan.cni == "vpc" else []
     assert [name for name, _ in recorded] == [
         "router",
         "node a1",
@@ -54,6 +55,7 @@ def test_step_names_and_order(plan: Plan, recorded: Recorded) -> None:
         "pod default/web",
         "pod kube-system/coredns-0",
         "pod kube-system/coredns-1",
+        *fabric_map,
         "external client and load balancer",
     ]
 

@@ -17,6 +17,7 @@ from dataplane.realize.wiring import (
     CreateNamespace,
     Fdb,
     Neighbour,
+    NeighbourGone,
     Route,
     Ruleset,
     SetMaster,
@@ -60,7 +61,8 @@ ROUTER = [
 ]
 
 NODE_A1_ROUTER_SIDE = Configure(
-    "dp-t.vpc", (Veth("n-a1", "eth0", "dp-t.a1", mtu=1500), SetMaster("n-a1", "br-sub-a"), Up("n-a1"))
+    "dp-t.vpc", (Veth("n-a1", "eth0", "dp-t.a1", mtu=1500, peer_mac=wiring.node_mac(VPC, VPC.node("a1"))),
+                 SetMaster("n-a1", "br-sub-a"), Up("n-a1"))
 )
 NODE_A1_COMMON = (
     *FORWARDING,
@@ -160,9 +162,11 @@ def test_vpc_pod_takes_a_subnet_address_on_a_full_size_veth() -> None:
         Configure(
             "dp-t.a1",
             (
-                Veth("pv82b3ade9d00", "eth0", "dp-t.default.web", mtu=1500, mac=HOST_MAC),
+                Veth("pv82b3ade9d00", "eth0", "dp-t.default.web", mtu=1500, mac=HOST_MAC,
+                     peer_mac=wiring.pod_mac(VPC, web)),
                 Up("pv82b3ade9d00"),
                 Route("192.168.10.5/32", dev="pv82b3ade9d00", scope_link=True),
+                Neighbour("192.168.10.5", wiring.pod_mac(VPC, web), "pv82b3ade9d00"),  # no ARP for its own pods
             ),
         ),
         Configure(
@@ -185,9 +189,11 @@ def test_overlay_pod_takes_a_pod_cidr_address_and_leaves_room_for_vxlan() -> Non
         Configure(
             "dp-t.a1",
             (
-                Veth("pv82b3ade9d00", "eth0", "dp-t.default.web", mtu=1450, mac=HOST_MAC),
+                Veth("pv82b3ade9d00", "eth0", "dp-t.default.web", mtu=1450, mac=HOST_MAC,
+                     peer_mac=wiring.pod_mac(OVERLAY, web)),
                 Up("pv82b3ade9d00"),
                 Route("10.244.0.2/32", dev="pv82b3ade9d00", scope_link=True),
+                Neighbour("10.244.0.2", wiring.pod_mac(OVERLAY, web), "pv82b3ade9d00"),  # no ARP for its own pods
             ),
         ),
         Configure(
@@ -236,3 +242,19 @@ def test_pod_mtu_and_vtep_mac() -> None:
     assert (wiring.pod_mtu(VPC), wiring.pod_mtu(OVERLAY)) == (1500, 1450)
     # locally administered unicast (02:), then 5 bytes of sha256("<emulation>/<node>")
     assert wiring.vxlan_mac(OVERLAY, OVERLAY.node("a1")) == A1_VTEP_MAC
+
+
+def test_the_fabric_map_points_every_pod_at_its_node_wherever_it_is_on_link() -> None:
+    """The router (on the pod's subnet bridge) and every other node of that subnet get a permanent entry;
+    the overlay needs none (pods sit behind vxlan0's static entries)."""
+    pods = list(VPC.pods)
+    mapped = {r.netns: r.links for r in wiring.fabric_map(VPC, pods) if isinstance(r, Configure)}
+    web = VPC.pod("default", "web")
+    a1 = wiring.node_mac(VPC, VPC.node("a1"))
+    assert Neighbour(web.ip, a1, "br-sub-a") in mapped["dp-t.vpc"]
+    same_subnet = [n.netns for n in VPC.nodes if n.subnet == "sub-a" and n.name != "a1"]
+    assert all(Neighbour(web.ip, a1, "eth0") in mapped[ns] for ns in same_subnet)
+    assert "dp-t.a1" not in mapped or Neighbour(web.ip, a1, "eth0") not in mapped["dp-t.a1"]
+    gone = {r.netns: r.links for r in wiring.fabric_unmap(VPC, [web]) if isinstance(r, Configure)}
+    assert gone["dp-t.vpc"] == (NeighbourGone(web.ip, "br-sub-a"),)
+    assert wiring.fabric_map(OVERLAY, list(OVERLAY.pods)) == [] == wiring.fabric_unmap(OVERLAY, list(OVERLAY.pods))
