@@ -33,6 +33,9 @@ class NamespaceConfig:
         self.netns = netns
         self._thread = NetnsThread(netns)
         self._ipr: IPRoute = self._thread.call(lambda: IPRoute(groups=0))
+        # Interface indexes looked up so far: a lookup is a netlink round trip (about 0.5 ms through pyroute2),
+        # several per pod.  Loopback is index 1 in every namespace; only this handle deletes links here.
+        self._indexes: dict[str, int] = {"lo": 1}
 
     def close(self) -> None:
         try:
@@ -51,13 +54,17 @@ class NamespaceConfig:
 
     # -- lookups -------------------------------------------------------------
     def index(self, ifname: str) -> int:
+        if ifname in self._indexes:
+            return self._indexes[ifname]
+
         def lookup() -> int:
             found = self._ipr.link_lookup(ifname=ifname)
             if not found:
                 raise LookupError(f"no interface {ifname} in {self.netns}")
             return int(found[0])
 
-        return int(self._do(lookup))
+        self._indexes[ifname] = int(self._do(lookup))
+        return self._indexes[ifname]
 
     def link_names(self) -> list[str]:
         return list(self._do(lambda: [link.get("ifname") for link in self._ipr.get_links()]))
@@ -183,6 +190,8 @@ class NamespaceConfig:
         asynchronous namespace clean-up runs, so a pod re-made at once under
         the same name would find its node-side veth name still taken: remove
         the pair explicitly first."""
+
+        self._indexes.pop(ifname, None)
 
         def delete() -> bool:
             found = self._ipr.link_lookup(ifname=ifname)

@@ -131,8 +131,11 @@ def steps(plan: Plan) -> Iterator[Step]:
     if plan.cni == "overlay":
         for node in plan.nodes:
             yield (f"overlay {node.name}", lambda node=node: build_overlay(plan, node))  # type: ignore[misc]
-    for pod in plan.pods:
-        yield (f"pod {pod.key}", lambda pod=pod: build_pod(plan, pod))  # type: ignore[misc]
+    for node in plan.nodes:
+        on_node = plan.pods_on(node.name)
+        if on_node:
+            yield (f"pods on node {node.name} ({len(on_node)})",
+                   lambda on_node=on_node: apply(wiring.pods(plan, on_node)))  # type: ignore[misc]
     if plan.cni == "vpc":
         yield ("fabric map (permanent ARP entries)", lambda: apply(wiring.fabric_map(plan, plan.pods)))
     if plan.external is not None:

@@ -304,8 +304,23 @@ def overlay(plan: Plan, node: Node) -> list[Request]:
     ]
 
 
+def pods(plan: Plan, batch: Sequence[Pod]) -> list[Request]:
+    """``pod``'s requests for every pod of ``batch``, with the node side of each node's pods sent over one
+    netlink handle: the namespaces first, then each node's veths, routes and ARP entries, then each pod's
+    own end.  Opening a handle in a namespace costs about a millisecond, a pod's whole node side three."""
+    made = [pod(plan, p) for p in batch]
+    node_side: dict[str, list[Link]] = {}
+    for requests in made:
+        host = requests[1]
+        assert isinstance(host, Configure)
+        node_side.setdefault(host.netns, []).extend(host.links)
+    return [*(r[0] for r in made), *(Configure(ns, tuple(links)) for ns, links in node_side.items()),
+            *(r[2] for r in made)]
+
+
 def pod(plan: Plan, pod: Pod) -> list[Request]:
-    """The pod's veth from its node's side (/32 route to it), then the pod's own end."""
+    """The pod's namespace, its veth from its node's side (/32 route and ARP entry to it), then the pod's own
+    end."""
     host = plan.node(pod.node)
     return [
         CreateNamespace(pod.netns),

@@ -52,9 +52,7 @@ def test_step_names_and_order(plan: Plan, recorded: Recorded) -> None:
         "node a1",
         "node b1",
         *overlay,
-        "pod default/web",
-        "pod kube-system/coredns-0",
-        "pod kube-system/coredns-1",
+        *(f"pods on node {n.name} ({len(plan.pods_on(n.name))})" for n in plan.nodes if plan.pods_on(n.name)),
         *fabric_map,
         "external client and load balancer",
     ]
@@ -78,15 +76,26 @@ def test_each_namespace_is_made_once_before_anything_acts_in_it(recorded: Record
                 assert set(namespaces(request)) <= set(made), request
 
 
+def _pods_step(plan: Plan, node: str) -> str:
+    return f"pods on node {node} ({len(plan.pods_on(node))})"
+
+
 def test_pod_requests_come_after_their_nodes(plan: Plan, recorded: Recorded) -> None:
     position = {name: i for i, (name, _) in enumerate(recorded)}
     for pod in plan.pods:
         node_steps = [f"node {pod.node}", *([f"overlay {pod.node}"] if plan.cni == "overlay" else [])]
-        assert all(position[f"pod {pod.key}"] > position[step] for step in node_steps)
+        assert all(position[_pods_step(plan, pod.node)] > position[step] for step in node_steps)
 
 
-def test_a_pod_step_sends_its_wiring(plan: Plan, recorded: Recorded) -> None:
-    """Live changes build a pod with ``fabric.build_pod``: the same requests as ``up``."""
+def test_a_nodes_pods_step_sends_what_building_each_pod_alone_sends(plan: Plan, recorded: Recorded) -> None:
+    """Live changes build a pod with ``fabric.build_pod``: the same requests as ``up``, which sends a node's
+    side of all its pods over one handle."""
     steps = dict(recorded)
-    for pod in plan.pods:
-        assert steps[f"pod {pod.key}"] == wiring.pod(plan, pod)
+    for node in {p.node for p in plan.pods}:
+        batched = steps[_pods_step(plan, node)]
+        alone = [r for pod in plan.pods_on(node) for r in wiring.pod(plan, pod)]
+        links = lambda requests: sorted((r.netns, repr(link)) for r in requests  # noqa: E731
+                                        if isinstance(r, Configure) for link in r.links)
+        assert links(batched) == links(alone)
+        assert sorted(r.netns for r in batched if isinstance(r, CreateNamespace)) == sorted(
+            r.netns for r in alone if isinstance(r, CreateNamespace))
