@@ -12,6 +12,7 @@ from typing import assert_never
 
 from dataplane.kernel import netns, nft
 from dataplane.kernel.links import NamespaceConfig
+from dataplane.kernel.rtnlbatch import RtnlBatch
 from dataplane.realize import egress_wiring, network_wiring, wiring
 from dataplane.realize.wiring import (
     Address,
@@ -37,7 +38,13 @@ from dataplane.topology.plan import Node, Plan, Pod
 Step = tuple[str, Callable[[], None]]
 
 
-def _send(cfg: NamespaceConfig, link: Link) -> None:
+def _batchable(links: Iterable[Link]) -> bool:
+    """Whether every link is a plain request ``RtnlBatch`` sends (main-table unicast routes only)."""
+    return all(isinstance(link, (Up, Address, Neighbour, NeighbourGone))
+               or (isinstance(link, Route) and link.table is None and link.kind is None) for link in links)
+
+
+def _send(cfg: NamespaceConfig | RtnlBatch, link: Link) -> None:
     match link:
         case Sysctl():
             cfg.sysctl(link.key, link.value)
@@ -72,12 +79,17 @@ def _send(cfg: NamespaceConfig, link: Link) -> None:
 
 
 def apply(requests: Iterable[Request]) -> None:
-    """Send ``requests`` to the kernel in order; each ``Configure`` is one
-    ``NamespaceConfig`` (one thread inside the namespace, one netlink handle)."""
+    """Send ``requests`` to the kernel in order; each ``Configure`` is one ``RtnlBatch`` when it holds only
+    plain requests (links up, addresses, routes, ARP entries: one send, acks read together), else one
+    ``NamespaceConfig`` (one thread inside the namespace, one pyroute2 handle)."""
     for request in requests:
         match request:
             case CreateNamespace():
                 netns.create(request.netns)
+            case Configure() if _batchable(request.links):
+                with RtnlBatch(request.netns) as batch:
+                    for link in request.links:
+                        _send(batch, link)
             case Configure():
                 with NamespaceConfig(request.netns) as cfg:
                     for link in request.links:

@@ -309,13 +309,16 @@ def pods(plan: Plan, batch: Sequence[Pod]) -> list[Request]:
     netlink handle: the namespaces first, then each node's veths, routes and ARP entries, then each pod's
     own end.  Opening a handle in a namespace costs about a millisecond, a pod's whole node side three."""
     made = [pod(plan, p) for p in batch]
-    node_side: dict[str, list[Link]] = {}
+    veths: dict[str, list[Link]] = {}
+    rest: dict[str, list[Link]] = {}
     for requests in made:
         host = requests[1]
         assert isinstance(host, Configure)
-        node_side.setdefault(host.netns, []).extend(host.links)
-    return [*(r[0] for r in made), *(Configure(ns, tuple(links)) for ns, links in node_side.items()),
-            *(r[2] for r in made)]
+        veths.setdefault(host.netns, []).extend(link for link in host.links if isinstance(link, Veth))
+        rest.setdefault(host.netns, []).extend(link for link in host.links if not isinstance(link, Veth))
+    # the veths first, on their own: what follows them is all a batch of plain requests can carry
+    return [*(r[0] for r in made), *(Configure(ns, tuple(links)) for ns, links in veths.items()),
+            *(Configure(ns, tuple(links)) for ns, links in rest.items()), *(r[2] for r in made)]
 
 
 def pod(plan: Plan, pod: Pod) -> list[Request]:

@@ -13,6 +13,7 @@ from typing import Any, Self
 import pytest
 
 from dataplane.kernel.links import NamespaceConfig
+from dataplane.kernel.rtnlbatch import RtnlBatch
 from dataplane.realize import fabric
 from dataplane.realize.wiring import (
     Address,
@@ -47,15 +48,18 @@ class Recorder:
         self.calls.append(("nft.apply", name, ruleset))
 
     def config(self, name: str) -> Session:
-        return Session(self, name)
+        return Session(self, name, NamespaceConfig, "open")
+
+    def batch(self, name: str) -> Session:
+        return Session(self, name, RtnlBatch, "batch")
 
 
 class Session:
-    def __init__(self, recorder: Recorder, netns: str):
-        self._recorder, self._netns = recorder, netns
+    def __init__(self, recorder: Recorder, netns: str, real: type, opening: str):
+        self._recorder, self._netns, self._real, self._opening = recorder, netns, real, opening
 
     def __enter__(self) -> Self:
-        self._recorder.calls.append(("open", self._netns))
+        self._recorder.calls.append((self._opening, self._netns))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -63,7 +67,7 @@ class Session:
 
     def __getattr__(self, method: str) -> Any:
         def call(*args: Any, **kwargs: Any) -> None:
-            inspect.signature(getattr(NamespaceConfig, method)).bind(None, *args, **kwargs)
+            inspect.signature(getattr(self._real, method)).bind(None, *args, **kwargs)
             self._recorder.calls.append((method, *args, kwargs))
 
         return call
@@ -75,6 +79,7 @@ def kernel(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     monkeypatch.setattr(fabric, "netns", recorder)
     monkeypatch.setattr(fabric, "nft", recorder)
     monkeypatch.setattr(fabric, "NamespaceConfig", recorder.config)
+    monkeypatch.setattr(fabric, "RtnlBatch", recorder.batch)
     return recorder
 
 
@@ -132,7 +137,7 @@ def test_every_kind_of_request_becomes_its_kernel_call_in_order(kernel: Recorder
         ),
         ("fdb", "02:00:00:00:00:02", "192.168.20.4", "vxlan0", {}),
         ("close", "dp-t.a1"),
-        ("open", "dp-t.ns.p"),
+        ("batch", "dp-t.ns.p"),  # plain requests only: one RtnlBatch
         ("route", "default", {"via": "169.254.1.1", "dev": "eth0", "onlink": True, "scope_link": False, "table": None,
                               "kind": None, "src": None}),
         ("close", "dp-t.ns.p"),
