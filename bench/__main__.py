@@ -1,17 +1,18 @@
-"""``python -m bench [services|throughput|mesh|l7|edge|security|nat|verify|robustness|all]``."""
+"""``python -m bench [services|throughput|mesh|l7|edge|security|nat|verify|robustness|scale [PODS ...]|all]``."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import edge, l7, mesh, natgateway, robustness, security, service_sync, throughput, verify
+from bench import edge, l7, mesh, natgateway, robustness, scale, security, service_sync, throughput, verify
 
 
 def main(argv: list[str]) -> int:
     which = argv[0] if argv else "all"
-    if which not in ("services", "throughput", "mesh", "l7", "edge", "security", "nat", "verify", "robustness", "all"):
-        print("usage: scripts/bench [services|throughput|mesh|l7|edge|security|nat|verify|robustness|all]",
-              file=sys.stderr)
+    known = ("services", "throughput", "mesh", "l7", "edge", "security", "nat", "verify", "robustness", "scale", "all")
+    sizes = argv[1:] if which == "scale" else []
+    if which not in known or not all(s.isdigit() and int(s) > 0 for s in sizes):
+        print(f"usage: scripts/bench [{'|'.join(known[:-2])}|scale [PODS ...]|all]", file=sys.stderr)
         return 2
     if which in ("services", "all"):
         service_sync.run()
@@ -31,6 +32,8 @@ def main(argv: list[str]) -> int:
         verify.run()
     if which in ("robustness", "all"):
         robustness.run()
+    if which in ("scale", "all"):
+        scale.run(tuple(int(s) for s in sizes) or scale.SIZES)
     return 0
 
 

@@ -37,6 +37,7 @@ from dataplane.agent import ready
 from dataplane.errors import DpctlError
 from dataplane.kernel import etcnetns, netns
 from dataplane.realize import fabric, identities, netpol, outsidetrust, podfiles, route53, services, vpc, wiring
+from dataplane.realize.up import AGENT_READY_PER_POD
 from dataplane.state.store import StateDir
 from dataplane.topology import plan_from_sources
 from dataplane.topology.limits import DEFAULT_LIMITS, Limits
@@ -44,7 +45,7 @@ from dataplane.topology.overrides import Overrides
 from dataplane.topology.plan import Plan, Pod
 from dataplane.topology.sources import Source
 
-AGENT_RELOAD_TIMEOUT = 10.0
+AGENT_RELOAD_TIMEOUT = 10.0  # and AGENT_READY_PER_POD more per pod of the plan, as at start
 # What a running emulation cannot change without being rebuilt.
 _FIXED_FIELDS = (
     "cni", "vpc_cidr", "service_cidr", "cluster_domain", "pod_cidr", "subnets", "nodes", "external",
@@ -92,7 +93,8 @@ def reload_agents(state: StateDir, plan: Plan) -> None:
         if current is None:
             raise DpctlError(f"the agent of node {node.name} is not running; 'dpctl status' shows the emulation")
         os.kill(current.pid, signal.SIGHUP)
-    ready.wait(Path(state.path), [n.name for n in plan.nodes], lambda status: status.plan == digest, AGENT_RELOAD_TIMEOUT)
+    ready.wait(Path(state.path), [n.name for n in plan.nodes], lambda status: status.plan == digest,
+               AGENT_RELOAD_TIMEOUT + AGENT_READY_PER_POD * len(plan.pods))
 
 
 def _build_pods(plan: Plan, pods: list[Pod]) -> None:

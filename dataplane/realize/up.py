@@ -22,6 +22,13 @@ from dataplane.topology.plan import Plan
 from dataplane.topology.sources import Source
 
 AGENT_READY_TIMEOUT = 20.0
+# Agents start in parallel on few cores, each opening every socket of its pods: at 10,000 pods on 50 nodes
+# they took longer than 20 s together, so the wait grows with the pods (10,000 pods: 120 s).
+AGENT_READY_PER_POD = 0.01
+
+
+def agent_ready_timeout(plan: Plan) -> float:
+    return AGENT_READY_TIMEOUT + AGENT_READY_PER_POD * len(plan.pods)
 Progress = Callable[[str, int, int], None]
 
 
@@ -39,7 +46,7 @@ def _start_agents(plan: Plan, state: StateDir) -> None:
     def exited(node: str) -> str | None:
         return f"exited; see {state.agent_log_path(node)}" if agents[node].poll() is not None else None
 
-    ready.wait(Path(state.path), sorted(agents), lambda status: True, AGENT_READY_TIMEOUT, gone=exited)
+    ready.wait(Path(state.path), sorted(agents), lambda status: True, agent_ready_timeout(plan), gone=exited)
 
 
 def _write_pod_files(plan: Plan) -> None:
