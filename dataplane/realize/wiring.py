@@ -397,7 +397,7 @@ def load_balancer_node(plan: Plan, node: LbNode) -> list[Request]:
         Configure(
             plan.router_netns,
             (
-                Veth(node.router_iface, "eth0", node.netns, mtu=UNDERLAY_MTU, peer_mac=node_mac(plan, node)),
+                Veth(node.router_iface, "eth0", node.netns, mtu=UNDERLAY_MTU),
                 SetMaster(node.router_iface, subnet.bridge),
                 Up(node.router_iface),
             ),

@@ -7,6 +7,8 @@ link-local gateway, the overlay's static VXLAN peers, the outside world.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dataplane.realize import wiring
@@ -26,6 +28,7 @@ from dataplane.realize.wiring import (
     Veth,
     Vxlan,
 )
+from dataplane.topology import plan_from_text
 from dataplane.topology.plan import Plan
 from tests.unit.realize.plans import small
 
@@ -258,3 +261,15 @@ def test_the_fabric_map_points_every_pod_at_its_node_wherever_it_is_on_link() ->
     gone = {r.netns: r.links for r in wiring.fabric_unmap(VPC, [web]) if isinstance(r, Configure)}
     assert gone["dp-t.vpc"] == (NeighbourGone(web.ip, "br-sub-a"),)
     assert wiring.fabric_map(OVERLAY, list(OVERLAY.pods)) == [] == wiring.fabric_unmap(OVERLAY, list(OVERLAY.pods))
+
+
+def test_an_alb_node_is_wired_on_its_zones_subnet_with_a_kernel_chosen_mac() -> None:
+    """ALB nodes are not in the fabric map: their veth takes no derived MAC (an LbNode has no name)."""
+    text = (Path(__file__).resolve().parents[2] / "integration/topologies/alb.yaml").read_text()
+    plan = plan_from_text(text.replace("NAME", "t").replace("CNI", "vpc"), "alb.yaml")
+    nodes = [n for lb in plan.load_balancers if lb.kind == "alb" for n in lb.nodes]
+    assert nodes
+    for node in nodes:
+        made = wiring.load_balancer_node(plan, node)
+        [veth] = [link for r in made if isinstance(r, Configure) for link in r.links if isinstance(link, Veth)]
+        assert veth.peer_netns == node.netns and veth.peer_mac is None
