@@ -55,16 +55,19 @@ def test_full_cycle_leaves_host_unchanged(tmp_path: Path) -> None:
 def test_failure_half_way_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     name = unique_name("rollback")
     plan = load_plan(write_topology(tmp_path, "fabric.yaml", name, CNI="vpc"))
-    real_build_pod = fabric.build_pod
+    real_create = fabric.netns.create
+    pods = {p.netns: p.name for p in plan.pods}
     built: list[str] = []
 
-    def failing_build_pod(plan_: object, pod: object) -> None:
-        if len(built) == 2:
+    def failing_create(netns_name: str) -> None:
+        """The third pod namespace cannot be made: half of the pods are built by then."""
+        if netns_name in pods and len(built) == 2:
             raise OSError("injected failure")
-        real_build_pod(plan_, pod)  # type: ignore[arg-type]
-        built.append(pod.name)  # type: ignore[attr-defined]
+        real_create(netns_name)
+        if netns_name in pods:
+            built.append(pods[netns_name])
 
-    monkeypatch.setattr(fabric, "build_pod", failing_build_pod)
+    monkeypatch.setattr(fabric.netns, "create", failing_create)
     before = hostsnapshot.snapshot()
     try:
         with pytest.raises(BuildError, match="injected failure"):
