@@ -28,7 +28,6 @@ Only a plan with ``vpc_network`` (``vpc.network``) gets any of it.  Where each p
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 
 from dataplane.realize.egress_wiring import FIRST_ROUTE_TABLE, LOCAL_ONLY_TABLE, MAIN_TABLE
@@ -52,6 +51,7 @@ from dataplane.realize.wiring import (
     Up,
     Veth,
     Vxlan,
+    derived_mac,
     forwarding_on,
 )
 from dataplane.topology.plan import Plan
@@ -199,7 +199,7 @@ def _vpn(network: Network, site: OnPremises) -> list[Request]:
     mtu = UNDERLAY_MTU - VXLAN_OVERHEAD
 
     def tunnel(own_wan: End, own_tun: End, far_wan: End, far_tun: End) -> tuple[Link, ...]:
-        mac, far_mac = _mac(own_tun), _mac(far_tun)
+        mac, far_mac = (derived_mac(f"{end.netns}/{end.iface}") for end in (own_tun, far_tun))
         return (Vxlan(own_tun.iface, vni=site.vni, local=own_wan.ip, dev=own_wan.iface, port=VXLAN_PORT, mac=mac,
                       mtu=mtu),
                 Address(own_tun.iface, f"{own_tun.ip}/{LINK_PREFIX}"), Up(own_tun.iface),
@@ -238,11 +238,6 @@ def edge_ruleset(network: Network, vpc: Vpc) -> str:
         f"{rules}"
         "  }\n}\n"
     )
-
-
-def _mac(end: End) -> str:
-    digest = hashlib.sha256(f"{end.netns}/{end.iface}".encode()).digest()
-    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
 
 
 def _prefixlen(cidr: str) -> int:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from dataplane.topology.naming import LB_PUBLIC_IFACE, LB_TRANSIT_IFACE, ROUTER_LB_IFACE, VXLAN_IFACE
@@ -173,20 +173,21 @@ def pod_mtu(plan: Plan) -> int:
 
 def vxlan_mac(plan: Plan, node: Node) -> str:
     """A stable, locally administered MAC for a node's VTEP."""
-    return _mac(f"{plan.name}/{node.name}")
+    return derived_mac(f"{plan.name}/{node.name}")
 
 
 def node_mac(plan: Plan, node: Node) -> str:
     """A node's ``eth0`` (its ENI): stable, so the fabric map can name it before it exists."""
-    return _mac(f"{plan.name}/{node.name}/eth0")
+    return derived_mac(f"{plan.name}/{node.name}/eth0")
 
 
 def pod_mac(plan: Plan, pod: Pod) -> str:
     """A pod's ``eth0``: stable, so its node's permanent ARP entry can name it."""
-    return _mac(f"{plan.name}/{pod.namespace}/{pod.name}/eth0")
+    return derived_mac(f"{plan.name}/{pod.namespace}/{pod.name}/eth0")
 
 
-def _mac(text: str) -> str:
+def derived_mac(text: str) -> str:
+    """A stable, locally administered MAC named by ``text``."""
     return "02:" + ":".join(f"{b:02x}" for b in hashlib.sha256(text.encode()).digest()[:5])
 
 
@@ -360,30 +361,26 @@ def fabric_map(plan: Plan, pods: Sequence[Pod]) -> list[Request]:
     addresses cannot evict entries younger than 5 s: at a thousand pods,
     learned entries overflowed it and first SYNs were dropped. Permanent
     entries do not count against it."""
-    if plan.cni != "vpc":
-        return []
-    entries: dict[str, list[Link]] = {}
-    for pod in pods:
-        host = plan.node(pod.node)
-        mac = node_mac(plan, host)
-        entries.setdefault(plan.router_netns, []).append(Neighbour(pod.ip, mac, plan.subnet(host.subnet).bridge))
-        for peer in plan.nodes:
-            if peer.subnet == host.subnet and peer.name != host.name:
-                entries.setdefault(peer.netns, []).append(Neighbour(pod.ip, mac, "eth0"))
-    return [Configure(netns_name, tuple(links)) for netns_name, links in entries.items()]
+    return _on_link(plan, pods, lambda pod, dev: Neighbour(pod.ip, node_mac(plan, plan.node(pod.node)), dev))
 
 
 def fabric_unmap(plan: Plan, pods: Sequence[Pod]) -> list[Request]:
     """``fabric_map``'s entries of ``pods`` removed (their own node's goes with their veth)."""
+    return _on_link(plan, pods, lambda pod, dev: NeighbourGone(pod.ip, dev))
+
+
+def _on_link(plan: Plan, pods: Sequence[Pod], entry: Callable[[Pod, str], Link]) -> list[Request]:
+    """``entry(pod, device)`` in the router (the pod's subnet bridge) and in every other node of its subnet
+    (``eth0``), one request per namespace; none outside the VPC CNI."""
     if plan.cni != "vpc":
         return []
     entries: dict[str, list[Link]] = {}
     for pod in pods:
         host = plan.node(pod.node)
-        entries.setdefault(plan.router_netns, []).append(NeighbourGone(pod.ip, plan.subnet(host.subnet).bridge))
+        entries.setdefault(plan.router_netns, []).append(entry(pod, plan.subnet(host.subnet).bridge))
         for peer in plan.nodes:
             if peer.subnet == host.subnet and peer.name != host.name:
-                entries.setdefault(peer.netns, []).append(NeighbourGone(pod.ip, "eth0"))
+                entries.setdefault(peer.netns, []).append(entry(pod, "eth0"))
     return [Configure(netns_name, tuple(links)) for netns_name, links in entries.items()]
 
 

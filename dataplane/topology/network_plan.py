@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
+from ..vpc.egress import main_table
 from ..vpc.network import LINK_RANGE, VXLAN_VNI_BASE
 from . import naming
 from .albs import downwards
@@ -75,7 +76,7 @@ def plan_network(topology: TopologySpec, layout: Layout, addresses: Addresses, e
             instances.append({"name": inst["name"], "vpc": vpc_name, "subnet": inst["subnet"], "ip": str(address or ""),
                               "netns": naming.infra_netns(name, f"ec2_{inst['name']}"),
                               "router_iface": naming.ifname("i-", inst["name"])})
-        main = next((t["name"] for t in vpc.get("routeTables", []) if t.get("main")), None)
+        main = main_table(vpc.get("routeTables", []))
         row: dict[str, Any] = {"name": vpc_name, "cidr": str(IPv4Network(vpc["cidr"], strict=False)),
                                "router_netns": router, "cluster": cluster, "subnets": subnet_rows,
                                "instances": instances}

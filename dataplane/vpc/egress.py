@@ -124,19 +124,31 @@ class Egress:
 
     def route(self, subnet: str, destination: str, vpc_cidr: str) -> RouteEntry | None:
         """The route a packet from ``subnet`` to ``destination`` takes: longest prefix, ``local`` first; None: no route."""
-        address = IPv4Address(destination)
-        if address in IPv4Network(vpc_cidr):
-            return RouteEntry(vpc_cidr, "local")
-        table = self.tables.get(self.subnet_tables.get(subnet, ""))
-        matching = [r for r in (table.routes if table else ()) if address in r.network]
-        return max(matching, key=lambda r: r.network.prefixlen, default=None)
+        return lookup(self.tables, self.subnet_tables, subnet, destination, vpc_cidr)
+
+
+def lookup(tables: Mapping[str, RouteTable], subnet_tables: Mapping[str, str], subnet: str, destination: str,
+           vpc_cidr: str) -> RouteEntry | None:
+    """A VPC's route for a packet from ``subnet``: the ``local`` route first, then the longest prefix of the
+    subnet's table; None: no route (every VPC's router, ``vpc.network`` included, decides this way)."""
+    address = IPv4Address(destination)
+    if address in IPv4Network(vpc_cidr):
+        return RouteEntry(vpc_cidr, "local")
+    table = tables.get(subnet_tables.get(subnet, ""))
+    matching = [r for r in (table.routes if table else ()) if address in r.network]
+    return max(matching, key=lambda r: r.network.prefixlen, default=None)
+
+
+def read_tables(raw: Sequence[Mapping[str, Any]]) -> dict[str, RouteTable]:
+    """Route tables as a plan keeps them (``routeTables``), by name."""
+    return {t["name"]: RouteTable(t["name"], tuple(RouteEntry(str(ip_network(r["destination"], strict=False)),
+                                                              r["target"]) for r in t.get("routes", [])))
+            for t in raw}
 
 
 def read(raw: Mapping[str, Any]) -> Egress:
     """The model of a plan's ``vpc_egress`` (checked and allocated while the plan was built)."""
-    tables = {t["name"]: RouteTable(t["name"], tuple(RouteEntry(str(ip_network(r["destination"], strict=False)),
-                                                                r["target"]) for r in t.get("routes", [])))
-              for t in raw.get("routeTables", [])}
+    tables = read_tables(raw.get("routeTables", []))
     return Egress(
         internet_gateway=bool(raw.get("internetGateway", False)),
         tables=tables,

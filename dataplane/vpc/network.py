@@ -36,10 +36,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Network, ip_network
+from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-from .egress import Egress, RouteEntry, RouteTable, Targets, address_or_none, check_route, network_or_none
+from .egress import (
+    Egress,
+    RouteEntry,
+    RouteTable,
+    Targets,
+    address_or_none,
+    check_route,
+    lookup,
+    network_or_none,
+    read_tables,
+)
 
 # Every link between two routers (peering, transit gateway attachment, the VPN) is a /30 from here,
 # as AWS's own VPN tunnels take their inside addresses from 169.254.0.0/16.
@@ -112,12 +122,7 @@ class Vpc:
 
     def route(self, subnet: str, destination: str) -> RouteEntry | None:
         """Longest prefix in ``subnet``'s table, the ``local`` route first; None: no route."""
-        address = IPv4Address(destination)
-        if address in self.network:
-            return RouteEntry(self.cidr, "local")
-        table = self.tables.get(self.subnet_tables.get(subnet, ""))
-        matching = [r for r in (table.routes if table else ()) if address in r.network]
-        return max(matching, key=lambda r: r.network.prefixlen, default=None)
+        return lookup(self.tables, self.subnet_tables, subnet, destination, self.cidr)
 
 
 @dataclass(frozen=True)
@@ -323,9 +328,7 @@ def read(raw: Mapping[str, Any], egress: Egress | None = None) -> Network:
     vpcs = {}
     for v in raw.get("vpcs", []):
         cluster = bool(v.get("cluster"))
-        tables = ({t["name"]: RouteTable(t["name"], tuple(RouteEntry(str(ip_network(r["destination"], strict=False)),
-                                                                     r["target"]) for r in t.get("routes", [])))
-                   for t in v.get("routeTables", [])})
+        tables = read_tables(v.get("routeTables", []))
         vpcs[v["name"]] = Vpc(
             name=v["name"], cidr=v["cidr"], router_netns=v["router_netns"], cluster=cluster,
             subnets=tuple(VpcSubnet(**s) for s in v.get("subnets", [])),
