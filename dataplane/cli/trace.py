@@ -39,6 +39,7 @@ from dataplane.kernel.probe import Probe, ProbeResult
 from dataplane.kernel.sniff import CapturedPacket
 from dataplane.mesh.constants import HBONE_PORT
 from dataplane.route53.records import zones_from_json
+from dataplane.state import reports
 from dataplane.state.layout import route53_path, zonal_shifts_path
 from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan, Pod
@@ -291,11 +292,12 @@ def command(
     )
     done = dataclasses.replace(done, route_reason=routing.vanished(plan, done.hops, done.verdict),
                                reply_lost=routing.reply_lost(plan, done.hops))
+    as_dict = report.as_dict(done)
+    if edge is not None:
+        as_dict["edge"] = {"dns": list(edge.answer), "answeredBy": edge.how, "address": edge.address,
+                           "steps": list(edge.steps)}
+    reports.save_trace(StateDir(plan.name).path, as_dict)  # for dpctl ui's trace viewer
     if output == "json":
-        as_dict = report.as_dict(done)
-        if edge is not None:
-            as_dict["edge"] = {"dns": list(edge.answer), "answeredBy": edge.how, "address": edge.address,
-                               "steps": list(edge.steps)}
         print_json(as_dict)
     else:
         print_report(done, plan)

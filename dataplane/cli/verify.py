@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from dataplane.cli.context import print_json, require_root, running_plan, topology_option
+from dataplane.state import reports
 from dataplane.state.layout import evidence_dir
 from dataplane.state.store import StateDir
 from dataplane.topology.plan import Plan
@@ -177,6 +178,7 @@ def command(topology: str | None, only: tuple[str, ...], output: str, evidence_r
     root = evidence_root or str(evidence_dir(StateDir(plan.name).path))
     evidence = Evidence(None if no_evidence else run_directory(root))
     report = run_with_progress(plan, names, evidence, show_progress=sys.stderr.isatty())
+    reports.save_verify(StateDir(plan.name).path, report.as_dict())  # for dpctl ui
     if output == "json":
         print_json(report.as_dict())
     elif output == "junit":
